@@ -1,0 +1,225 @@
+"""The read gate's first half: who may know which interview exists, and at which tier they see it.
+
+A user's effective tier for an interview comes from one place: their role, their memberships in the
+interview's collection, and whether they gathered it. An interview whose required level is above that
+tier does not exist for them: every lookup answers 404 and every list leaves it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from .models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Tier
+
+ROLE_TIER: dict[str, str] = {
+    Membership.Role.RESEARCHER: Tier.RESEARCHER,
+    Membership.Role.FIELD_RESEARCHER: Tier.RESEARCHER,
+    Membership.Role.EDITOR: Tier.STAFF,
+    Membership.Role.ARCHIVIST: Tier.STAFF,
+    Membership.Role.CUSTODIAN: Tier.CUSTODIAN,
+}
+EDIT_ROLES = {Membership.Role.EDITOR, Membership.Role.CUSTODIAN}
+
+
+def tier_at_least(tier: str, floor: str) -> bool:
+    return TIER_ORDER[tier] >= TIER_ORDER[floor]
+
+
+def max_tier(*tiers: str) -> str:
+    return max(tiers, key=TIER_ORDER.__getitem__)
+
+
+def min_tier(*tiers: str) -> str:
+    return min(tiers, key=TIER_ORDER.__getitem__)
+
+
+def tiers_up_to(tier: str) -> list[str]:
+    return [t for t in TIERS if TIER_ORDER[t] <= TIER_ORDER[tier]]
+
+
+@dataclass(frozen=True)
+class ConsentCaps:
+    """What the current consent versions allow for one interview."""
+
+    floor: str  # the lowest tier that may see the interview at all
+    voice_floor: str  # the lowest tier that may hear the audio
+    version_stamp: str  # "narrator:version,…" of the versions relied on
+    withdrawn: bool
+    embargo_until: date | None
+
+
+def current_consents(interview: Interview) -> list[ConsentRecord]:
+    latest: dict[int, ConsentRecord] = {}
+    for record in interview.consents.order_by("narrator_id", "-version"):
+        latest.setdefault(record.narrator_id, record)
+    return list(latest.values())
+
+
+def consent_caps(interview: Interview) -> ConsentCaps:
+    records = current_consents(interview)
+    floor = Tier.PUBLIC
+    voice_floor = Tier.PUBLIC
+    withdrawn = False
+    embargo: date | None = None
+    if not records:
+        # No consent on file: only the people who hold the interview may see it.
+        return ConsentCaps(Tier.STAFF, Tier.STAFF, "", False, None)
+    for record in records:
+        if record.withdrawn or not record.archive:
+            withdrawn = True
+        if not record.research_access:
+            floor = max_tier(floor, Tier.STAFF)
+        elif not (record.publication and record.public_web):
+            floor = max_tier(floor, Tier.RESEARCHER)
+        if not record.voice_release:
+            voice_floor = max_tier(voice_floor, Tier.STAFF)
+        if record.embargo_until and (embargo is None or record.embargo_until > embargo):
+            embargo = record.embargo_until
+        if record.embargo_event:
+            floor = max_tier(floor, Tier.STAFF)
+    stamp = ",".join(f"{r.narrator.public_id}:v{r.version}" for r in sorted(records, key=lambda r: r.narrator_id))
+    if withdrawn:
+        floor = voice_floor = Tier.CUSTODIAN
+    return ConsentCaps(floor, voice_floor, stamp, withdrawn, embargo)
+
+
+def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> str:
+    """The floor derived from its inputs; the rendering service stores it on the interview."""
+    caps = caps or consent_caps(interview)
+    level = max_tier(interview.access_level, caps.floor)
+    if interview.withdrawn_at is not None or interview.status == Interview.Status.SEALED:
+        level = Tier.CUSTODIAN
+    return level
+
+
+def computed_embargo(interview: Interview, caps: ConsentCaps | None = None) -> date | None:
+    caps = caps or consent_caps(interview)
+    dates = [d for d in (interview.embargo_until, caps.embargo_until) if d]
+    return max(dates) if dates else None
+
+
+def required_tier(interview: Interview) -> str:
+    """The lowest tier that may know this interview exists (an embargo in force lifts it to staff)."""
+    level = interview.floor_tier
+    if interview.embargo_effective and interview.embargo_effective > timezone.localdate():
+        level = max_tier(level, Tier.STAFF)
+    return level
+
+
+def visible_tiers(interview: Interview) -> list[str]:
+    """Tiers for which a rendering of this interview may exist."""
+    floor = required_tier(interview)
+    return [t for t in TIERS if TIER_ORDER[t] >= TIER_ORDER[floor]]
+
+
+def _is_authenticated(user: User | AnonymousUser | None) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def collection_tier(user: User | AnonymousUser | None, collection: Collection) -> str:
+    if not _is_authenticated(user):
+        return Tier.PUBLIC
+    if user.is_superuser:
+        return Tier.CUSTODIAN
+    roles = [m.role for m in user.memberships.all() if m.collection_id == collection.pk]
+    return max_tier(Tier.PUBLIC, *[ROLE_TIER[r] for r in roles])
+
+
+def user_tier(user: User | AnonymousUser | None, interview: Interview) -> str:
+    """The tier at which this user sees this interview (whether or not it is visible to them)."""
+    tier = collection_tier(user, interview.collection)
+    if _is_authenticated(user) and interview.interviewers.filter(pk=user.pk).exists():
+        tier = Tier.CUSTODIAN
+    return tier
+
+
+def can_see(user: User | AnonymousUser | None, interview: Interview) -> bool:
+    return tier_at_least(user_tier(user, interview), required_tier(interview))
+
+
+def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple[Interview, str]:
+    """The one lookup helper: (interview, tier) or 404 alike for missing and not-yours."""
+    try:
+        interview = (
+            Interview.objects.select_related("collection").prefetch_related("interviewers").get(public_id=public_id)
+        )
+    except (Interview.DoesNotExist, ValueError, TypeError, Exception):
+        raise Http404 from None
+    tier = user_tier(user, interview)
+    if not tier_at_least(tier, required_tier(interview)):
+        raise Http404
+    return interview, tier
+
+
+def can_edit(user: User | AnonymousUser | None, interview: Interview) -> bool:
+    if not _is_authenticated(user):
+        return False
+    if user.is_superuser:
+        return True
+    return user.memberships.filter(collection_id=interview.collection_id, role__in=EDIT_ROLES).exists()
+
+
+def can_upload(user: User | AnonymousUser | None, collection: Collection) -> bool:
+    if not _is_authenticated(user):
+        return False
+    if user.is_superuser:
+        return True
+    return user.memberships.filter(
+        collection=collection, role__in=[Membership.Role.FIELD_RESEARCHER, *EDIT_ROLES]
+    ).exists()
+
+
+def visible_interviews(user: User | AnonymousUser | None, queryset: QuerySet | None = None) -> list[tuple[Interview, str]]:
+    """Every interview the user may know exists, with the tier they see it at."""
+    queryset = queryset if queryset is not None else Interview.objects.all()
+    interviews = queryset.select_related("collection").prefetch_related("interviewers")
+    memberships = list(user.memberships.all()) if _is_authenticated(user) else []
+    result = []
+    for interview in interviews:
+        tier = _tier_from(user, memberships, interview)
+        if tier_at_least(tier, required_tier(interview)):
+            result.append((interview, tier))
+    return result
+
+
+def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, str]:
+    return {interview.pk: tier for interview, tier in visible_interviews(user)}
+
+
+def _tier_from(user, memberships: Iterable[Membership], interview: Interview) -> str:
+    if not _is_authenticated(user):
+        return Tier.PUBLIC
+    if user.is_superuser:
+        return Tier.CUSTODIAN
+    tier = max_tier(Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == interview.collection_id])
+    if any(u.pk == user.pk for u in interview.interviewers.all()):
+        tier = Tier.CUSTODIAN
+    return tier
+
+
+def visible_collections(user: User | AnonymousUser | None) -> list[tuple[Collection, int]]:
+    """Collections with at least one interview the user may see, and how many."""
+    counts: dict[int, int] = {}
+    collections: dict[int, Collection] = {}
+    for interview, _tier in visible_interviews(user):
+        counts[interview.collection_id] = counts.get(interview.collection_id, 0) + 1
+        collections[interview.collection_id] = interview.collection
+    if _is_authenticated(user):
+        for membership in user.memberships.select_related("collection"):
+            collections.setdefault(membership.collection_id, membership.collection)
+            counts.setdefault(membership.collection_id, 0)
+    return sorted(((c, counts[c.pk]) for c in collections.values()), key=lambda pair: pair[0].title)
+
+
+def collection_for(user: User | AnonymousUser | None, slug: str) -> Collection:
+    for collection, _count in visible_collections(user):
+        if collection.slug == slug:
+            return collection
+    raise Http404

@@ -1,0 +1,588 @@
+"""The single gate: `render(interview, tier)` is the only producer of outgoing text.
+
+HTML views, the API, search indexing, exporters, audio redaction and management commands all consume a
+`Rendering`; none reads raw transcript text or identity fields. Renderings are materialised per tier by
+`materialise()` (called from services whenever an input changes) and stamped with a policy version;
+`rendering_for()` never serves a stale one.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from . import access, crypto
+from .models import (
+    TIER_ORDER,
+    TIERS,
+    Entity,
+    Interview,
+    Narrator,
+    Redaction,
+    RenderedInterview,
+    RenderedSegment,
+    Segment,
+    Tier,
+    Transcript,
+)
+from .textnorm import Gazetteer
+
+# Bump when the rendering rules in this module change: every stored rendering becomes stale.
+POLICY_CODE_VERSION = 3
+AUDIO_PAD_SECONDS = 0.15
+
+CATEGORY_LABELS: dict[str, str] = {
+    Redaction.Category.NAME: "[name withheld]",
+    Redaction.Category.RELATIVE: "[relative withheld]",
+    Redaction.Category.PLACE: "[place withheld]",
+    Redaction.Category.CONTACT: "[contact withheld]",
+    Redaction.Category.DATE: "[date withheld]",
+    Redaction.Category.IDENTIFIER: "[number withheld]",
+    Redaction.Category.ORGANISATION: "[organisation withheld]",
+    Redaction.Category.EVENT: "[event withheld]",
+    Redaction.Category.OTHER: "[detail withheld]",
+}
+WITHHELD_NARRATOR = "[narrator withheld]"
+WITHHELD_TITLE = "[title withheld]"
+
+
+@dataclass(frozen=True)
+class RenderedWord:
+    text: str
+    start: float | None
+    end: float | None
+    probability: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"w": self.text, "s": self.start, "e": self.end, "p": self.probability}
+
+
+@dataclass(frozen=True)
+class SegmentRendering:
+    index: int
+    start: float
+    end: float
+    speaker: str
+    text: str
+    language: str = ""
+    words: tuple[RenderedWord, ...] = ()
+
+
+@dataclass(frozen=True)
+class NarratorRendering:
+    public_id: str
+    display_name: str
+    anonymity: str
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What one tier may see of one interview. Everything outgoing is built from this."""
+
+    interview_id: str
+    tier: str
+    policy_version: str
+    consent_version: str
+    collection_slug: str
+    collection_title: str
+    title: str
+    summary: str
+    mode: str
+    recorded_on: str  # ISO date, or "YYYY-MM" at public tier, or ""
+    place: str
+    languages: tuple[str, ...]
+    topics: tuple[str, ...]
+    narrators: tuple[NarratorRendering, ...]
+    interviewer: str
+    status: str
+    duration_seconds: float | None
+    audio_allowed: bool
+    audio_spans: tuple[tuple[float, float], ...]  # seconds to silence at this tier
+    redaction_categories: tuple[str, ...]
+    segments: tuple[SegmentRendering, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return "\n".join(segment.text for segment in self.segments)
+
+
+class NotVisible(Exception):
+    """The interview has no rendering at this tier: for that tier it does not exist."""
+
+
+def policy_stamp(interview: Interview) -> str:
+    return f"{POLICY_CODE_VERSION}.{interview.policy_version}"
+
+
+# Narrator identity ---------------------------------------------------------------------------------
+
+
+@dataclass
+class NarratorIdentity:
+    narrator: Narrator
+    legal_name: str
+    aliases: list[str]
+
+
+def _identity(narrator: Narrator) -> NarratorIdentity:
+    try:
+        key = narrator.data_key
+        dek = crypto.unwrap_data_key(key.kek_id, key.wrapped_key, str(narrator.public_id))
+    except (Narrator.data_key.RelatedObjectDoesNotExist, crypto.KeyDestroyed):
+        return NarratorIdentity(narrator, "", [])
+    legal = crypto.decrypt_field(dek, str(narrator.public_id), "legal_name", narrator.legal_name_ciphertext)
+    aliases_text = crypto.decrypt_field(dek, str(narrator.public_id), "aliases", narrator.aliases_ciphertext)
+    aliases = [a.strip() for a in aliases_text.split("\n") if a.strip()]
+    return NarratorIdentity(narrator, legal, aliases)
+
+
+def narrator_display(identity: NarratorIdentity, tier: str) -> str:
+    narrator = identity.narrator
+    fallback = narrator.pseudonym or narrator.descriptor or "Narrator"
+    if narrator.anonymity == Narrator.Anonymity.NAMED:
+        return identity.legal_name or fallback
+    if tier == Tier.CUSTODIAN:
+        return identity.legal_name or fallback
+    if narrator.anonymity == Narrator.Anonymity.PSEUDONYMOUS:
+        return narrator.pseudonym or "Narrator"
+    if narrator.anonymity == Narrator.Anonymity.ANONYMOUS:
+        return narrator.descriptor or "Anonymous narrator"
+    return WITHHELD_NARRATOR
+
+
+# Redaction rules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    visible_from: str
+    replacement: str
+    category: str
+
+
+def replacement_for(redaction: Redaction) -> str:
+    if redaction.replacement_kind == Redaction.ReplacementKind.PSEUDONYM:
+        if redaction.entity_id and redaction.entity.pseudonym:
+            return redaction.entity.pseudonym
+    if redaction.replacement_kind == Redaction.ReplacementKind.GENERALISATION:
+        if redaction.replacement:
+            return redaction.replacement
+        if redaction.entity_id and redaction.entity.generalisation:
+            return redaction.entity.generalisation
+    if redaction.replacement and redaction.replacement_kind != Redaction.ReplacementKind.LABEL:
+        return redaction.replacement
+    return CATEGORY_LABELS.get(redaction.category, CATEGORY_LABELS[Redaction.Category.OTHER])
+
+
+@dataclass
+class Inputs:
+    """Everything the renderer reads for one interview, fetched once."""
+
+    interview: Interview
+    transcript: Transcript | None
+    segments: list[Segment]
+    span_rules: dict[int, list[tuple[int, int, Rule]]]
+    entity_names: list[tuple[str, Rule]]
+    identities: dict[int, NarratorIdentity]
+    duration: float | None
+
+
+def entity_rules() -> list[tuple[str, Rule]]:
+    """(name or alias, rule) for every approved entity redaction in the archive."""
+    names: list[tuple[str, Rule]] = []
+    redactions = Redaction.objects.filter(kind=Redaction.Kind.ENTITY, status=Redaction.Status.APPROVED).select_related(
+        "entity"
+    )
+    for redaction in redactions.prefetch_related("entity__aliases"):
+        rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
+        entity: Entity = redaction.entity
+        names.append((entity.raw_name, rule))
+        names.extend((alias.raw_alias, rule) for alias in entity.aliases.all())
+    return names
+
+
+def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> Inputs:
+    transcript = interview.transcripts.filter(is_current=True).first()
+    segments = list(transcript.segments.select_related("speaker_narrator").order_by("index")) if transcript else []
+    span_rules: dict[int, list[tuple[int, int, Rule]]] = {}
+    if transcript:
+        spans = Redaction.objects.filter(
+            kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, segment__transcript=transcript
+        ).select_related("entity")
+        for redaction in spans:
+            rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
+            span_rules.setdefault(redaction.segment_id, []).append((redaction.start_char, redaction.end_char, rule))
+    narrators = list(interview.narrators.select_related("data_key"))
+    for segment in segments:
+        if segment.speaker_narrator and segment.speaker_narrator not in narrators:
+            narrators.append(segment.speaker_narrator)
+    identities = {n.pk: _identity(n) for n in narrators}
+    durations = [r.duration_seconds for r in interview.recordings.all() if r.duration_seconds]
+    return Inputs(
+        interview=interview,
+        transcript=transcript,
+        segments=segments,
+        span_rules=span_rules,
+        entity_names=entity_rules() if entity_names is None else entity_names,
+        identities=identities,
+        duration=max(durations) if durations else None,
+    )
+
+
+class TierRedactor:
+    """Finds and replaces everything hidden at one tier."""
+
+    def __init__(self, inputs: Inputs, tier: str):
+        self.tier = tier
+        self.inputs = inputs
+        hidden_here = lambda rule: TIER_ORDER[rule.visible_from] > TIER_ORDER[tier]  # noqa: E731
+        names = [(name, rule) for name, rule in inputs.entity_names if hidden_here(rule)]
+        if tier != Tier.CUSTODIAN:
+            for identity in inputs.identities.values():
+                if identity.narrator.anonymity == Narrator.Anonymity.NAMED:
+                    continue
+                rule = Rule(Tier.CUSTODIAN, narrator_display(identity, tier), Redaction.Category.NAME)
+                for name in [identity.legal_name, *identity.aliases]:
+                    if name:
+                        names.append((name, rule))
+        self.gazetteer = Gazetteer(names)
+        self.span_rules = {
+            segment_id: [(s, e, r) for s, e, r in rules if hidden_here(r)]
+            for segment_id, rules in inputs.span_rules.items()
+        }
+        self.categories: set[str] = set()
+
+    def intervals(self, text: str, segment_id: int | None = None) -> list[tuple[int, int, Rule]]:
+        found: list[tuple[int, int, Rule]] = []
+        if segment_id is not None:
+            for start, end, rule in self.span_rules.get(segment_id, []):
+                found.append((max(0, start), min(len(text), end), rule))
+        found.extend((m.start, m.end, m.key) for m in self.gazetteer.find(text))
+        found = [item for item in found if item[1] > item[0]]
+        found.sort(key=lambda item: (item[0], -item[1]))
+        merged: list[tuple[int, int, Rule]] = []
+        for start, end, rule in found:
+            if merged and start < merged[-1][1]:
+                previous = merged[-1]
+                merged[-1] = (previous[0], max(previous[1], end), previous[2])
+            else:
+                merged.append((start, end, rule))
+        return merged
+
+    def apply(self, text: str, intervals: list[tuple[int, int, Rule]]) -> str:
+        pieces: list[str] = []
+        cursor = 0
+        for start, end, rule in intervals:
+            pieces.append(text[cursor:start])
+            pieces.append(rule.replacement)
+            self.categories.add(rule.category)
+            cursor = end
+        pieces.append(text[cursor:])
+        return "".join(pieces)
+
+    def text(self, text: str) -> str:
+        return self.apply(text, self.intervals(text))
+
+
+def _word_offsets(text: str, words: list[dict]) -> list[tuple[int, int]] | None:
+    """Character offsets of each word in the segment text, or None if they do not line up."""
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    for word in words:
+        token = str(word.get("w", "")).strip()
+        if not token:
+            offsets.append((cursor, cursor))
+            continue
+        position = text.find(token, cursor)
+        if position < 0:
+            return None
+        offsets.append((position, position + len(token)))
+        cursor = position + len(token)
+    return offsets
+
+
+def _segment_rendering(
+    segment: Segment, redactor: TierRedactor, speaker: str
+) -> tuple[SegmentRendering, list[tuple[float, float]]]:
+    raw = segment.raw_text
+    intervals = redactor.intervals(raw, segment.pk)
+    text = redactor.apply(raw, intervals)
+    words = list(segment.raw_words or [])
+    offsets = _word_offsets(raw, words) if words else None
+    spans: list[tuple[float, float]] = []
+    rendered_words: list[RenderedWord] = []
+    if offsets is None:
+        # No usable word alignment: a redaction silences the whole segment, and no words go out.
+        if intervals:
+            spans.append((segment.start, segment.end))
+        return SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language), spans
+    starts = [start for start, _end, _rule in intervals]
+    open_interval: int | None = None
+    for word, (w_start, w_end) in zip(words, offsets, strict=True):
+        position = bisect.bisect_right(starts, w_end - 1) - 1 if w_end > w_start else -1
+        hit = position >= 0 and intervals[position][1] > w_start and w_end > w_start
+        if not hit:
+            open_interval = None
+            rendered_words.append(RenderedWord(str(word.get("w", "")), word.get("s"), word.get("e"), word.get("p")))
+            continue
+        w_s, w_e = word.get("s"), word.get("e")
+        if w_s is None or w_e is None:
+            spans.append((segment.start, segment.end))
+        else:
+            spans.append((max(0.0, float(w_s) - AUDIO_PAD_SECONDS), float(w_e) + AUDIO_PAD_SECONDS))
+        if open_interval == position:
+            previous = rendered_words[-1]
+            rendered_words[-1] = RenderedWord(previous.text, previous.start, w_e if w_e is not None else previous.end)
+        else:
+            rendered_words.append(RenderedWord(" " + intervals[position][2].replacement, w_s, w_e))
+            open_interval = position
+    # A redacted interval that no word covers (e.g. text edited after alignment) silences the segment.
+    for start, end, _rule in intervals:
+        if not any(ws < end and we > start for ws, we in offsets if we > ws):
+            spans.append((segment.start, segment.end))
+    rendering = SegmentRendering(
+        segment.index, segment.start, segment.end, speaker, text, segment.language, tuple(rendered_words)
+    )
+    return rendering, spans
+
+
+def _merge_spans(spans: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    merged: list[list[float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((round(s, 3), round(e, 3)) for s, e in merged)
+
+
+def _speaker_label(segment: Segment, inputs: Inputs, tier: str, others: dict[str, int]) -> str:
+    if segment.speaker_role == Segment.SpeakerRole.NARRATOR and segment.speaker_narrator_id in inputs.identities:
+        return narrator_display(inputs.identities[segment.speaker_narrator_id], tier)
+    if segment.speaker_role == Segment.SpeakerRole.INTERVIEWER:
+        if tier == Tier.CUSTODIAN and segment.raw_speaker:
+            return segment.raw_speaker
+        return inputs.interview.interviewer_label or "Interviewer"
+    if not segment.raw_speaker:
+        return ""
+    if tier == Tier.CUSTODIAN:
+        return segment.raw_speaker
+    number = others.setdefault(segment.raw_speaker, len(others) + 1)
+    return f"Speaker {number}"
+
+
+def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Rendering:
+    """Compute what `tier` may see of `interview`, from the raw inputs."""
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    inputs = inputs or load_inputs(interview)
+    redactor = TierRedactor(inputs, tier)
+    others: dict[str, int] = {}
+    segments: list[SegmentRendering] = []
+    spans: list[tuple[float, float]] = []
+    for segment in inputs.segments:
+        speaker = _speaker_label(segment, inputs, tier, others)
+        rendered, segment_spans = _segment_rendering(segment, redactor, speaker)
+        segments.append(rendered)
+        spans.extend(segment_spans)
+    narrators = tuple(
+        NarratorRendering(str(identity.narrator.public_id), narrator_display(identity, tier), identity.narrator.anonymity)
+        for narrator_id, identity in inputs.identities.items()
+        if interview.narrators.filter(pk=narrator_id).exists()
+        and (tier == Tier.CUSTODIAN or identity.narrator.anonymity != Narrator.Anonymity.SEALED)
+    )
+    sealed = interview.status == Interview.Status.SEALED or interview.withdrawn_at is not None
+    title = redactor.text(interview.title)
+    if sealed and tier != Tier.CUSTODIAN:
+        title = WITHHELD_TITLE
+    recorded_on = ""
+    if interview.recorded_on:
+        recorded_on = interview.recorded_on.isoformat()
+        if tier == Tier.PUBLIC:
+            recorded_on = recorded_on[:7]
+    place = interview.place if access.tier_at_least(tier, Tier.STAFF) else interview.place_general
+    audio_allowed = access.tier_at_least(tier, interview.voice_floor_tier) and interview.recordings.exists()
+    return Rendering(
+        interview_id=str(interview.public_id),
+        tier=tier,
+        policy_version=policy_stamp(interview),
+        consent_version=interview.consent_stamp,
+        collection_slug=interview.collection.slug,
+        collection_title=interview.collection.title,
+        title=title,
+        summary=redactor.text(interview.summary),
+        mode=interview.mode,
+        recorded_on=recorded_on,
+        place=redactor.text(place),
+        languages=tuple(interview.languages or ()),
+        topics=tuple(interview.topics or ()),
+        narrators=narrators,
+        interviewer=interview.interviewer_label or "Interviewer",
+        status=interview.status,
+        duration_seconds=inputs.duration,
+        audio_allowed=audio_allowed,
+        audio_spans=_merge_spans(spans),
+        redaction_categories=tuple(sorted(redactor.categories)),
+        segments=tuple(segments),
+    )
+
+
+# Materialisation ---------------------------------------------------------------------------------
+
+
+def _metadata_json(rendering: Rendering) -> dict[str, Any]:
+    return {
+        "collection_slug": rendering.collection_slug,
+        "collection_title": rendering.collection_title,
+        "title": rendering.title,
+        "summary": rendering.summary,
+        "mode": rendering.mode,
+        "recorded_on": rendering.recorded_on,
+        "place": rendering.place,
+        "languages": list(rendering.languages),
+        "topics": list(rendering.topics),
+        "narrators": [[n.public_id, n.display_name, n.anonymity] for n in rendering.narrators],
+        "interviewer": rendering.interviewer,
+        "status": rendering.status,
+        "duration_seconds": rendering.duration_seconds,
+    }
+
+
+def refresh_floor(interview: Interview) -> None:
+    """Store the derived visibility floor, voice floor, embargo and consent stamp on the interview."""
+    caps = access.consent_caps(interview)
+    interview.floor_tier = access.computed_floor(interview, caps)
+    interview.voice_floor_tier = access.max_tier(caps.voice_floor, interview.floor_tier)
+    interview.embargo_effective = access.computed_embargo(interview, caps)
+    interview.consent_stamp = caps.version_stamp
+    Interview.objects.filter(pk=interview.pk).update(
+        floor_tier=interview.floor_tier,
+        voice_floor_tier=interview.voice_floor_tier,
+        embargo_effective=interview.embargo_effective,
+        consent_stamp=interview.consent_stamp,
+    )
+
+
+@transaction.atomic
+def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> list[str]:
+    """Rebuild every tier's stored rendering of the interview; remove tiers that may not see it.
+
+    Called by services inside their transaction, so readers never see a half-built rendering.
+    Returns the tiers built.
+    """
+    refresh_floor(interview)
+    tiers = access.visible_tiers(interview)
+    RenderedInterview.objects.filter(interview=interview).exclude(tier__in=tiers).delete()
+    inputs = load_inputs(interview, entity_names)
+    stamp = policy_stamp(interview)
+    for tier in tiers:
+        rendering = render(interview, tier, inputs)
+        stored, _created = RenderedInterview.objects.update_or_create(
+            interview=interview,
+            tier=tier,
+            defaults={
+                "policy_version": stamp,
+                "consent_version": rendering.consent_version,
+                "metadata": _metadata_json(rendering),
+                "audio_allowed": rendering.audio_allowed,
+                "audio_spans": [list(span) for span in rendering.audio_spans],
+                "redaction_categories": list(rendering.redaction_categories),
+            },
+        )
+        _store_segments(stored, rendering.segments)
+    from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
+
+    search.index_interview(interview, tiers)
+    return tiers
+
+
+def _store_segments(stored: RenderedInterview, segments: tuple[SegmentRendering, ...]) -> None:
+    existing = {row.index: row for row in stored.segments.all()}
+    to_create: list[RenderedSegment] = []
+    to_update: list[RenderedSegment] = []
+    for segment in segments:
+        words = [w.as_json() for w in segment.words]
+        row = existing.pop(segment.index, None)
+        if row is None:
+            to_create.append(
+                RenderedSegment(
+                    rendering=stored,
+                    index=segment.index,
+                    start=segment.start,
+                    end=segment.end,
+                    speaker=segment.speaker,
+                    text=segment.text,
+                    language=segment.language,
+                    words=words,
+                )
+            )
+            continue
+        values = (segment.start, segment.end, segment.speaker, segment.text, segment.language, words)
+        if (row.start, row.end, row.speaker, row.text, row.language, row.words) != values:
+            row.start, row.end, row.speaker, row.text, row.language, row.words = values
+            to_update.append(row)
+    if existing:
+        RenderedSegment.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+    RenderedSegment.objects.bulk_create(to_create, batch_size=500)
+    RenderedSegment.objects.bulk_update(
+        to_update, ["start", "end", "speaker", "text", "language", "words"], batch_size=500
+    )
+
+
+def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True) -> Rendering:
+    """The stored rendering of `interview` at `tier`, rebuilt first if its policy stamp is stale.
+    Raises NotVisible when the tier may not know the interview exists."""
+    if tier not in access.visible_tiers(interview):
+        raise NotVisible
+    stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
+    if stored is None or stored.policy_version != policy_stamp(interview):
+        materialise(interview)
+        stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
+        if stored is None:
+            raise NotVisible
+    return rendering_from_stored(stored, with_segments=with_segments)
+
+
+def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = True) -> Rendering:
+    meta = stored.metadata
+    segments: tuple[SegmentRendering, ...] = ()
+    if with_segments:
+        segments = tuple(
+            SegmentRendering(
+                row.index,
+                row.start,
+                row.end,
+                row.speaker,
+                row.text,
+                row.language,
+                tuple(RenderedWord(w["w"], w.get("s"), w.get("e"), w.get("p")) for w in row.words),
+            )
+            for row in stored.segments.order_by("index")
+        )
+    return Rendering(
+        interview_id=str(stored.interview.public_id),
+        tier=stored.tier,
+        policy_version=stored.policy_version,
+        consent_version=stored.consent_version,
+        collection_slug=meta["collection_slug"],
+        collection_title=meta["collection_title"],
+        title=meta["title"],
+        summary=meta["summary"],
+        mode=meta["mode"],
+        recorded_on=meta["recorded_on"],
+        place=meta["place"],
+        languages=tuple(meta["languages"]),
+        topics=tuple(meta["topics"]),
+        narrators=tuple(NarratorRendering(*n) for n in meta["narrators"]),
+        interviewer=meta["interviewer"],
+        status=meta["status"],
+        duration_seconds=meta["duration_seconds"],
+        audio_allowed=stored.audio_allowed,
+        audio_spans=tuple((float(s), float(e)) for s, e in stored.audio_spans),
+        redaction_categories=tuple(stored.redaction_categories),
+        segments=segments,
+    )
