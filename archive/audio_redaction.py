@@ -175,7 +175,7 @@ def _encode(source: str | os.PathLike[str], destination: Path, spans: list[tuple
 
 def _verify(path: Path, spans: list[tuple[float, float]], fill: str, expected_samples: int) -> AudioReport:
     """Decode the output and measure every span; raise unless all are clean."""
-    bounds = [(int(math.floor(s * SAMPLE_RATE)), int(math.ceil(e * SAMPLE_RATE))) for s, e in spans]
+    bounds = [(math.floor(s * SAMPLE_RATE), math.ceil(e * SAMPLE_RATE)) for s, e in spans]
     energy = [0.0] * len(bounds)
     counts = [0] * len(bounds)
     # For the tone: accumulate projections onto sin/cos to remove the tone afterwards.

@@ -25,29 +25,29 @@ CANARY_TAG = "Canary Tagname Qx7"
 
 
 def make_rendering(**overrides) -> Rendering:
-    values = dict(
-        interview_id="00000000-0000-0000-0000-000000000001",
-        tier="public",
-        policy_version="3.1",
-        consent_version="c1",
-        collection_slug="homs",
-        collection_title="Homs",
-        title="Interview",
-        summary="",
-        mode="whatsapp",
-        recorded_on="2012-02",
-        place="Homs",
-        languages=("en",),
-        topics=(),
-        narrators=(),
-        interviewer="Interviewer",
-        status="published",
-        duration_seconds=None,
-        audio_allowed=True,
-        audio_spans=(),
-        redaction_categories=(),
-        segments=(),
-    )
+    values: dict = {
+        "interview_id": "00000000-0000-0000-0000-000000000001",
+        "tier": "public",
+        "policy_version": "3.1",
+        "consent_version": "c1",
+        "collection_slug": "homs",
+        "collection_title": "Homs",
+        "title": "Interview",
+        "summary": "",
+        "mode": "whatsapp",
+        "recorded_on": "2012-02",
+        "place": "Homs",
+        "languages": ("en",),
+        "topics": (),
+        "narrators": (),
+        "interviewer": "Interviewer",
+        "status": "published",
+        "duration_seconds": None,
+        "audio_allowed": True,
+        "audio_spans": (),
+        "redaction_categories": (),
+        "segments": (),
+    }
     values.update(overrides)
     return Rendering(**values)
 
@@ -133,7 +133,7 @@ def test_it_strips_container_metadata(tmp_path):
     data = out.read_bytes()
     assert CANARY_TAG.encode() not in data
     assert not data.startswith(b"ID3")
-    assert b"TAG" != data[-128:-125]
+    assert data[-128:-125] != b"TAG"
 
 
 def test_it_replaces_spans_with_a_tone(tmp_path):
