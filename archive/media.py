@@ -338,6 +338,7 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
     energies: list[np.ndarray] = []
     sums = np.zeros(5)  # Σl, Σr, Σl², Σr², Σlr over all samples, for the correlation
     count = 0
+    carry = np.zeros((2, 0))
     for chunk in _decoded_chunks(source, split_channels=True):
         chunk = chunk[:, : max(0, limit - count)].astype(np.float64)
         if chunk.shape[1] == 0:
@@ -351,11 +352,11 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
             (left * right).sum(),
         ]
         count += chunk.shape[1]
-        n = chunk.shape[1] // frame
+        carry = np.concatenate([carry, chunk], axis=1)
+        n = carry.shape[1] // frame
         if n:
-            energies.append(
-                np.square(chunk[:, : n * frame]).reshape(2, n, frame).mean(axis=2)
-            )
+            energies.append(np.square(carry[:, : n * frame]).reshape(2, n, frame).mean(axis=2))
+            carry = carry[:, n * frame :]
     if count == 0 or not energies:
         return ChannelAnalysis(info.channels, None, (), 0.0, False)
     mean_l, mean_r = sums[0] / count, sums[1] / count

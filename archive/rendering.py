@@ -9,6 +9,7 @@ HTML views, the API, search indexing, exporters, audio redaction and management 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,7 +137,9 @@ def _identity(narrator: Narrator) -> NarratorIdentity:
         return NarratorIdentity(narrator, "", [])
     legal = crypto.decrypt_field(dek, str(narrator.public_id), "legal_name", narrator.legal_name_ciphertext)
     aliases_text = crypto.decrypt_field(dek, str(narrator.public_id), "aliases", narrator.aliases_ciphertext)
-    aliases = [a.strip() for a in aliases_text.split("\n") if a.strip()]
+    contacts = crypto.decrypt_field(dek, str(narrator.public_id), "contacts", narrator.contacts_ciphertext)
+    # Contacts (phone numbers, addresses) are hidden wherever they occur in text, like the name.
+    aliases = [a.strip() for a in re.split(r"[\n,;]", f"{aliases_text}\n{contacts}") if len(a.strip()) > 2]
     return NarratorIdentity(narrator, legal, aliases)
 
 

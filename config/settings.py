@@ -7,6 +7,8 @@ exports and the local key-encryption keys. Nothing here reads a secret from the 
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -66,16 +68,19 @@ def database_from_url(url: str) -> dict:
 
 
 DEBUG = envbool("DEBUG", "False")
-TESTING = envbool("RAWI_TESTING", "False")
+# The test runner gets its own throw-away data directory and key unless it is given some.
+TESTING = envbool("RAWI_TESTING", "False") or "pytest" in sys.modules
 
-DATA_DIR = Path(env("RAWI_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+_default_data_dir = tempfile.mkdtemp(prefix="rawi-test-") if TESTING else str(BASE_DIR / "data")
+DATA_DIR = Path(env("RAWI_DATA_DIR", _default_data_dir)).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 PRIVATE_MEDIA_DIR = DATA_DIR / "private"
 EXPORTS_DIR = DATA_DIR / "exports"
 MODELS_DIR = DATA_DIR / "models"
 KEYS_DIR = DATA_DIR / "keys"
 
-if DEBUG:
-    SECRET_KEY = env("SECRET_KEY", "insecure-development-key-only-for-debug-mode-0123456789")
+if DEBUG or TESTING:
+    SECRET_KEY = env("SECRET_KEY", "insecure-development-key-only-for-debug-and-tests-0123456789")
 else:
     SECRET_KEY = env("SECRET_KEY")
 

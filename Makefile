@@ -1,0 +1,32 @@
+# Rawi: `make run` starts the archive with demo data; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export RAWI_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test venv migrations lint clean
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	PORT=$(PORT) $(PY) -m archive.runner
+
+test: venv
+	bash scripts/test.sh
+
+migrations: venv
+	rm -f archive/migrations/0*.py
+	DEBUG=true $(PY) manage.py makemigrations archive -n initial
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf data .pytest_cache

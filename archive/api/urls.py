@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("collections/", views.CollectionList.as_view(), name="collection-list"),
+    path("collections/<slug:slug>/", views.CollectionDetail.as_view(), name="collection-detail"),
+    path("interviews/", views.InterviewList.as_view(), name="interview-list"),
+    path("interviews/<uuid:public_id>/", views.InterviewDetail.as_view(), name="interview-detail"),
+]

@@ -1,0 +1,297 @@
+"""Writes for entities and redactions. Approving or changing a redaction rebuilds, in the same
+transaction, the renderings of every interview it touches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Entity, EntityAlias, Interview, Redaction, Segment
+from ..rendering import entity_rules, materialise
+from ..textnorm import Gazetteer, is_arabic, normalise
+from .audit import audit_log
+from .people import interview_touch
+
+KIND_FOR_CATEGORY = {
+    Redaction.Category.NAME: Entity.Kind.PERSON,
+    Redaction.Category.RELATIVE: Entity.Kind.PERSON,
+    Redaction.Category.PLACE: Entity.Kind.PLACE,
+    Redaction.Category.ORGANISATION: Entity.Kind.ORGANISATION,
+    Redaction.Category.EVENT: Entity.Kind.EVENT,
+}
+PSEUDONYM_PREFIX = {
+    Entity.Kind.PERSON: "Person",
+    Entity.Kind.PLACE: "Place",
+    Entity.Kind.ORGANISATION: "Organisation",
+    Entity.Kind.EVENT: "Event",
+    Entity.Kind.OTHER: "Detail",
+}
+
+
+def _letters(n: int) -> str:
+    label = ""
+    n += 1
+    while n:
+        n, remainder = divmod(n - 1, 26)
+        label = chr(65 + remainder) + label
+    return label
+
+
+def _next_pseudonym(kind: str) -> str:
+    prefix = PSEUDONYM_PREFIX.get(kind, "Detail")
+    taken = set(Entity.objects.filter(pseudonym__startswith=prefix).values_list("pseudonym", flat=True))
+    n = 0
+    while f"{prefix} {_letters(n)}" in taken:
+        n += 1
+    return f"{prefix} {_letters(n)}"
+
+
+def _alias_script(alias: str) -> str:
+    return EntityAlias.Script.ARABIC if is_arabic(alias) else EntityAlias.Script.LATIN
+
+
+@transaction.atomic
+def entity_create(
+    *,
+    kind: str,
+    name: str,
+    aliases: Iterable[str] = (),
+    pseudonym: str = "",
+    generalisation: str = "",
+    actor: Any = None,
+) -> Entity:
+    entity = Entity(kind=kind, raw_name=name.strip(), pseudonym=pseudonym or _next_pseudonym(kind), generalisation=generalisation)
+    entity.full_clean()
+    entity.save()
+    for alias in aliases:
+        entity_add_alias(entity=entity, alias=alias, rebuild=False)
+    audit_log(actor=actor, action="entity_create", target_type="entity", target_id=str(entity.public_id))
+    return entity
+
+
+def entity_find(name: str) -> Entity | None:
+    key = normalise(name).strip()
+    for entity in Entity.objects.all():
+        if normalise(entity.raw_name).strip() == key:
+            return entity
+    alias = EntityAlias.objects.filter(normalised=key).select_related("entity").first()
+    return alias.entity if alias else None
+
+
+@transaction.atomic
+def entity_add_alias(*, entity: Entity, alias: str, rebuild: bool = True, actor: Any = None) -> EntityAlias:
+    row, _created = EntityAlias.objects.get_or_create(
+        entity=entity, normalised=normalise(alias).strip(), defaults={"raw_alias": alias.strip(), "script": _alias_script(alias)}
+    )
+    if rebuild and entity.redactions.filter(status=Redaction.Status.APPROVED).exists():
+        rebuild_interviews_mentioning([entity.raw_name, alias], actor=actor)
+    return row
+
+
+def interviews_mentioning(names: Iterable[str]) -> list[Interview]:
+    """Interviews whose current transcript, title or summary mentions any of the names."""
+    gazetteer = Gazetteer((name, name) for name in names if name)
+    if not gazetteer:
+        return []
+    found: set[int] = set()
+    segments = Segment.objects.filter(transcript__is_current=True).values_list("transcript__interview_id", "raw_text")
+    for interview_id, text in segments.iterator(chunk_size=5000):
+        if interview_id not in found and any(True for _ in gazetteer.find(text)):
+            found.add(interview_id)
+    for interview in Interview.objects.exclude(pk__in=found).only("pk", "title", "summary"):
+        if any(True for _ in gazetteer.find(f"{interview.title}\n{interview.summary}")):
+            found.add(interview.pk)
+    return list(Interview.objects.filter(pk__in=found))
+
+
+def rebuild_interviews_mentioning(names: Iterable[str], *, actor: Any = None) -> list[Interview]:
+    interviews = interviews_mentioning(names)
+    rules = entity_rules()
+    for interview in interviews:
+        Interview.objects.filter(pk=interview.pk).update(policy_version=interview.policy_version + 1)
+        interview.refresh_from_db()
+        materialise(interview, rules)
+    return interviews
+
+
+def _entity_names(entity: Entity) -> list[str]:
+    return [entity.raw_name, *entity.aliases.values_list("raw_alias", flat=True)]
+
+
+@transaction.atomic
+def redaction_add_span(
+    *,
+    segment: Segment,
+    start_char: int,
+    end_char: int,
+    category: str = Redaction.Category.NAME,
+    visible_from: str = "staff",
+    replacement_kind: str = Redaction.ReplacementKind.LABEL,
+    replacement: str = "",
+    status: str = Redaction.Status.APPROVED,
+    source: str = "manual",
+    reason: str = "",
+    actor: Any = None,
+) -> Redaction:
+    interview = segment.transcript.interview
+    if not 0 <= start_char < end_char <= len(segment.raw_text):
+        raise ValueError("The span lies outside the segment text.")
+    redaction = Redaction(
+        kind=Redaction.Kind.SPAN,
+        interview=interview,
+        segment=segment,
+        start_char=start_char,
+        end_char=end_char,
+        category=category,
+        visible_from=visible_from,
+        replacement_kind=replacement_kind,
+        replacement=replacement,
+        status=status,
+        source=source,
+        reason=reason,
+        author=actor if getattr(actor, "is_authenticated", False) else None,
+        decided_at=timezone.now() if status != Redaction.Status.SUGGESTED else None,
+    )
+    redaction.full_clean()
+    redaction.save()
+    audit_log(
+        actor=actor,
+        action="redaction_add",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"redaction": str(redaction.public_id), "kind": "span", "status": status, "visible_from": visible_from, "category": category},
+    )
+    if status == Redaction.Status.APPROVED:
+        interview_touch(interview)
+    return redaction
+
+
+@transaction.atomic
+def redaction_add_entity(
+    *,
+    entity: Entity,
+    category: str = Redaction.Category.NAME,
+    visible_from: str = "staff",
+    replacement_kind: str = Redaction.ReplacementKind.PSEUDONYM,
+    replacement: str = "",
+    status: str = Redaction.Status.APPROVED,
+    interview: Interview | None = None,
+    source: str = "manual",
+    reason: str = "",
+    actor: Any = None,
+) -> Redaction:
+    redaction = Redaction(
+        kind=Redaction.Kind.ENTITY,
+        entity=entity,
+        interview=interview,
+        category=category,
+        visible_from=visible_from,
+        replacement_kind=replacement_kind,
+        replacement=replacement,
+        status=status,
+        source=source,
+        reason=reason,
+        author=actor if getattr(actor, "is_authenticated", False) else None,
+        decided_at=timezone.now() if status != Redaction.Status.SUGGESTED else None,
+    )
+    redaction.full_clean()
+    redaction.save()
+    audit_log(
+        actor=actor,
+        action="redaction_add",
+        target_type="entity",
+        target_id=str(entity.public_id),
+        detail={"redaction": str(redaction.public_id), "kind": "entity", "status": status, "visible_from": visible_from, "category": category},
+    )
+    if status == Redaction.Status.APPROVED:
+        rebuild_interviews_mentioning(_entity_names(entity), actor=actor)
+    return redaction
+
+
+@transaction.atomic
+def redact_phrase(
+    *,
+    phrase: str,
+    category: str,
+    visible_from: str,
+    replacement: str = "",
+    interview: Interview | None = None,
+    actor: Any = None,
+) -> Redaction:
+    """Approved entity redaction of every occurrence of a phrase, in every interview."""
+    phrase = phrase.strip()
+    if not phrase:
+        raise ValueError("The phrase to redact is empty.")
+    entity = entity_find(phrase) or entity_create(
+        kind=KIND_FOR_CATEGORY.get(category, Entity.Kind.OTHER), name=phrase, actor=actor
+    )
+    replacement_kind = Redaction.ReplacementKind.GENERALISATION if replacement else Redaction.ReplacementKind.LABEL
+    return redaction_add_entity(
+        entity=entity,
+        category=category,
+        visible_from=visible_from,
+        replacement_kind=replacement_kind,
+        replacement=replacement,
+        interview=interview,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def redaction_decide(*, redaction: Redaction, approve: bool, actor: Any = None, visible_from: str | None = None) -> Redaction:
+    redaction.status = Redaction.Status.APPROVED if approve else Redaction.Status.REJECTED
+    if visible_from:
+        redaction.visible_from = visible_from
+    redaction.decided_at = timezone.now()
+    redaction.author = actor if getattr(actor, "is_authenticated", False) else redaction.author
+    redaction.full_clean()
+    redaction.save()
+    target = redaction.interview or (redaction.segment.transcript.interview if redaction.segment else None)
+    audit_log(
+        actor=actor,
+        action="redaction_decide",
+        target_type="interview" if target else "entity",
+        target_id=str(target.public_id) if target else str(redaction.entity.public_id),
+        detail={"redaction": str(redaction.public_id), "status": redaction.status},
+    )
+    _rebuild_for(redaction, actor)
+    return redaction
+
+
+@transaction.atomic
+def redaction_remove(*, redaction: Redaction, actor: Any = None) -> None:
+    """Reject (never delete) a redaction: the decision stays in the record."""
+    redaction_decide(redaction=redaction, approve=False, actor=actor)
+
+
+def _rebuild_for(redaction: Redaction, actor: Any) -> None:
+    if redaction.kind == Redaction.Kind.ENTITY:
+        rebuild_interviews_mentioning(_entity_names(redaction.entity), actor=actor)
+    elif redaction.segment_id:
+        interview_touch(redaction.segment.transcript.interview)
+
+
+@transaction.atomic
+def redactions_bulk_decide(*, redactions: Iterable[Redaction], approve: bool, actor: Any = None) -> int:
+    count = 0
+    touched: dict[int, Interview] = {}
+    entity_names: list[str] = []
+    for redaction in redactions:
+        redaction.status = Redaction.Status.APPROVED if approve else Redaction.Status.REJECTED
+        redaction.decided_at = timezone.now()
+        redaction.save(update_fields=["status", "decided_at"])
+        count += 1
+        if redaction.kind == Redaction.Kind.ENTITY:
+            entity_names.extend(_entity_names(redaction.entity))
+        elif redaction.segment_id:
+            interview = redaction.segment.transcript.interview
+            touched[interview.pk] = interview
+    audit_log(actor=actor, action="redaction_bulk_decide", detail={"count": count, "approve": approve})
+    for interview in touched.values():
+        interview_touch(interview)
+    if entity_names:
+        rebuild_interviews_mentioning(entity_names, actor=actor)
+    return count

@@ -1,0 +1,77 @@
+"""Server-rendered pages. Thin: look up through access, read renderings, hand them to templates."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from . import access
+from .models import Interview
+from .rendering import NotVisible, rendering_for
+from .services import audit_log
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "archive/login.html"
+    redirect_authenticated_user = True
+
+
+def _cards(user) -> list:
+    cards = []
+    for interview, tier in access.visible_interviews(user):
+        try:
+            cards.append(rendering_for(interview, tier, with_segments=False))
+        except NotVisible:
+            continue
+    return cards
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "archive/home.html",
+        {"collections": access.visible_collections(request.user), "interviews": _cards(request.user)[:20]},
+    )
+
+
+def collection_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "archive/collection_list.html", {"collections": access.visible_collections(request.user)})
+
+
+def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    collection = access.collection_for(request.user, slug)
+    cards = []
+    for interview, tier in access.visible_interviews(request.user, Interview.objects.filter(collection=collection)):
+        cards.append(rendering_for(interview, tier, with_segments=False))
+    return render(request, "archive/collection_detail.html", {"collection": collection, "interviews": cards})
+
+
+def interview_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "archive/interview_list.html", {"interviews": _cards(request.user)})
+
+
+def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    interview, tier = access.interview_for(request.user, public_id)
+    rendering = rendering_for(interview, tier)
+    if tier != "public":
+        audit_log(actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier)
+    return render(
+        request,
+        "archive/interview_detail.html",
+        {
+            "rendering": rendering,
+            "tier": tier,
+            "can_edit": access.can_edit(request.user, interview),
+            "public_id": str(interview.public_id),
+        },
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # One body for "missing" and "not yours": nothing about the id is echoed back.
+    return render(request, "archive/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "archive/500.html", status=500)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test suite on SQLite; then, when PostgreSQL is available (DATABASE_URL or a local install),
+# the database-dependent tests again on PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export RAWI_TESTING=true
+export PYTHONHASHSEED=0
+$PY -m pytest -q "$@"
+if [ -n "${RAWI_PG_URL:-}" ]; then
+  DATABASE_URL="$RAWI_PG_URL" $PY -m pytest -q -m postgres "$@"
+fi

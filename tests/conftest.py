@@ -1,0 +1,74 @@
+"""Shared fixtures: the demo archive, a small cast of users by role, and clients signed in as them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from archive.management.commands.seed_demo import SEED_FILE, seed
+from archive.models import Collection, Interview
+
+ROLES = ("custodian", "editor", "archivist", "fieldresearcher", "researcher")
+
+
+@dataclass
+class Demo:
+    data: dict
+    collection: Collection
+    interviews: dict[str, Interview] = field(default_factory=dict)
+
+    def user(self, username: str) -> User:
+        return User.objects.get(username=username)
+
+    def interview(self, key: str) -> Interview:
+        return self.interviews[key]
+
+
+def load_demo() -> Demo:
+    data = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    if not Collection.objects.filter(slug=data["collection"]["slug"]).exists():
+        seed(data)
+    collection = Collection.objects.get(slug=data["collection"]["slug"])
+    interviews = {item["key"]: Interview.objects.get(collection=collection, title=item["title"]) for item in data["interviews"]}
+    return Demo(data=data, collection=collection, interviews=interviews)
+
+
+@pytest.fixture
+def demo(db) -> Demo:
+    return load_demo()
+
+
+@pytest.fixture
+def client_as(demo):
+    """client_as("researcher") → a test client signed in as that demo user (None → signed out)."""
+
+    def make(username: str | None) -> Client:
+        client = Client()
+        if username:
+            client.force_login(User.objects.get(username=username))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """Charlie: signed in, no membership anywhere."""
+    return User.objects.create_user(username="charlie", password="charlie-password-123")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(settings_dir_guard):
+    yield
+
+
+@pytest.fixture(scope="session")
+def settings_dir_guard():
+    # Tests never write to the project's ./data directory.
+    assert "rawi-test-" in str(settings.DATA_DIR) or settings.DATA_DIR != settings.BASE_DIR / "data"
+    yield
