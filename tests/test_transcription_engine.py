@@ -10,9 +10,19 @@ import pytest
 
 from archive import media, transcription
 from archive.media import MediaError
-from tests.transcription_audio import SENTENCE, audio, models_dir, wer  # noqa: F401
+from tests.transcription_audio import SENTENCE, AudioFiles, audio_files, wer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="session")
+def audio(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
+    return audio_files(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +133,12 @@ def test_it_joins_the_base_model_once_and_verifies_it(models_dir):
     mtime = (spec.path / "model.bin").stat().st_mtime_ns
     again = transcription.resolve_model("base", models_dir=models_dir)
     assert (again.path / "model.bin").stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in spec.path.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
+    assert sorted(p.name for p in spec.path.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]
 
 
 def test_it_refuses_a_damaged_model(tmp_path, models_dir):
@@ -167,7 +182,9 @@ def test_it_gives_an_empty_transcript_for_silence_not_you(audio, tiny):
 def test_it_offsets_timestamps_across_windows(audio, tiny):
     path = audio.long_speech(6)
     whole = transcription.transcribe(path, model_spec=tiny)
-    windowed = transcription.transcribe(path, model_spec=tiny, options=transcription.TranscribeOptions(window_seconds=30))
+    windowed = transcription.transcribe(
+        path, model_spec=tiny, options=transcription.TranscribeOptions(window_seconds=30)
+    )
     assert whole.duration > 30
     assert wer(whole.text, windowed.text) <= 0.1
     assert windowed.segments[-1].end == pytest.approx(whole.segments[-1].end, abs=1.5)
@@ -180,8 +197,8 @@ def test_it_transcribes_each_channel_of_a_call_and_merges_in_time_order(audio, t
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
     left = " ".join(s.text for s in result.segments if s.channel == 0)
     right = " ".join(s.text for s in result.segments if s.channel == 1)
-    assert "archive" in left.lower() and "archive" not in right.lower()
-    assert "recording" in right.lower() and "recording" not in left.lower()
+    assert "speaking" in left.lower() and "speaking" not in right.lower()
+    assert "family" in right.lower() and "family" not in left.lower()
     assert result.segments[0].channel == 0
 
 

@@ -14,8 +14,8 @@ import pytest
 
 SHARED_AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "audio"
 SENTENCE = "We are recording this interview today. Thank you for speaking with us about your family and your home."
-LEFT_SENTENCE = "Hello, this is the archive calling about the interview."
-RIGHT_SENTENCE = "Thank you, I will send the recording tomorrow morning."
+LEFT_SENTENCE = "Hello. Thank you for speaking with us today."
+RIGHT_SENTENCE = "I want to tell you about my family and my home."
 
 TOOLS = ("espeak-ng", "sox", "ffmpeg")
 
@@ -23,7 +23,10 @@ TOOLS = ("espeak-ng", "sox", "ffmpeg")
 def require_tools() -> None:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"Missing system packages for the audio tests: {', '.join(missing)} (apt-get install -y espeak-ng sox ffmpeg)")
+        pytest.fail(
+            f"Missing system packages for the audio tests: {', '.join(missing)} "
+            "(apt-get install -y espeak-ng sox ffmpeg)"
+        )
 
 
 def run(*args: str) -> None:
@@ -131,7 +134,7 @@ class AudioFiles:
         out = self.root / "call.wav"
         if not out.exists():
             left = speak(self.root / "left.wav", LEFT_SENTENCE, "en-us")
-            right = speak(self.root / "right.wav", RIGHT_SENTENCE, "en-gb")
+            right = speak(self.root / "right.wav", RIGHT_SENTENCE, "en-us+f2")
             run("sox", str(left), "-r", "16000", str(self.root / "left16.wav"), "pad", "0.5", "6")
             run("sox", str(right), "-r", "16000", str(self.root / "right16.wav"), "pad", "5.5", "1")
             run("sox", "-M", str(self.root / "left16.wav"), str(self.root / "right16.wav"), str(out))
@@ -144,14 +147,14 @@ class AudioFiles:
         return out
 
 
-@pytest.fixture(scope="session")
-def audio(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
-    return AudioFiles(tmp_path_factory.mktemp("audio"))
+_session: dict[str, object] = {}
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
+def audio_files(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
+    """One AudioFiles per test session (call it from a session-scoped fixture)."""
+    if "audio" not in _session:
+        _session["audio"] = AudioFiles(tmp_path_factory.mktemp("audio"))
+    return _session["audio"]  # type: ignore[return-value]
 
 
 def words_of(text: str) -> list[str]:
