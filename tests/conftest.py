@@ -38,6 +38,14 @@ def load_demo() -> Demo:
     return Demo(data=data, collection=collection, interviews=interviews)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Seed the demo once per session; each test's transaction rolls back to it. Tests that flush
+    the database (transaction=True) get it re-seeded by the `demo` fixture."""
+    with django_db_blocker.unblock():
+        load_demo()
+
+
 @pytest.fixture
 def demo(db) -> Demo:
     return load_demo()
