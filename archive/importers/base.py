@@ -143,7 +143,9 @@ def sniff_binary(data: bytes) -> str | None:
     return None
 
 
-def decode_text(data: bytes, *, what: str = "file", encoding: str | None = None, max_bytes: int = MAX_TEXT_BYTES) -> str:
+def decode_text(
+    data: bytes, *, what: str = "file", encoding: str | None = None, max_bytes: int = MAX_TEXT_BYTES
+) -> str:
     """Decode an uploaded text document strictly: UTF-8 (with or without BOM) or UTF-16/32 with a BOM.
     Refuses empty input, binary files, other encodings and enormous lines with a clear reason.
     Newlines come back as \\n."""
@@ -209,4 +211,6 @@ def estimated_duration(text: str) -> float:
 
 def check_segment_count(count: int, what: str) -> None:
     if count > MAX_SEGMENTS:
-        raise ImportRefused(f"The {what} has more than {MAX_SEGMENTS} entries, the limit for one interview.", code="too_large")
+        raise ImportRefused(
+            f"The {what} has more than {MAX_SEGMENTS} entries, the limit for one interview.", code="too_large"
+        )

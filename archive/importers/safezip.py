@@ -88,7 +88,9 @@ def _normalise_name(raw: str, limits: ZipLimits) -> str:
         raise ImportRefused("The archive contains a member with an absolute path.", code="zip_path")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if any(part == ".." for part in parts):
-        raise ImportRefused("The archive contains a member whose path climbs out of the archive (`..`).", code="zip_path")
+        raise ImportRefused(
+            "The archive contains a member whose path climbs out of the archive (`..`).", code="zip_path"
+        )
     if not parts:
         raise ImportRefused("The archive contains a member with an empty name.", code="zip_path")
     return "/".join(parts)
@@ -160,7 +162,9 @@ class SafeZip:
                     "A member of the archive is compressed suspiciously well (a zip bomb).", code="zip_ratio"
                 )
             if not limits.allow_nested and name.lower().endswith(_NESTED_SUFFIXES):
-                raise ImportRefused("The archive contains another archive inside it, which is not allowed.", code="zip_nested")
+                raise ImportRefused(
+                    "The archive contains another archive inside it, which is not allowed.", code="zip_nested"
+                )
             members.append(SafeMember(name=name, size=info.file_size, compressed_size=info.compress_size, info=info))
         self._check_overlap(infos)
         return members
@@ -211,12 +215,16 @@ class SafeZip:
         except RuntimeError as exc:  # encrypted members that slipped past the flag check
             raise ImportRefused("The archive contains an encrypted member.", code="zip_encrypted") from exc
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError) as exc:
-            raise ImportRefused("A member of the zip archive is corrupt (bad checksum or truncated data).", code="zip_corrupt") from exc
+            raise ImportRefused(
+                "A member of the zip archive is corrupt (bad checksum or truncated data).", code="zip_corrupt"
+            ) from exc
         data = bytes(out)
         if (
             not self.limits.allow_nested
             and data[:6].startswith(_NESTED_MAGIC)
             and not member.name.lower().endswith(_OFFICE_SUFFIXES)
         ):
-            raise ImportRefused("The archive contains another archive inside it, which is not allowed.", code="zip_nested")
+            raise ImportRefused(
+                "The archive contains another archive inside it, which is not allowed.", code="zip_nested"
+            )
         return data

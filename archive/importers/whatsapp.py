@@ -43,16 +43,22 @@ _TIME = (
     r"(?:[\s\u00a0\u202f]*(?P<ampm>[AaPp]\.?\s?[Mm]\.?|ص|م))?"
 )
 _IOS = re.compile(r"^\[" + _DATE + r",?[\s\u00a0\u202f]+" + _TIME + r"\][\s\u00a0]*(?P<rest>.*)$", re.DOTALL)
-_ANDROID = re.compile(r"^" + _DATE + r",?[\s\u00a0\u202f]+" + _TIME + r"[\s\u00a0]+[-–][\s\u00a0]+(?P<rest>.*)$", re.DOTALL)
+_ANDROID = re.compile(
+    r"^" + _DATE + r",?[\s\u00a0\u202f]+" + _TIME + r"[\s\u00a0]+[-–][\s\u00a0]+(?P<rest>.*)$", re.DOTALL
+)
 _MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 
 _ATTACHED_IOS = re.compile(r"^<attached:\s*(?P<name>[^<>]+?)>\s*(?P<caption>.*)$", re.DOTALL)
-_ATTACHED_ANDROID = re.compile(r"^(?P<name>[^\n<>]+?\.[A-Za-z0-9]{2,5})\s+\(file attached\)\s*(?P<caption>.*)$", re.DOTALL)
+_ATTACHED_ANDROID = re.compile(
+    r"^(?P<name>[^\n<>]+?\.[A-Za-z0-9]{2,5})\s+\(file attached\)\s*(?P<caption>.*)$", re.DOTALL
+)
 _OMITTED = re.compile(
     r"^(?:<Media omitted>|<الوسائط محذوفة>|<تم استبعاد الوسائط>|(?:image|audio|video|sticker|GIF|document|Contact card) omitted)$",
     re.IGNORECASE,
 )
-_DELETED = re.compile(r"^(?:This message was deleted|You deleted this message|تم حذف هذه الرسالة|لقد حذفت هذه الرسالة)\.?$")
+_DELETED = re.compile(
+    r"^(?:This message was deleted|You deleted this message|تم حذف هذه الرسالة|لقد حذفت هذه الرسالة)\.?$"
+)
 _EDITED = re.compile(r"\s*<This message was edited>$|\s*<تم تعديل هذه الرسالة>$")
 _LOCATION = re.compile(r"^(?:location|live location shared|الموقع)\s*:", re.IGNORECASE)
 _SYSTEM_PATTERNS = re.compile(
@@ -62,7 +68,9 @@ _SYSTEM_PATTERNS = re.compile(
     r"disappearing messages|مشفرة تمامًا|مشفرة تماما|أضاف|غادر|أنشأ المجموعة|تغير رمز الأمان",
     re.IGNORECASE,
 )
-_CALL = re.compile(r"^(?:Missed (?:voice|video) call|Voice call|Video call|مكالمة (?:صوتية|فيديو) فائتة)", re.IGNORECASE)
+_CALL = re.compile(
+    r"^(?:Missed (?:voice|video) call|Voice call|Video call|مكالمة (?:صوتية|فيديو) فائتة)", re.IGNORECASE
+)
 _AUDIO_SUFFIXES = {".opus", ".ogg", ".m4a", ".aac", ".mp3", ".amr", ".wav", ".3gp"}
 _VIDEO_SUFFIXES = {".mp4", ".mov", ".3gp", ".mkv", ".webm"}
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic"}
@@ -122,7 +130,7 @@ def _match_header(line: str) -> _Header | None:
         minute=int(match.group("m")),
         second=int(match.group("s") or 0),
         ampm=ampm,
-        rest=original[positions[match.start("rest")]:] if match.start("rest") < len(positions) else "",
+        rest=original[positions[match.start("rest")] :] if match.start("rest") < len(positions) else "",
         ios=ios,
     )
 
@@ -293,8 +301,15 @@ def parse_chat_text(
         if sender is not None:
             sender = _clean(sender)
         content = _clean(body)
-        if sender is None or (marked and _SYSTEM_PATTERNS.search(content)) or (
-            not header.ios and sender is not None and _SYSTEM_PATTERNS.search(header.rest) and ": " not in header.rest
+        if (
+            sender is None
+            or (marked and _SYSTEM_PATTERNS.search(content))
+            or (
+                not header.ios
+                and sender is not None
+                and _SYSTEM_PATTERNS.search(header.rest)
+                and ": " not in header.rest
+            )
         ):
             system += 1
             quarantine.add("system_messages", _clean(header.rest))
@@ -454,7 +469,9 @@ def parse_whatsapp_zip(
     texts = [m for m in archive.members if m.suffix == ".txt"]
     chats = [m for m in texts if _CHAT_NAME.search(m.name)] or texts
     if not chats:
-        raise ImportRefused("The zip archive holds no chat text (`_chat.txt` or `WhatsApp Chat with ….txt`).", code="format")
+        raise ImportRefused(
+            "The zip archive holds no chat text (`_chat.txt` or `WhatsApp Chat with ….txt`).", code="format"
+        )
     if len(chats) > 1:
         raise ImportRefused("The zip archive holds more than one chat text; export one chat at a time.", code="format")
     chat = chats[0]
