@@ -124,9 +124,14 @@ class SafeZip:
             raise ImportRefused(
                 f"The archive has {len(infos)} members; at most {limits.max_members} are allowed.", code="zip_members"
             )
+        declared_total = sum(info.file_size for info in infos)
+        if declared_total > min(limits.max_total_bytes, self.budget.remaining):
+            raise ImportRefused(
+                "The archive expands to more data than allowed (a zip bomb or an oversized export).",
+                code="zip_bomb",
+            )
         members: list[SafeMember] = []
         seen: set[str] = set()
-        declared_total = 0
         for info in infos:
             mode = (info.external_attr >> 16) & 0xFFFF
             if mode and stat.S_ISLNK(mode):
@@ -149,12 +154,6 @@ class SafeZip:
             seen.add(folded)
             if info.file_size > limits.max_member_bytes:
                 raise ImportRefused("A member of the archive is larger than the per-file limit.", code="zip_bomb")
-            declared_total += info.file_size
-            if declared_total > min(limits.max_total_bytes, self.budget.remaining):
-                raise ImportRefused(
-                    "The archive expands to more data than allowed (a zip bomb or an oversized export).",
-                    code="zip_bomb",
-                )
             if info.file_size >= limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(
                 1, info.compress_size
             ):
