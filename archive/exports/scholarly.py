@@ -1,0 +1,195 @@
+"""OHMS XML (Nunn Center's Oral History Metadata Synchronizer) and TEI P5 (spoken transcription)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from lxml import etree
+
+from ..rendering import Rendering
+from .common import GAP_LABELS, clock, consent_basis, narrator_names, split_gaps, spoken_segments
+
+OHMS_NS = "https://www.weareavp.com/nunncenter/ohms"
+OHMS_VERSION = "6.0"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+TEI_NS = "http://www.tei-c.org/ns/1.0"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+# ISO 639-2 codes for the OHMS <language> element.
+_ISO639_2 = {"ar": "ara", "en": "eng", "fr": "fre", "de": "ger", "tr": "tur", "ku": "kur"}
+
+
+def _sub(parent, tag: str, text: str | None = None, **attributes: str):
+    element = etree.SubElement(parent, tag, dict(attributes))
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _duration(rendering: Rendering) -> float:
+    if rendering.duration_seconds:
+        return float(rendering.duration_seconds)
+    return max((s.end for s in rendering.segments), default=0.0)
+
+
+def _ohms_date(rendering: Rendering) -> str:
+    value = rendering.recorded_on
+    if len(value) == 7:  # public tier shows the month only
+        return value + "-01"
+    return value
+
+
+def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
+    """OHMS XML: ROOT/record with title, accession, duration, interviewee, index points, transcript."""
+    ns = f"{{{OHMS_NS}}}"
+    root = etree.Element(f"{ns}ROOT", nsmap={None: OHMS_NS, "xsi": XSI_NS})
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{OHMS_NS} {OHMS_NS}/ohms.xsd")
+    record = etree.SubElement(root, f"{ns}record", {"id": rendering.interview_id, "dt": _ohms_date(rendering)})
+
+    def sub(parent, tag, text=None, **attributes):
+        return _sub(parent, f"{ns}{tag}", text, **attributes)
+
+    sub(record, "version", OHMS_VERSION)
+    sub(record, "date", value=_ohms_date(rendering), format="yyyy-mm-dd")
+    sub(record, "date_nonpreferred_format", rendering.recorded_on)
+    sub(record, "cms_record_id", rendering.interview_id)
+    sub(record, "title", rendering.title)
+    sub(record, "accession", rendering.interview_id)
+    sub(record, "duration", clock(_duration(rendering)))
+    sub(record, "collection_id", rendering.collection_slug)
+    sub(record, "collection_name", rendering.collection_title)
+    sub(record, "series_id", "")
+    sub(record, "series_name", "")
+    sub(record, "repository", "Rawi")
+    sub(record, "funding", "")
+    sub(record, "repository_url", "")
+    for topic in rendering.topics:
+        sub(record, "subject", topic)
+    for name in narrator_names(rendering):
+        sub(record, "interviewee", name)
+    sub(record, "interviewer", rendering.interviewer)
+    sub(record, "file_name", "")
+    sub(record, "sync", "")
+    sub(record, "sync_alt", "")
+    sub(record, "transcript_alt_lang", "")
+    sub(record, "translate", "0")
+    sub(record, "media_id", "")
+    sub(record, "media_url", "")
+    sub(record, "kembed", "")
+    sub(
+        record, "language", _ISO639_2.get(rendering.languages[0], rendering.languages[0]) if rendering.languages else ""
+    )
+    sub(record, "user_notes", f"Audience: {rendering.tier}; policy {rendering.policy_version}")
+    index = sub(record, "index")
+    for segment in spoken_segments(rendering):
+        point = sub(index, "point")
+        sub(point, "time", str(int(segment.start)))
+        sub(point, "title", f"{segment.speaker or 'Segment'} [{clock(segment.start)}]")
+        sub(point, "partial_transcript", " ".join(segment.text.split()))
+        sub(point, "synopsis", "")
+        sub(point, "keywords", "")
+        sub(point, "subjects", "")
+    transcript_lines = []
+    for segment in rendering.segments:
+        speaker = f"{segment.speaker}: " if segment.speaker else ""
+        transcript_lines.append(f"[{clock(segment.start)}] {speaker}{' '.join(segment.text.split())}")
+    sub(record, "transcript", "\n".join(transcript_lines))
+    sub(record, "transcript_alt", "")
+    sub(record, "rights", "")
+    sub(record, "usage", "")
+    sub(record, "userestrict", "0")
+    sub(record, "xmllocation", "")
+    sub(record, "xmlfilename", "")
+    sub(record, "collection_link", "")
+    sub(record, "series_link", "")
+    sub(record, "type", "interview")
+    sub(record, "description", rendering.summary)
+    etree.ElementTree(root).write(out, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _label_description(label: str) -> str:
+    return label.strip("[]")
+
+
+def write_tei(rendering: Rendering, out: BinaryIO) -> None:
+    """TEI P5 transcription of speech: a timeline, <u who start end>, redactions as <gap reason="redacted"/>."""
+    t = f"{{{TEI_NS}}}"
+    xml_id = f"{{{XML_NS}}}id"
+    xml_lang = f"{{{XML_NS}}}lang"
+    tei = etree.Element(f"{t}TEI", nsmap={None: TEI_NS})
+    if rendering.languages:
+        tei.set(xml_lang, rendering.languages[0])
+    header = _sub(tei, f"{t}teiHeader")
+    file_desc = _sub(header, f"{t}fileDesc")
+    title_stmt = _sub(file_desc, f"{t}titleStmt")
+    _sub(title_stmt, f"{t}title", rendering.title)
+    publication = _sub(file_desc, f"{t}publicationStmt")
+    _sub(publication, f"{t}publisher", "Rawi")
+    _sub(publication, f"{t}idno", rendering.interview_id, type="rawi")
+    availability = _sub(publication, f"{t}availability")
+    _sub(
+        availability,
+        f"{t}p",
+        f"Rendering for the {rendering.tier} audience (policy {rendering.policy_version}; "
+        f"consent {consent_basis(rendering) or 'none recorded'}). Redacted passages are marked as gaps.",
+    )
+    source = _sub(file_desc, f"{t}sourceDesc")
+    recording_stmt = _sub(source, f"{t}recordingStmt")
+    duration = _duration(rendering)
+    recording = _sub(recording_stmt, f"{t}recording", type="audio", dur=f"PT{duration:.3f}S")
+    _sub(recording, f"{t}p", f"{rendering.mode}, {rendering.recorded_on}".strip(", "))
+    profile = _sub(header, f"{t}profileDesc")
+    if rendering.languages:
+        usage = _sub(profile, f"{t}langUsage")
+        for language in rendering.languages:
+            _sub(usage, f"{t}language", language, ident=language)
+    partic = _sub(profile, f"{t}particDesc")
+    people = _sub(partic, f"{t}listPerson")
+    speaker_ids: dict[str, str] = {}
+    for segment in rendering.segments:
+        if segment.speaker and segment.speaker not in speaker_ids:
+            speaker_ids[segment.speaker] = f"spk{len(speaker_ids) + 1}"
+            person = _sub(people, f"{t}person", **{xml_id: speaker_ids[segment.speaker]})
+            _sub(person, f"{t}persName", segment.speaker)
+    if rendering.redaction_categories:
+        encoding = _sub(header, f"{t}encodingDesc")
+        _sub(
+            encoding,
+            f"{t}p",
+            "Redaction categories applied: " + ", ".join(rendering.redaction_categories) + ".",
+        )
+
+    text = _sub(tei, f"{t}text")
+    body = _sub(text, f"{t}body")
+    timeline = _sub(body, f"{t}timeline", unit="s", origin="#T0")
+    _sub(timeline, f"{t}when", **{xml_id: "T0", "absolute": "00:00:00"})
+    when_ids: dict[float, str] = {0.0: "T0"}
+
+    def when(seconds: float) -> str:
+        key = round(float(seconds), 3)
+        if key not in when_ids:
+            when_ids[key] = f"T{len(when_ids)}"
+            _sub(timeline, f"{t}when", **{xml_id: when_ids[key], "interval": f"{key:.3f}", "since": "#T0"})
+        return when_ids[key]
+
+    for segment in rendering.segments:
+        attributes = {"start": "#" + when(segment.start), "end": "#" + when(segment.end)}
+        if segment.speaker:
+            attributes["who"] = "#" + speaker_ids[segment.speaker]
+        if segment.language:
+            attributes[xml_lang] = segment.language
+        utterance = _sub(body, f"{t}u", **attributes)
+        last = None
+        for plain, label in split_gaps(" ".join(segment.text.split())):
+            if label is None:
+                if last is None:
+                    utterance.text = (utterance.text or "") + plain
+                else:
+                    last.tail = (last.tail or "") + plain
+                continue
+            last = _sub(utterance, f"{t}gap", reason="redacted")
+            _sub(last, f"{t}desc", _label_description(label))
+    etree.ElementTree(tei).write(out, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+__all__ = ["GAP_LABELS", "OHMS_NS", "TEI_NS", "write_ohms", "write_tei"]

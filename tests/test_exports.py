@@ -1,0 +1,347 @@
+"""Exporters: every format built from a Rendering only, checked with the format's own tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import bagit
+import docx
+import numpy as np
+import pytest
+import soundfile
+import srt
+import webvtt
+from docx.oxml.ns import qn
+from lxml import etree
+
+from archive.exports import FORMATS, export_bytes, file_name
+from archive.exports.bag import BagExportError, BagItem, write_bag
+from archive.exports.common import consent_basis, split_gaps
+from archive.exports.scholarly import OHMS_NS, TEI_NS
+from archive.rendering import NarratorRendering, Rendering, RenderedWord, SegmentRendering
+
+INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
+NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
+SEALED_NARRATOR_ID = "deadbeef-0000-4000-8000-0000000000ff"
+ARABIC = "كنا في [place withheld] عندما بدأ القصف على باب عمرو"
+
+
+def make_segments() -> tuple[SegmentRendering, ...]:
+    return (
+        SegmentRendering(0, 0.0, 4.2, "Interviewer", "Where were you in February?", "en"),
+        SegmentRendering(
+            1,
+            4.2,
+            9.8,
+            "Resident B",
+            "I was in [place withheld] with [name withheld] & my cousin <b>.",
+            "en",
+            (
+                RenderedWord("I", 4.2, 4.4, 0.9),
+                RenderedWord(" was", 4.4, 4.6, 0.9),
+                RenderedWord(" in", 4.6, 4.7, 0.9),
+                RenderedWord(" [place withheld]", 4.7, 5.3, None),
+            ),
+        ),
+        SegmentRendering(2, 9.8, 15.5, "Resident B", ARABIC, "ar"),
+        SegmentRendering(3, 3725.0, 3725.0, "Speaker 1", "=SUM(A1) looks like a formula", "en"),
+        SegmentRendering(4, 3726.0, 3727.0, "", "   ", "en"),
+    )
+
+
+def make_rendering(**overrides) -> Rendering:
+    values: dict = {
+        "interview_id": INTERVIEW_ID,
+        "tier": "public",
+        "policy_version": "3.7",
+        "consent_version": f"{NARRATOR_ID}:v2,{SEALED_NARRATOR_ID}:v1",
+        "collection_slug": "homs-2012",
+        "collection_title": "Homs 2012",
+        "title": "Testimony from a district of Homs",
+        "summary": "A resident describes the siege.",
+        "mode": "whatsapp",
+        "recorded_on": "2012-02",
+        "place": "a district of Homs",
+        "languages": ("ar", "en"),
+        "topics": ("siege", "medicine"),
+        "narrators": (NarratorRendering(NARRATOR_ID, "Resident B", "pseudonymous"),),
+        "interviewer": "Interviewer",
+        "status": "published",
+        "duration_seconds": 3727.5,
+        "audio_allowed": True,
+        "audio_spans": ((4.55, 5.45),),
+        "redaction_categories": ("name", "place"),
+        "segments": make_segments(),
+    }
+    values.update(overrides)
+    return Rendering(**values)
+
+
+def test_it_writes_plain_text_with_timestamps_and_speakers():
+    text = export_bytes(make_rendering(), "txt").decode("utf-8")
+    assert text.splitlines() == [
+        "Testimony from a district of Homs",
+        "Collection: Homs 2012",
+        "Recorded: 2012-02",
+        "Place: a district of Homs",
+        "Narrators: Resident B",
+        "Interviewer: Interviewer",
+        "Audience: public",
+        "",
+        "[00:00:00] Interviewer: Where were you in February?",
+        "[00:00:04] Resident B: I was in [place withheld] with [name withheld] & my cousin <b>.",
+        f"[00:00:09] Resident B: {ARABIC}",
+        "[01:02:05] Speaker 1: =SUM(A1) looks like a formula",
+        "[01:02:06] ",
+    ]
+
+
+def seconds(timecode: str) -> float:
+    hours, minutes, rest = timecode.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
+def assert_monotonic(captions) -> None:
+    # webvtt-py is not a validator (and its *_in_seconds are whole seconds): check times ourselves.
+    previous = -1.0
+    for caption in captions:
+        start, end = seconds(caption.start), seconds(caption.end)
+        assert start >= previous
+        assert end > start
+        previous = start
+
+
+def test_it_writes_webvtt_with_voice_tags_and_no_notes():
+    data = export_bytes(make_rendering(), "vtt").decode("utf-8")
+    captions = webvtt.from_string(data).captions
+    assert len(captions) == 4
+    assert_monotonic(captions)
+    assert [c.voice for c in captions] == ["Interviewer", "Resident B", "Resident B", "Speaker 1"]
+    # webvtt-py does not unescape entities: the cue text is exactly what a player decodes.
+    assert captions[1].text == "I was in [place withheld] with [name withheld] &amp; my cousin &lt;b&gt;."
+    assert captions[2].text == ARABIC
+    assert (captions[3].start, captions[3].end) == ("01:02:05.000", "01:02:05.001")
+    assert "NOTE" not in data
+    assert data.startswith(
+        "WEBVTT\n\n1\n00:00:00.000 --> 00:00:04.200\n<v Interviewer>Where were you in February?</v>\n"
+    )
+
+
+def test_it_writes_srt_that_parses():
+    data = export_bytes(make_rendering(), "srt").decode("utf-8")
+    subtitles = list(srt.parse(data))
+    assert [s.index for s in subtitles] == [1, 2, 3, 4]
+    assert [s.content for s in subtitles] == [
+        "Interviewer: Where were you in February?",
+        "Resident B: I was in [place withheld] with [name withheld] & my cousin <b>.",
+        f"Resident B: {ARABIC}",
+        "Speaker 1: =SUM(A1) looks like a formula",
+    ]
+    assert all(s.proprietary == "" for s in subtitles)
+    assert all(s.end > s.start for s in subtitles)
+    assert subtitles[1].start.total_seconds() == 4.2
+
+
+def test_it_writes_csv_with_timecode_speaker_text():
+    data = export_bytes(make_rendering(), "csv")
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == ["timecode", "end", "speaker", "text"]
+    assert rows[1] == ["00:00:00.000", "00:00:04.200", "Interviewer", "Where were you in February?"]
+    assert rows[3] == ["00:00:09.800", "00:00:15.500", "Resident B", ARABIC]
+    # A cell that looks like a spreadsheet formula is neutralised.
+    assert rows[4] == ["01:02:05.000", "01:02:05.000", "Speaker 1", "'=SUM(A1) looks like a formula"]
+    assert len(rows) == 6
+
+
+def test_it_writes_json_with_segments_and_words():
+    document = json.loads(export_bytes(make_rendering(), "json"))
+    assert document["interview"]["interview_id"] == INTERVIEW_ID
+    assert document["interview"]["tier"] == "public"
+    assert document["interview"]["redaction_categories"] == ["name", "place"]
+    assert "audio_spans" not in json.dumps(document)
+    assert len(document["segments"]) == 5
+    assert document["segments"][1]["words"] == [
+        {"text": "I", "start": 4.2, "end": 4.4, "probability": 0.9},
+        {"text": "was", "start": 4.4, "end": 4.6, "probability": 0.9},
+        {"text": "in", "start": 4.6, "end": 4.7, "probability": 0.9},
+        {"text": "[place withheld]", "start": 4.7, "end": 5.3, "probability": None},
+    ]
+    assert document["segments"][2]["text"] == ARABIC
+
+
+def test_it_hides_sealed_narrators_in_the_consent_basis():
+    assert consent_basis(make_rendering()) == f"{NARRATOR_ID}:v2,withheld:v1"
+    assert consent_basis(make_rendering(consent_version="")) == ""
+
+
+def test_it_writes_docx_with_rtl_arabic_and_no_author():
+    document = docx.Document(io.BytesIO(export_bytes(make_rendering(), "docx")))
+    core = document.core_properties
+    assert (core.author, core.last_modified_by, core.comments, core.keywords) == ("", "", "", "")
+    assert core.title == "Testimony from a district of Homs"
+    texts = [p.text for p in document.paragraphs]
+    assert texts[0] == "Testimony from a district of Homs"
+    assert f"[00:00:09] Resident B: {ARABIC}" in texts
+    arabic = next(p for p in document.paragraphs if ARABIC in p.text)
+    assert arabic._p.pPr.find(qn("w:bidi")).get(qn("w:val")) == "1"
+    assert all(run._r.rPr.find(qn("w:rtl")) is not None for run in arabic.runs)
+    english = next(p for p in document.paragraphs if "February" in p.text)
+    assert english._p.pPr is None or english._p.pPr.find(qn("w:bidi")) is None
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_it_writes_pdf_with_arabic_in_logical_order(tmp_path):
+    path = tmp_path / "out.pdf"
+    path.write_bytes(export_bytes(make_rendering(), "pdf"))
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
+    text = text.decode("utf-8")
+    assert "Testimony from a district of Homs" in text
+    assert "عندما بدأ القصف على باب عمرو" in " ".join(text.split())
+    assert "Resident B" in text
+    assert b"/Author" not in path.read_bytes()
+
+
+def test_it_writes_well_formed_ohms_xml_with_required_elements():
+    root = etree.fromstring(export_bytes(make_rendering(), "ohms"))
+    ns = {"o": OHMS_NS}
+    assert root.tag == f"{{{OHMS_NS}}}ROOT"
+    record = root.find("o:record", ns)
+    assert record.get("id") == INTERVIEW_ID
+    assert record.findtext("o:title", namespaces=ns) == "Testimony from a district of Homs"
+    assert record.findtext("o:accession", namespaces=ns) == INTERVIEW_ID
+    assert record.findtext("o:duration", namespaces=ns) == "01:02:07"
+    assert record.find("o:date", ns).attrib == {"value": "2012-02-01", "format": "yyyy-mm-dd"}
+    assert record.findtext("o:interviewee", namespaces=ns) == "Resident B"
+    assert record.findtext("o:language", namespaces=ns) == "ara"
+    points = record.findall("o:index/o:point", ns)
+    assert [p.findtext("o:time", namespaces=ns) for p in points] == ["0", "4", "9", "3725"]
+    assert points[2].findtext("o:partial_transcript", namespaces=ns) == ARABIC
+    transcript = record.findtext("o:transcript", namespaces=ns)
+    assert transcript.splitlines()[1] == (
+        "[00:00:04] Resident B: I was in [place withheld] with [name withheld] & my cousin <b>."
+    )
+
+
+def test_it_writes_tei_with_utterances_and_gaps():
+    data = export_bytes(make_rendering(), "tei")
+    root = etree.fromstring(data)
+    ns = {"t": TEI_NS}
+    utterances = root.findall(".//t:body/t:u", ns)
+    assert len(utterances) == 5
+    ids = {element.get("{http://www.w3.org/XML/1998/namespace}id") for element in root.iter()}
+    for utterance in utterances:
+        assert utterance.get("start")[1:] in ids
+        assert utterance.get("end")[1:] in ids
+    assert [u.get("who") for u in utterances[:4]] == ["#spk1", "#spk2", "#spk2", "#spk3"]
+    second = utterances[1]
+    gaps = second.findall("t:gap", ns)
+    assert [g.get("reason") for g in gaps] == ["redacted", "redacted"]
+    assert [g.findtext("t:desc", namespaces=ns) for g in gaps] == ["place withheld", "name withheld"]
+    assert second.text == "I was in "
+    assert gaps[0].tail == " with "
+    assert gaps[1].tail == " & my cousin <b>."
+    assert b"[place withheld]" not in data
+    assert utterances[2].get("{http://www.w3.org/XML/1998/namespace}lang") == "ar"
+
+
+def test_it_splits_text_at_replacement_labels():
+    assert split_gaps("a [name withheld] b [narrator withheld]") == [
+        ("a ", None),
+        ("", "[name withheld]"),
+        (" b ", None),
+        ("", "[narrator withheld]"),
+    ]
+
+
+def test_it_names_files_by_public_id_only():
+    assert file_name(make_rendering(), "ohms") == f"rawi-{INTERVIEW_ID}-public.ohms.xml"
+    assert set(FORMATS) == {"txt", "vtt", "srt", "docx", "pdf", "csv", "json", "ohms", "tei", "audio", "bagit"}
+
+
+def bag_lines(path: Path, name: str) -> list[str]:
+    return (path / name).read_text(encoding="utf-8").splitlines()
+
+
+def test_it_writes_a_bag_that_validates(tmp_path):
+    destination = tmp_path / "bag"
+    write_bag([BagItem(make_rendering())], destination, tier="public", formats=["txt", "vtt", "json"], name="rawi-bag")
+
+    bag = bagit.Bag(str(destination))
+    assert bag.is_valid()
+    assert sorted(bag.payload_files()) == [
+        f"data/{INTERVIEW_ID}/metadata.json",
+        f"data/{INTERVIEW_ID}/transcript.json",
+        f"data/{INTERVIEW_ID}/transcript.txt",
+        f"data/{INTERVIEW_ID}/transcript.vtt",
+    ]
+    info = bag_lines(destination, "bag-info.txt")
+    assert f"Rawi-Consent-Version: {INTERVIEW_ID} {NARRATOR_ID}:v2,withheld:v1" in info
+    assert f"Rawi-Redaction-Categories: {INTERVIEW_ID} name,place" in info
+    assert "Rawi-Redaction-Categories-Applied: name,place" in info
+    assert "Bag-Group-Identifier: audience:public" in info
+    assert SEALED_NARRATOR_ID not in (destination / "bag-info.txt").read_text()
+    assert len(bag_lines(destination, "manifest-sha256.txt")) == 4
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "bagit.py"), "--validate", str(destination)],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    # Tampering is detected.
+    with (destination / "data" / INTERVIEW_ID / "transcript.txt").open("ab") as handle:
+        handle.write(b"x")
+    assert not bagit.Bag(str(destination)).is_valid()
+
+
+def test_it_writes_a_zipped_collection_bag_with_audio(tmp_path):
+    source = tmp_path / "recording.wav"
+    rate = 16_000
+    t = np.arange(rate * 7) / rate
+    soundfile.write(source, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), rate)
+    second_id = "6f1c2a4e-0000-4000-8000-000000000002"
+    items = [
+        BagItem(make_rendering(), audio_source=source),
+        BagItem(make_rendering(interview_id=second_id, audio_allowed=False, redaction_categories=()), source),
+    ]
+    destination = tmp_path / "collection.zip"
+    write_bag(items, destination, tier="public", formats=["txt", "audio"], name="rawi-homs-2012-public")
+
+    with zipfile.ZipFile(destination) as archive:
+        names = sorted(archive.namelist())
+        archive.extractall(tmp_path / "unzipped")
+    assert f"rawi-homs-2012-public/data/{INTERVIEW_ID}/audio.mp3" in names
+    assert f"rawi-homs-2012-public/data/{second_id}/audio.mp3" not in names  # the voice may not be heard
+    unzipped = tmp_path / "unzipped" / "rawi-homs-2012-public"
+    assert bagit.Bag(str(unzipped)).is_valid()
+    info = bag_lines(unzipped, "bag-info.txt")
+    assert f"Rawi-Redaction-Categories: {second_id} none" in info
+    assert [line for line in info if line.startswith("External-Identifier")] == [
+        f"External-Identifier: {INTERVIEW_ID}",
+        f"External-Identifier: {second_id}",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["collection.zip", "recording.wav", "unzipped"]
+
+
+def test_it_leaves_nothing_when_a_bag_fails(tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio")
+    with pytest.raises(Exception):  # noqa: B017 - the redaction error, whatever wraps it
+        write_bag(
+            [BagItem(make_rendering(), audio_source=broken)],
+            tmp_path / "bag.zip",
+            tier="public",
+            formats=["txt", "audio"],
+            name="bag",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav"]
+    with pytest.raises(BagExportError, match="another tier"):
+        write_bag([BagItem(make_rendering(tier="staff"))], tmp_path / "b", tier="public", formats=["txt"], name="b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav"]
