@@ -25,7 +25,7 @@ from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
 from archive.exports.scholarly import OHMS_NS, TEI_NS
-from archive.rendering import NarratorRendering, Rendering, RenderedWord, SegmentRendering
+from archive.rendering import NarratorRendering, RenderedWord, Rendering, SegmentRendering
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
 NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
