@@ -9,7 +9,7 @@ from archive import access, services
 from archive.models import Narrator, RenderedInterview
 from archive.rendering import rendering_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_it_shows_signed_out_visitors_only_public_interviews(demo, client_as):

@@ -22,11 +22,13 @@ from .people import (
     narrator_set_anonymity,
     narrator_update_identity,
 )
+from .quarantine import quarantine_read, quarantine_store
 from .redactions import (
     entity_add_alias,
     entity_create,
     redact_phrase,
     redaction_add_entity,
+    redaction_add_phrase_span,
     redaction_add_span,
     redaction_decide,
     redactions_bulk_decide,
@@ -54,8 +56,11 @@ __all__ = [
     "narrator_identity",
     "narrator_set_anonymity",
     "narrator_update_identity",
+    "quarantine_read",
+    "quarantine_store",
     "redact_phrase",
     "redaction_add_entity",
+    "redaction_add_phrase_span",
     "redaction_add_span",
     "redaction_decide",
     "redactions_bulk_decide",

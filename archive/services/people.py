@@ -143,25 +143,150 @@ def narrator_set_anonymity(*, narrator: Narrator, anonymity: str, actor: Any = N
 @transaction.atomic
 def narrator_forget(*, narrator: Narrator, actor: Any = None) -> None:
     """Crypto-shredding: destroy the narrator's data key. Their identity fields become unreadable for
-    good while the interviews keep rendering with the pseudonym or descriptor."""
+    good while the interviews keep rendering with the pseudonym or descriptor.
+
+    The renderer hides a narrator's name and aliases in transcript text by decrypting them; once the
+    key is gone it cannot. So, first, every occurrence in the current transcripts becomes a span
+    redaction (offsets only, no name stored) visible to custodians alone."""
+    narrator = Narrator.objects.select_for_update().get(pk=narrator.pk)
+    spans = _pin_identity_spans(narrator, actor=actor)
     NarratorKey.objects.filter(narrator=narrator).update(wrapped_key="", destroyed_at=timezone.now())
     Narrator.objects.filter(pk=narrator.pk).update(legal_name_blind_index="")
-    audit_log(actor=actor, action="narrator_key_destroyed", target_type="narrator", target_id=str(narrator.public_id))
+    audit_log(
+        actor=actor,
+        action="narrator_key_destroyed",
+        target_type="narrator",
+        target_id=str(narrator.public_id),
+        detail={"pinned_spans": spans},
+    )
     narrator.refresh_from_db()
     _rebuild_narrator_interviews(narrator)
 
 
-def kek_rotate(*, actor: Any = None) -> int:
-    """Re-wrap every live narrator data key under the newest KEK. Data rows are untouched."""
+def _pin_identity_spans(narrator: Narrator, *, actor: Any) -> int:
+    from ..models import Redaction, Segment
+    from ..textnorm import Gazetteer
+
+    try:
+        identity = narrator_identity_plain(narrator)
+    except (NarratorKey.DoesNotExist, crypto.KeyDestroyed):
+        return 0
+    names = [identity["legal_name"], *identity["aliases"], *identity["contacts"].replace(";", "\n").split("\n")]
+    names = [n.strip() for n in names if n and len(n.strip()) > 2]
+    if not names:
+        return 0
+    gazetteer = Gazetteer([(name, None) for name in names])
+    replacement = narrator.pseudonym or narrator.descriptor or "Narrator"
+    segments = Segment.objects.filter(transcript__is_current=True, transcript__interview__narrators=narrator).distinct()
+    created = 0
+    for segment in segments.select_related("transcript__interview"):
+        existing = {
+            (r.start_char, r.end_char)
+            for r in Redaction.objects.filter(segment=segment, kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED)
+        }
+        for match in gazetteer.find(segment.raw_text):
+            if (match.start, match.end) in existing:
+                continue
+            Redaction.objects.create(
+                kind=Redaction.Kind.SPAN,
+                interview=segment.transcript.interview,
+                segment=segment,
+                start_char=match.start,
+                end_char=match.end,
+                category=Redaction.Category.NAME,
+                visible_from="custodian",
+                replacement_kind=Redaction.ReplacementKind.GENERALISATION,
+                replacement=replacement,
+                status=Redaction.Status.APPROVED,
+                source="forget",
+                author=actor if getattr(actor, "is_authenticated", False) else None,
+                decided_at=timezone.now(),
+            )
+            created += 1
+    return created
+
+
+def narrator_identity_plain(narrator: Narrator) -> dict[str, Any]:
+    """Decrypted identity for services' own use (never returned to a user; not audited as a reveal)."""
+    dek = _narrator_dek(narrator)
+    pid = str(narrator.public_id)
+    return {
+        "legal_name": crypto.decrypt_field(dek, pid, "legal_name", narrator.legal_name_ciphertext),
+        "contacts": crypto.decrypt_field(dek, pid, "contacts", narrator.contacts_ciphertext),
+        "location": crypto.decrypt_field(dek, pid, "location", narrator.location_ciphertext),
+        "aliases": [a for a in crypto.decrypt_field(dek, pid, "aliases", narrator.aliases_ciphertext).split("\n") if a],
+    }
+
+
+def kek_rotate(*, actor: Any = None, new_key: bool = False) -> int:
+    """Re-wrap every live narrator data key (and re-seal quarantined metadata) under the active KEK.
+
+    With `new_key`, a fresh local KEK is created and made active first. Each row is re-wrapped in its
+    own short transaction while the old KEKs stay readable, so the archive keeps serving throughout.
+    Data rows are untouched. Returns the number of data keys re-wrapped."""
+    if new_key:
+        crypto.create_local_kek()
+    active = crypto.active_kek_id()
     count = 0
-    for key in NarratorKey.objects.exclude(wrapped_key="").select_related("narrator"):
-        pid = str(key.narrator.public_id)
-        dek = crypto.unwrap_data_key(key.kek_id, key.wrapped_key, pid)
-        key.kek_id, key.wrapped_key = crypto.wrap_data_key(dek, pid)
-        key.save(update_fields=["kek_id", "wrapped_key"])
-        count += 1
-    audit_log(actor=actor, action="kek_rotate", detail={"keys": count})
+    for key_id in list(NarratorKey.objects.exclude(wrapped_key="").exclude(kek_id=active).values_list("pk", flat=True)):
+        with transaction.atomic():
+            key = NarratorKey.objects.select_for_update().select_related("narrator").get(pk=key_id)
+            if not key.wrapped_key or key.kek_id == active:
+                continue
+            pid = str(key.narrator.public_id)
+            dek = crypto.unwrap_data_key(key.kek_id, key.wrapped_key, pid)
+            key.kek_id, key.wrapped_key = crypto.wrap_data_key(dek, pid)
+            key.save(update_fields=["kek_id", "wrapped_key"])
+            count += 1
+    resealed = _reseal_quarantine(active)
+    audit_log(actor=actor, action="kek_rotate", detail={"keys": count, "quarantine": resealed, "kek": active})
     return count
+
+
+def _reseal_quarantine(active: str) -> int:
+    from ..models import QuarantinedMetadata
+
+    count = 0
+    for row_id in list(
+        QuarantinedMetadata.objects.exclude(payload_ciphertext__startswith=f"{active}.").values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            row = QuarantinedMetadata.objects.select_for_update().select_related("interview").get(pk=row_id)
+            context = f"quarantine:{row.interview.public_id}"
+            try:
+                payload = crypto.open_json(row.payload_ciphertext, context)
+            except Exception:  # noqa: S112 - sealed under another context: left as is, keeps its KEK
+                continue
+            row.payload_ciphertext = crypto.seal_json(payload, context)
+            row.save(update_fields=["payload_ciphertext"])
+            count += 1
+    return count
+
+
+def kek_ids_in_use() -> set[str]:
+    """KEK ids that still wrap a data key or seal quarantined metadata."""
+    from ..models import QuarantinedMetadata
+
+    used = set(NarratorKey.objects.exclude(wrapped_key="").values_list("kek_id", flat=True))
+    for token in QuarantinedMetadata.objects.values_list("payload_ciphertext", flat=True):
+        used.add(token.partition(".")[0])
+    return used
+
+
+def kek_retire_unused(*, actor: Any = None) -> list[str]:
+    """Delete every local KEK that is neither active nor referenced. Returns the retired ids."""
+    if not crypto.uses_key_files():
+        return []
+    active = crypto.active_kek_id()
+    in_use = kek_ids_in_use()
+    retired = []
+    for kid in crypto.kek_ids():
+        if kid != active and kid not in in_use:
+            crypto.retire_local_kek(kid)
+            retired.append(kid)
+    if retired:
+        audit_log(actor=actor, action="kek_retire", detail={"keks": retired})
+    return retired
 
 
 def _rebuild_narrator_interviews(narrator: Narrator) -> None:

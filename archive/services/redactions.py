@@ -295,3 +295,18 @@ def redactions_bulk_decide(*, redactions: Iterable[Redaction], approve: bool, ac
     if entity_names:
         rebuild_interviews_mentioning(entity_names, actor=actor)
     return count
+
+
+@transaction.atomic
+def redaction_add_phrase_span(*, interview: Interview, phrase: str, occurrence: int = 0, **options: Any) -> Redaction:
+    """A span redaction over the n-th occurrence of a phrase in the interview's current transcript."""
+    seen = 0
+    segments = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True).order_by("index")
+    for segment in segments:
+        start = segment.raw_text.find(phrase)
+        while start >= 0:
+            if seen == occurrence:
+                return redaction_add_span(segment=segment, start_char=start, end_char=start + len(phrase), **options)
+            seen += 1
+            start = segment.raw_text.find(phrase, start + 1)
+    raise ValueError("The phrase does not occur in the interview's transcript.")

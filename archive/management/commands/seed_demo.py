@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from archive import services
-from archive.models import Collection, Interview, Narrator, Redaction, Segment
+from archive.models import Collection, Interview, Redaction
 
 SEED_FILE = Path(settings.BASE_DIR) / "seeds" / "demo.json"
 
@@ -129,22 +129,12 @@ def _interview(item: dict, collection: Collection, narrators: dict, users: dict)
 
 
 def _span(item: dict, interviews: dict, status: str) -> None:
-    interview = interviews[item["interview"]]
-    for segment in Segment.objects.filter(transcript__interview=interview, transcript__is_current=True):
-        position = segment.raw_text.find(item["phrase"])
-        if position >= 0:
-            services.redaction_add_span(
-                segment=segment,
-                start_char=position,
-                end_char=position + len(item["phrase"]),
-                category=item["category"],
-                visible_from=item["visible_from"],
-                replacement_kind=item.get("replacement_kind", Redaction.ReplacementKind.LABEL),
-                status=status,
-                source="seed",
-            )
-            return
-    raise ValueError(f"Seed phrase not found in interview {item['interview']}")
-
-
-__all__ = ["Command", "Narrator"]
+    services.redaction_add_phrase_span(
+        interview=interviews[item["interview"]],
+        phrase=item["phrase"],
+        category=item["category"],
+        visible_from=item["visible_from"],
+        replacement_kind=item.get("replacement_kind", Redaction.ReplacementKind.LABEL),
+        status=status,
+        source="seed",
+    )

@@ -1,0 +1,217 @@
+"""Recordings: stream an upload into private storage (constant memory, SHA-256 on the way), keep the
+original unaltered under an opaque name, quarantine its file name and container metadata, and create
+the transcription job (enqueued on commit; the message carries the job id only)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .. import crypto, media
+from ..models import Interview, QuarantinedMetadata, Recording, TranscriptionJob
+from .audit import audit_log
+
+logger = logging.getLogger(__name__)
+
+AUDIO_VIDEO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".mov", ".3gp", ".amr", ".mka", ".mkv"}
+)
+CHUNK_SIZE = 1024 * 1024
+MAX_ATTEMPTS = 3
+
+
+class HashingFile(File):
+    """Wraps an upload so that whatever the storage backend reads (chunks() or read()) is hashed
+    on the way; a rewind starts the hash again, so it always covers exactly what was stored."""
+
+    def __init__(self, file: IO[bytes], name: str) -> None:
+        super().__init__(file, name=name)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.digest = hashlib.sha256()
+        self.bytes_read = 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if offset == 0 and whence == 0:
+            self._reset()
+        return self.file.seek(offset, whence)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.file.read(size)
+        self.digest.update(data)
+        self.bytes_read += len(data)
+        return data
+
+    def chunks(self, chunk_size: int | None = None):
+        if self.file.seekable():
+            self.seek(0)
+        while data := self.read(chunk_size or CHUNK_SIZE):
+            yield data
+
+    @property
+    def size(self) -> int:  # Django asks for the size; never read the whole file to learn it
+        position = self.file.tell()
+        self.file.seek(0, 2)
+        size = self.file.tell()
+        self.file.seek(position)
+        return size
+
+
+def _extension(filename: str) -> str:
+    ext = Path(filename).suffix.lower()
+    return ext if ext.isascii() and ext[1:].isalnum() and len(ext) <= 6 else ""
+
+
+def recording_source(recording: Recording) -> Any:
+    """A local path when the storage has one (fast), else an open file object from the storage."""
+    try:
+        return default_storage.path(recording.original.name)
+    except NotImplementedError:
+        return default_storage.open(recording.original.name, "rb")
+
+
+@transaction.atomic
+def recording_store(
+    *, interview: Interview, fileobj: IO[bytes], original_filename: str, actor: Any = None
+) -> Recording:
+    """Store the upload unaltered under an opaque name. The original file name and the container's
+    tags (GPS, device, title, artist) go to the quarantine, sealed for custodians."""
+    name = f"originals/{uuid.uuid4().hex}{_extension(original_filename)}"
+    wrapped = HashingFile(fileobj, name=name)
+    stored_name = default_storage.save(name, wrapped)
+    recording = Recording(interview=interview, sha256=wrapped.digest.hexdigest(), size_bytes=wrapped.bytes_read)
+    recording.original.name = stored_name
+    quarantine: dict[str, Any] = {"original_filename": original_filename}
+    source = recording_source(recording)
+    try:
+        info = media.probe(source)
+        recording.duration_seconds = info.duration
+        recording.container = info.container[:40]
+        recording.codec = info.codec[:40]
+        recording.channels = info.channels
+        recording.sample_rate = info.sample_rate
+        quarantine["container"] = media.container_metadata(source)
+    except media.MediaError as exc:
+        # The upload is kept; the transcription job will end with this reason.
+        quarantine["probe_error"] = exc.code
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+    recording.full_clean(exclude=["original", "fixity_ok"])
+    recording.save()
+    QuarantinedMetadata.objects.create(
+        interview=interview,
+        recording=recording,
+        source="recording",
+        payload_ciphertext=crypto.seal_json(quarantine, quarantine_context(interview)),
+    )
+    audit_log(
+        actor=actor,
+        action="recording_store",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"recording": str(recording.public_id), "size": recording.size_bytes},
+    )
+    return recording
+
+
+def quarantine_context(interview: Interview) -> str:
+    return f"quarantine:{interview.public_id}"
+
+
+def _enqueue(job_id: int) -> None:
+    from ..tasks import transcribe_recording
+
+    transcribe_recording.delay(job_id)
+
+
+@transaction.atomic
+def transcription_job_create(
+    *, recording: Recording, options: dict[str, Any] | None = None, actor: Any = None
+) -> TranscriptionJob:
+    """Queue a transcription of the recording. The task is sent once the transaction commits."""
+    job = TranscriptionJob.objects.create(recording=recording, options=options or {}, heartbeat_at=timezone.now())
+    audit_log(
+        actor=actor,
+        action="transcription_queue",
+        target_type="interview",
+        target_id=str(recording.interview.public_id),
+        detail={"job": str(job.public_id)},
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def requeue_stale_jobs(*, now: Any = None) -> dict[str, int]:
+    """Watchdog: a running job whose heartbeat stopped (worker killed, machine lost) is queued again,
+    or failed once it has used its attempts; a queued job whose message may have been lost is sent
+    again. The conditional updates make this safe to run on several machines at once."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.RAWI_JOB_HEARTBEAT_STALE_SECONDS)
+    lost = now - timedelta(seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    failed = TranscriptionJob.objects.filter(
+        state=TranscriptionJob.State.RUNNING, heartbeat_at__lt=stale, attempts__gte=MAX_ATTEMPTS
+    ).update(
+        state=TranscriptionJob.State.FAILED,
+        reason=f"The transcription worker stopped {MAX_ATTEMPTS} times on this recording; it was not retried again.",
+        finished_at=now,
+    )
+    candidates = list(
+        TranscriptionJob.objects.filter(
+            Q(state=TranscriptionJob.State.RUNNING, heartbeat_at__lt=stale)
+            | Q(state=TranscriptionJob.State.QUEUED, heartbeat_at__lt=lost)
+        ).values_list("pk", "state", "heartbeat_at")
+    )
+    requeued = 0
+    for pk, state, heartbeat in candidates:
+        claimed = TranscriptionJob.objects.filter(pk=pk, state=state, heartbeat_at=heartbeat).update(
+            state=TranscriptionJob.State.QUEUED, heartbeat_at=now, worker="", reason=""
+        )
+        if claimed:
+            requeued += 1
+            logger.warning("requeued transcription job %s (was %s)", pk, state)
+            transaction.on_commit(lambda pk=pk: _enqueue(pk))
+    return {"requeued": requeued, "failed": failed}
+
+
+def job_touch(job_id: int, *, worker: str, progress: float | None = None) -> bool:
+    """Heartbeat (and progress) from the worker that owns the job. False: it no longer owns it."""
+    changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        changes["progress"] = round(max(0.0, min(1.0, progress)), 4)
+    return bool(
+        TranscriptionJob.objects.filter(pk=job_id, state=TranscriptionJob.State.RUNNING, worker=worker).update(**changes)
+    )
+
+
+def job_claim(job_id: int, *, worker: str) -> bool:
+    """queued → running, as one conditional UPDATE: 0 rows means another worker has it (or it ended)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RAWI_JOB_HEARTBEAT_STALE_SECONDS)
+    return bool(
+        TranscriptionJob.objects.filter(
+            Q(state=TranscriptionJob.State.QUEUED)
+            | Q(state=TranscriptionJob.State.RUNNING, heartbeat_at__lt=stale),
+            pk=job_id,
+        ).update(
+            state=TranscriptionJob.State.RUNNING,
+            attempts=F("attempts") + 1,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            reason="",
+            progress=0.0,
+        )
+    )

@@ -1,0 +1,63 @@
+"""Raw transcript text and identity fields are read only by the gate, services, tasks and the
+transcription boundary. Everything else consumes renderings."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHIVE = ROOT / "archive"
+RAW_ATTRIBUTES = {
+    "raw_text", "raw_words", "raw_speaker", "raw_name", "raw_alias",
+    "legal_name_ciphertext", "contacts_ciphertext", "location_ciphertext", "aliases_ciphertext",
+    "payload_ciphertext", "wrapped_key",
+}
+RAW_FUNCTIONS = {"decrypt_field", "unwrap_data_key", "open_json", "_identity", "load_inputs"}
+ALLOWED = {
+    "archive/models.py",
+    "archive/access.py",
+    "archive/rendering.py",
+    "archive/crypto.py",
+    "archive/transcription.py",
+    "archive/tasks.py",
+}
+ALLOWED_DIRS = ("archive/services/", "archive/migrations/")
+
+
+def _allowed(relative: str) -> bool:
+    return relative in ALLOWED or relative.startswith(ALLOWED_DIRS)
+
+
+def raw_reads(source: str) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and (node.attr in RAW_ATTRIBUTES or node.attr in RAW_FUNCTIONS):
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.Name) and node.id in RAW_FUNCTIONS:
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.ImportFrom):
+            found.extend((node.lineno, alias.name) for alias in node.names if alias.name in RAW_FUNCTIONS)
+        elif isinstance(node, ast.keyword) and node.arg in RAW_ATTRIBUTES:
+            found.append((node.lineno, node.arg))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.split("__")[0] in RAW_ATTRIBUTES:
+            found.append((node.lineno, node.value))
+    return found
+
+
+def test_it_reads_raw_text_and_identities_only_inside_the_gate():
+    offenders = []
+    for path in sorted(ARCHIVE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if _allowed(relative):
+            continue
+        offenders.extend(f"{relative}:{line} {name}" for line, name in raw_reads(path.read_text(encoding="utf-8")))
+    assert offenders == []
+
+
+def test_it_notices_a_raw_read():
+    """The check can fail: a view reading segment text directly is caught."""
+    source = "def view(request, segment):\n    return segment.raw_text\n"
+    assert raw_reads(source) == [(2, "raw_text")]
+    assert raw_reads("from archive.crypto import decrypt_field\n") == [(1, "decrypt_field")]
+    assert raw_reads("Segment.objects.values_list('raw_text')\n") == [(1, "raw_text")]
