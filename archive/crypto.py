@@ -8,6 +8,11 @@
 * Rotating the KEK re-wraps data keys only. Destroying a narrator's data key (crypto-shredding) makes
   their identity fields unreadable for good.
 * Quarantined metadata is AES-GCM directly under the active KEK, tagged with its key id.
+* The blind-index key is its own key (RAWI_BLIND_INDEX_KEY or RAWI_DATA_DIR/keys/blind-index.key), so
+  rotating KEKs never changes the index values stored in the database.
+* Rotation without downtime: a new KEK file becomes active while the old ones stay readable; every
+  process notices the new ACTIVE marker on its next call (the key ring is keyed by the marker's mtime),
+  data keys are re-wrapped row by row, and an old KEK is retired only when nothing refers to it.
 """
 
 from __future__ import annotations
@@ -71,18 +76,41 @@ def create_local_kek() -> str:
     """Create a new local KEK file and make it the active one. Returns its id."""
     directory = _keys_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kid = f"{len(list(directory.glob('kek-*.key'))) + 1:04d}{secrets.token_hex(3)}"
+    numbers = [int(p.stem[4:8]) for p in directory.glob("kek-*.key") if p.stem[4:8].isdigit()]
+    kid = f"{max(numbers, default=0) + 1:04d}{secrets.token_hex(3)}"
     path = directory / f"kek-{kid}.key"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(_b64(AESGCM.generate_key(bit_length=256)))
-    (directory / "ACTIVE").write_text(kid)
+        handle.flush()
+        os.fsync(handle.fileno())
+    # Switch the marker atomically: a reader sees the old id or the new one, never an empty file.
+    marker_tmp = directory / f".ACTIVE.{secrets.token_hex(4)}"
+    marker_tmp.write_text(kid)
+    os.replace(marker_tmp, directory / "ACTIVE")
     keyring.cache_clear()
     return kid
 
 
-@lru_cache(maxsize=1)
+def _file_signature() -> tuple:
+    """Changes whenever a KEK file is added, retired or made active, so every process picks it up."""
+    directory = _keys_dir()
+    try:
+        marker = (directory / "ACTIVE").stat().st_mtime_ns
+        listing = directory.stat().st_mtime_ns
+    except FileNotFoundError:
+        return (str(directory), 0, 0)
+    return (str(directory), marker, listing)
+
+
 def keyring() -> KeyRing:
+    configured = settings.RAWI_FIELD_KEYS
+    signature = (configured,) if configured and configured != "-" else (configured, *_file_signature())
+    return _keyring_cached(signature)
+
+
+@lru_cache(maxsize=4)
+def _keyring_cached(signature: tuple) -> KeyRing:
     configured = settings.RAWI_FIELD_KEYS
     if configured and configured != "-":
         keys: dict[str, bytes] = {}
@@ -100,12 +128,51 @@ def keyring() -> KeyRing:
     return _load_file_keys()
 
 
+keyring.cache_clear = _keyring_cached.cache_clear  # type: ignore[attr-defined]
+
+
+def uses_key_files() -> bool:
+    configured = settings.RAWI_FIELD_KEYS
+    return not (configured and configured != "-")
+
+
 def _kek(kid: str) -> bytes:
     ring = keyring()
+    if kid not in ring.keys:
+        # Another process may have just added it: reload once before giving up.
+        keyring.cache_clear()
+        ring = keyring()
     try:
         return ring.keys[kid]
     except KeyError:
         raise ImproperlyConfigured("A key-encryption key needed to read identity data is missing.") from None
+
+
+def active_kek_id() -> str:
+    return keyring().active_id
+
+
+def kek_ids() -> list[str]:
+    return sorted(keyring().keys)
+
+
+def retire_local_kek(kid: str) -> None:
+    """Delete a local KEK file for good (after every data key was re-wrapped away from it). Data keys
+    wrapped by it in old database backups become unreadable too, which is what shredding needs."""
+    if not uses_key_files():
+        raise ImproperlyConfigured("Keys come from RAWI_FIELD_KEYS: remove the old entry there instead.")
+    if kid == active_kek_id():
+        raise ValueError("The active key-encryption key cannot be retired.")
+    path = _keys_dir() / f"kek-{kid}.key"
+    if not path.exists():
+        raise ValueError("No such key-encryption key.")
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:  # overwrite before unlinking (best effort on journalling disks)
+        handle.write(secrets.token_bytes(size))
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink()
+    keyring.cache_clear()
 
 
 # Data keys -----------------------------------------------------------------------------------------
@@ -171,14 +238,31 @@ def normalise_for_index(value: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 
 
-def blind_index(value: str) -> str:
-    configured = settings.RAWI_BLIND_INDEX_KEY
+def _blind_index_path() -> Path:
+    return _keys_dir() / "blind-index.key"
+
+
+@lru_cache(maxsize=4)
+def _blind_index_key(configured: str, path: str) -> bytes:
     if configured and configured != "-":
-        key = configured.encode()
-    else:
-        # Derived from the active local KEK so it stays outside the database.
-        ring = keyring()
-        key = hmac.new(ring.keys[ring.active_id], b"blind-index", hashlib.sha256).digest()
+        return configured.encode()
+    # A dedicated key, never derived from a KEK: KEK rotation must not change stored index values.
+    key_file = Path(path)
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # created by a concurrent process: read theirs
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(_b64(secrets.token_bytes(32)))
+    return _unb64(key_file.read_text().strip())
+
+
+def blind_index(value: str) -> str:
+    """HMAC-SHA256 of the normalised value under the blind-index key (equality lookups only)."""
     if not value:
         return ""
+    key = _blind_index_key(settings.RAWI_BLIND_INDEX_KEY, str(_blind_index_path()))
     return hmac.new(key, normalise_for_index(value).encode("utf-8"), hashlib.sha256).hexdigest()

@@ -176,7 +176,8 @@ def _pin_identity_spans(narrator: Narrator, *, actor: Any) -> int:
     if not names:
         return 0
     gazetteer = Gazetteer([(name, None) for name in names])
-    replacement = narrator.pseudonym or narrator.descriptor or "Narrator"
+    # What readers below custodian see for this narrator once no name can be decrypted.
+    replacement = rendering.narrator_display(rendering.NarratorIdentity(narrator, "", []), "researcher")
     segments = Segment.objects.filter(transcript__is_current=True, transcript__interview__narrators=narrator).distinct()
     created = 0
     for segment in segments.select_related("transcript__interview"):
