@@ -183,17 +183,34 @@ def _body(message: EmailMessage) -> tuple[str, list[ParsedAttachment]]:
                 )
             )
             continue
-        try:
-            content = part.get_content()
-        except (LookupError, UnicodeError, AssertionError) as exc:
-            raise ImportRefused("An email body declares an unknown or wrong character set.", code="encoding") from exc
-        if not isinstance(content, str):
-            continue
+        content = _decode_part(part)
         if "\x00" in content:
             raise ImportRefused("An email body contains binary data.", code="binary")
         (html if content_type == "text/html" else plain).append(content)
     text = "\n".join(plain) if plain else "\n".join(html_to_text(h) for h in html)
     return text.replace("\r\n", "\n").replace("\r", "\n"), attachments
+
+
+def _decode_part(part: EmailMessage) -> str:
+    try:
+        payload = part.get_payload(decode=True) or b""
+    except Exception as exc:  # noqa: BLE001 - the email library raises many kinds here
+        raise ImportRefused("An email body is encoded wrongly.", code="format") from exc
+    charset = part.get_content_charset()
+    if not charset or charset in ("us-ascii", "ascii"):
+        # Undeclared 8-bit bodies are UTF-8 in practice; anything else is refused, not guessed.
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportRefused(
+                "An email body has no declared character set and is not UTF-8.", code="encoding"
+            ) from exc
+    try:
+        return payload.decode(charset)
+    except LookupError as exc:
+        raise ImportRefused("An email body declares an unknown character set.", code="encoding") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportRefused("An email body is not valid text in the character set it declares.", code="encoding") from exc
 
 
 def _quarantine_headers(message: EmailMessage, quarantine: QuarantineBuilder) -> None:

@@ -1,0 +1,368 @@
+"""Turning parsed imports (archive/importers) into one interview, in one transaction.
+
+* Segments: messages, emails or cues in order; the sender label goes only to Segment.raw_speaker
+  (the renderer shows the narrator's display name, the interviewer label or "Speaker N" below
+  custodian). Voice notes in a chat export are stored as Recordings and transcribed in place: their
+  segments sit at the message's time in the same transcript.
+* Contact details found in any segment text (phone numbers, email addresses, shared locations) get
+  approved span redactions visible only to custodians; contact names found in the text get
+  suggested name redactions for an editor to decide.
+* The quarantine (phone numbers, contact names, addresses, IPs, devices, file names, headers) is
+  sealed with crypto.seal_json into QuarantinedMetadata.
+* Everything hostile is refused by the parsers before anything is written; if a later step fails,
+  the transaction rolls back and the files already written to storage are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from ..importers import ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
+from ..importers.base import ParsedAttachment
+from ..importers.sensitive import find_name_spans, sensitive_spans
+from ..models import Attachment, Interview, Narrator, Recording, Redaction, Segment, Transcript, TranscriptionJob
+from .audit import audit_log
+from .interviews import SegmentInput, interview_create, interview_update, transcript_store
+from .people import collection_get_or_create, consent_record, interview_touch, narrator_create
+from .quarantine import quarantine_store
+from .recordings import recording_store
+
+logger = logging.getLogger(__name__)
+
+SOURCE_FOR = {"whatsapp": "chat", "email": "email"}
+MODE_FOR = {"whatsapp": Interview.Mode.MESSAGING, "email": Interview.Mode.EMAIL}
+VOICE_PENDING = "[voice note awaiting transcription]"
+VOICE_FAILED = "[voice note could not be transcribed]"
+
+
+@dataclass
+class ImportOutcome:
+    interview: Interview
+    transcript: Transcript
+    segments: int = 0
+    voice_segments: int = 0
+    recordings: list[Recording] = field(default_factory=list)
+    attachments: int = 0
+    approved_redactions: int = 0
+    suggested_redactions: int = 0
+    jobs: list[TranscriptionJob] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _cleanup_on_failure() -> Iterator[list[str]]:
+    """Storage writes are not transactional: remember them and delete them if the import fails."""
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        for name in written:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.warning("could not delete a file left by a failed import")
+        raise
+
+
+# Voice notes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class VoiceResult:
+    segments: list[SegmentInput]
+    ok: bool
+    reason: str = ""
+    language: str = ""
+
+
+def transcribe_voice_note(data: bytes, *, offset: float, speaker: str, role: str, narrator, language: str = "", model=None) -> VoiceResult:
+    """Transcribe one voice note with the archive's Whisper boundary; segment times are shifted to the
+    message's place in the chat."""
+    from .. import media, transcription
+
+    suffix = ".opus"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            options = transcription.TranscribeOptions.from_dict({"language": language or None, "per_channel": False})
+            result = transcription.transcribe(Path(handle.name), options=options, model=model)
+        except media.MediaError as exc:
+            return VoiceResult([], False, exc.reason)
+        except transcription.ModelError as exc:
+            return VoiceResult([], False, f"The transcription model is unavailable: {exc}")
+    segments = [
+        SegmentInput(
+            start=offset + s.start,
+            end=offset + max(s.end, s.start),
+            text=s.text.strip(),
+            language=s.language,
+            speaker=speaker,
+            role=role,
+            narrator=narrator,
+            words=[{**w, "s": (w["s"] + offset) if w.get("s") is not None else None, "e": (w["e"] + offset) if w.get("e") is not None else None} for w in s.words_as_dicts()],
+        )
+        for s in result.segments
+        if s.text.strip()
+    ]
+    return VoiceResult(segments, True, "" if segments else "No speech was found in the voice note.", result.language)
+
+
+# The import ----------------------------------------------------------------------------------
+
+
+def _role(role: str) -> str:
+    return role if role in Segment.SpeakerRole.values else Segment.SpeakerRole.OTHER
+
+
+def _store_attachment(interview: Interview, item: ParsedAttachment, written: list[str]) -> Attachment:
+    suffix = PurePosixPath(item.name).suffix.lower()
+    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ""
+    name = default_storage.save(f"attachments/{uuid.uuid4().hex}{suffix}", ContentFile(item.data))
+    written.append(name)
+    attachment = Attachment(
+        interview=interview, sha256=item.sha256, size_bytes=item.size, content_type=item.content_type[:100]
+    )
+    attachment.file.name = name
+    attachment.save()
+    return attachment
+
+
+def _redactions(transcript: Transcript, names: list[str]) -> tuple[int, int]:
+    """Approved custodian-only spans for contact details; suggested spans for contact names."""
+    rows: list[Redaction] = []
+    approved = suggested = 0
+    now = timezone.now()
+    interview = transcript.interview
+    name_parts = sorted({part for name in names for part in [name, *name.split()] if len(part) >= 3}, key=len, reverse=True)
+    for segment in transcript.segments.all().only("id", "raw_text"):
+        text = segment.raw_text
+        for span in sensitive_spans(text):
+            rows.append(
+                Redaction(
+                    kind=Redaction.Kind.SPAN, interview=interview, segment=segment, start_char=span.start,
+                    end_char=span.end, category=Redaction.Category.CONTACT if span.category == "contact" else Redaction.Category.PLACE,
+                    visible_from="custodian", status=Redaction.Status.APPROVED, source=f"import-{span.kind}",
+                    reason="Contact detail found by the importer.", decided_at=now,
+                )
+            )
+            approved += 1
+        for start, end, _name in find_name_spans(text, name_parts) if name_parts else []:
+            rows.append(
+                Redaction(
+                    kind=Redaction.Kind.SPAN, interview=interview, segment=segment, start_char=start, end_char=end,
+                    category=Redaction.Category.NAME, visible_from="staff", status=Redaction.Status.SUGGESTED,
+                    source="import-contact", reason="A chat or email contact's name.",
+                )
+            )
+            suggested += 1
+    Redaction.objects.bulk_create(rows, batch_size=1000)
+    return approved, suggested
+
+
+def import_parsed(
+    *,
+    interview: Interview,
+    parsed: ParsedImport,
+    original_filename: str = "",
+    actor: Any = None,
+    language: str = "",
+    voice_notes: str = "now",
+    recording: Recording | None = None,
+) -> ImportOutcome:
+    """Fill `interview` (already created, no transcript yet) from a parsed import. `voice_notes`:
+    "now" transcribes them during the import; "queue" stores them with queued in-place jobs."""
+    if voice_notes not in ("now", "queue"):
+        raise ValueError("voice_notes must be 'now' or 'queue'")
+    narrator: Narrator | None = interview.narrators.first()
+    # Transcription is slow and touches no rows: do it before the transaction.
+    voice: dict[int, VoiceResult] = {}
+    if voice_notes == "now":
+        for position, segment in enumerate(parsed.segments):
+            if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None:
+                voice[position] = transcribe_voice_note(
+                    item.data, offset=segment.start, speaker=segment.speaker, role=_role(segment.role),
+                    narrator=narrator if segment.role == "narrator" else None, language=language,
+                )
+    with _cleanup_on_failure() as written, transaction.atomic():
+        inputs: list[SegmentInput] = []
+        voice_recordings: list[tuple[int, ParsedAttachment]] = []
+        for position, segment in enumerate(parsed.segments):
+            role = _role(segment.role)
+            common = {"speaker": segment.speaker, "role": role, "narrator": narrator if role == "narrator" else None}
+            if segment.kind == "voice":
+                item = parsed.attachment(segment.attachment)
+                assert item is not None
+                voice_recordings.append((position, item))
+                result = voice.get(position)
+                if result and result.segments:
+                    inputs.extend(result.segments)
+                else:
+                    text = VOICE_FAILED if (result and not result.ok) else VOICE_PENDING
+                    inputs.append(SegmentInput(start=segment.start, end=segment.end, text=text, language=language, **common))
+                continue
+            inputs.append(SegmentInput(start=segment.start, end=segment.end, text=segment.text, language=language, **common))
+        transcript = transcript_store(
+            interview=interview, segments=inputs, source=SOURCE_FOR.get(parsed.source, Transcript.Source.IMPORT),
+            recording=recording, language=language, engine=f"rawi-importer {parsed.source}", actor=actor,
+            options={"importer": parsed.source, "timed": parsed.timed}, rebuild=False,
+        )
+        outcome = ImportOutcome(interview=interview, transcript=transcript, segments=len(inputs), warnings=list(parsed.warnings))
+        for position, item in voice_recordings:
+            stored = recording_store(interview=interview, fileobj=io.BytesIO(item.data), original_filename=item.name, actor=actor)
+            written.append(stored.original.name)
+            outcome.recordings.append(stored)
+            result = voice.get(position)
+            segment = parsed.segments[position]
+            job_options = {"in_place": True, "offset": segment.start, "language": language or None, "per_channel": False}
+            if result is not None:
+                state = TranscriptionJob.State.DONE if result.ok else TranscriptionJob.State.FAILED
+                job = TranscriptionJob.objects.create(
+                    recording=stored, state=state, progress=1.0 if result.ok else 0.0, reason=result.reason[:300],
+                    options=job_options, attempts=1, started_at=timezone.now(), finished_at=timezone.now(),
+                    heartbeat_at=timezone.now(),
+                )
+                outcome.voice_segments += len(result.segments)
+            else:
+                # Not sent to the standard runner: it would replace the whole chat transcript with
+                # this one note. The in_place option marks it for an in-place runner.
+                job = TranscriptionJob.objects.create(recording=stored, options=job_options, heartbeat_at=timezone.now())
+            outcome.jobs.append(job)
+        voice_names = {item.name for _, item in voice_recordings}
+        for item in parsed.attachments:
+            if item.name in voice_names:
+                continue
+            _store_attachment(interview, item, written)
+            outcome.attachments += 1
+        quarantine = parsed.quarantine.get("contact_names", [])
+        outcome.approved_redactions, outcome.suggested_redactions = _redactions(transcript, list(quarantine))
+        payload: dict[str, Any] = {**parsed.quarantine, "importer": parsed.source}
+        if original_filename:
+            payload["original_filename"] = original_filename
+        if parsed.title_hint:
+            payload["title_hint"] = parsed.title_hint
+        quarantine_store(interview=interview, source=f"import-{parsed.source}", payload=payload)
+        changes: dict[str, Any] = {}
+        if parsed.source in MODE_FOR and interview.mode == Interview.Mode.IN_PERSON:
+            changes["mode"] = MODE_FOR[parsed.source]
+        if parsed.started_at and not interview.recorded_on:
+            changes["recorded_on"] = parsed.started_at.date()
+        if language and not interview.languages:
+            changes["languages"] = [language]
+        if changes:
+            interview_update(interview=interview, actor=actor, **changes)
+        audit_log(
+            actor=actor, action="import", target_type="interview", target_id=str(interview.public_id),
+            detail={
+                "importer": parsed.source, "segments": outcome.segments, "recordings": len(outcome.recordings),
+                "attachments": outcome.attachments, "approved_redactions": outcome.approved_redactions,
+                "suggested_redactions": outcome.suggested_redactions,
+            },
+        )
+        interview_touch(interview)
+    return outcome
+
+
+def import_file(
+    *,
+    data: bytes,
+    filename: str,
+    collection_slug: str,
+    title: str,
+    narrator_name: str,
+    anonymity: str = Narrator.Anonymity.ANONYMOUS,
+    access: str = "staff",
+    language: str = "",
+    actor: Any = None,
+    voice_notes: str = "now",
+    kind: str | None = None,
+    interviewer: str | None = None,
+) -> list[ImportOutcome]:
+    """Parse an upload and create its interview(s): one for most files, one per row for a bulk zip.
+    Raises ImportRefused (nothing written) for hostile or malformed input."""
+    kind = kind or detect_kind(filename, data)
+    if kind == "audio":
+        raise ImportRefused("Audio and video go through the recording upload, not the importer.", code="unsupported")
+    if kind == "bulk":
+        bulk = parse_bulk(data)
+        with transaction.atomic():
+            outcomes = []
+            for item in bulk.items:
+                meta = item.metadata
+                outcomes.extend(
+                    _create_and_import(
+                        parsed=item.parsed, media=item.media, collection_slug=collection_slug, title=meta["title"],
+                        narrator_name=meta.get("narrator") or narrator_name, anonymity=meta.get("anonymity") or anonymity,
+                        access=meta.get("access") or access, language=meta.get("language") or language, actor=actor,
+                        voice_notes=voice_notes, filename=meta["file"],
+                    )
+                )
+            return outcomes
+    parsed = parse_file(filename, data, kind=kind, interviewer=interviewer)
+    return _create_and_import(
+        parsed=parsed, media=None, collection_slug=collection_slug, title=title, narrator_name=narrator_name,
+        anonymity=anonymity, access=access, language=language, actor=actor, voice_notes=voice_notes, filename=filename,
+    )
+
+
+def _create_and_import(*, parsed, media, collection_slug, title, narrator_name, anonymity, access, language, actor, voice_notes, filename) -> list[ImportOutcome]:
+    with _cleanup_on_failure() as written, transaction.atomic():
+        collection = collection_get_or_create(slug=collection_slug)
+        narrator = narrator_create(collection=collection, legal_name=narrator_name or "Unnamed narrator", anonymity=anonymity, actor=actor)
+        interview = interview_create(
+            collection=collection, title=title, narrators=[narrator], access_level=access,
+            languages=[language] if language else [], actor=actor,
+        )
+        consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
+        recording = None
+        if media is not None:
+            recording = recording_store(interview=interview, fileobj=io.BytesIO(media.data), original_filename=media.name, actor=actor)
+            written.append(recording.original.name)
+        if parsed is None:
+            from .recordings import transcription_job_create
+
+            transcription_job_create(recording=recording, options={"language": language or None}, actor=actor)
+            return []
+        return [
+            import_parsed(
+                interview=interview, parsed=parsed, original_filename=filename, actor=actor, language=language,
+                voice_notes=voice_notes, recording=recording,
+            )
+        ]
+
+
+def ingest_dispatch(path: Path, *, interview: Interview, options: dict[str, Any]) -> ImportOutcome:
+    """The hook `manage.py ingest` calls for files that are not audio or video, inside its transaction
+    and after it created the interview. Refusals become CommandError with the importer's reason."""
+    from django.core.management.base import CommandError
+
+    try:
+        data = Path(path).read_bytes()
+        kind = detect_kind(Path(path).name, data)
+        if kind == "bulk":
+            raise ImportRefused("Bulk zips create one interview per row; import them with the bulk upload.", code="unsupported")
+        parsed = parse_file(Path(path).name, data, kind=kind, interviewer=options.get("interviewer"))
+        return import_parsed(
+            interview=interview, parsed=parsed, original_filename=Path(path).name, language=options.get("language") or "",
+            voice_notes="now" if options.get("wait") else "queue",
+        )
+    except ImportRefused as exc:
+        raise CommandError(f"Import refused: {exc.reason}") from exc
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
