@@ -89,7 +89,9 @@ class VoiceResult:
     language: str = ""
 
 
-def transcribe_voice_note(data: bytes, *, offset: float, speaker: str, role: str, narrator, language: str = "", model=None) -> VoiceResult:
+def transcribe_voice_note(
+    data: bytes, *, offset: float, speaker: str, role: str, narrator, language: str = "", model=None, model_spec=None
+) -> VoiceResult:
     """Transcribe one voice note with the archive's Whisper boundary; segment times are shifted to the
     message's place in the chat."""
     from .. import media, transcription
@@ -100,7 +102,7 @@ def transcribe_voice_note(data: bytes, *, offset: float, speaker: str, role: str
         handle.flush()
         try:
             options = transcription.TranscribeOptions.from_dict({"language": language or None, "per_channel": False})
-            result = transcription.transcribe(Path(handle.name), options=options, model=model)
+            result = transcription.transcribe(Path(handle.name), options=options, model=model, model_spec=model_spec)
         except media.MediaError as exc:
             return VoiceResult([], False, exc.reason)
         except transcription.ModelError as exc:
@@ -191,12 +193,24 @@ def import_parsed(
     narrator: Narrator | None = interview.narrators.first()
     # Transcription is slow and touches no rows: do it before the transaction.
     voice: dict[int, VoiceResult] = {}
-    if voice_notes == "now":
+    notes = [s for s in parsed.segments if s.kind == "voice"]
+    model = spec = None
+    if voice_notes == "now" and notes:
+        from .. import transcription
+
+        try:
+            spec = transcription.resolve_model()
+            model = transcription.load_model(spec)
+        except transcription.ModelError as exc:
+            reason = f"The transcription model is unavailable: {exc}"
+            voice = {i: VoiceResult([], False, reason) for i, s in enumerate(parsed.segments) if s.kind == "voice"}
+    if model is not None:
         for position, segment in enumerate(parsed.segments):
             if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None:
                 voice[position] = transcribe_voice_note(
                     item.data, offset=segment.start, speaker=segment.speaker, role=_role(segment.role),
                     narrator=narrator if segment.role == "narrator" else None, language=language,
+                    model=model, model_spec=spec,
                 )
     with _cleanup_on_failure() as written, transaction.atomic():
         inputs: list[SegmentInput] = []

@@ -1,0 +1,184 @@
+"""Acceptance tests of the import service: real parsers, real services, real Whisper (tiny.en) on
+voice notes synthesised with espeak-ng and encoded to Opus with ffmpeg."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+
+from archive.importers import ImportRefused
+from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
+from archive.rendering import render
+from archive.services import quarantine_read
+from archive.services.imports import import_file
+
+HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
+MANIFEST = [line.split("\t") for line in (HOSTILE / "MANIFEST.tsv").read_text().splitlines()[1:]]
+NARRATOR_PHONE = "+963 944 123 456"
+BROTHER_PHONE = "0933 222 111"
+
+
+def _opus(tmp: Path, name: str, text: str) -> bytes:
+    for tool in ("espeak-ng", "ffmpeg"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing (apt-get install -y espeak-ng ffmpeg)")
+    wav = tmp / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True, capture_output=True)
+    out = tmp / f"{name}.opus"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", "-b:a", "24k", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out.read_bytes()
+
+
+def _whatsapp_export(tmp: Path) -> bytes:
+    chat = (
+        "12/31/20, 9:41 PM - Messages and calls are end-to-end encrypted. No one outside of this chat can read them.\n"
+        "12/31/20, 9:41 PM - Sara Rawi: Thank you for agreeing to talk. How is the neighbourhood?\n"
+        f"12/31/20, 9:45 PM - {NARRATOR_PHONE}: The siege continues. If I disappear call my brother on {BROTHER_PHONE}\n"
+        f"12/31/20, 9:46 PM - {NARRATOR_PHONE}: PTT-20201231-WA0001.opus (file attached)\n"
+        "12/31/20, 9:50 PM - Sara Rawi: And the bakery?\n"
+        f"12/31/20, 9:52 PM - {NARRATOR_PHONE}: PTT-20201231-WA0002.opus (file attached)\n"
+        f"12/31/20, 9:53 PM - {NARRATOR_PHONE}: IMG-20201231-WA0003.jpg (file attached)\n"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("WhatsApp Chat with Abu Khaled.txt", chat)
+        archive.writestr("PTT-20201231-WA0001.opus", _opus(tmp, "one", "The bread ran out in December."))
+        archive.writestr("PTT-20201231-WA0002.opus", _opus(tmp, "two", "The bakery was bombed twice."))
+        archive.writestr("IMG-20201231-WA0003.jpg", b"\xff\xd8\xff\xe0fake-jpeg")
+    return buffer.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_imports_a_whatsapp_export_with_voice_notes_and_hides_phone_numbers(tmp_path, settings, demo):
+    settings.RAWI_WHISPER_MODEL = "tiny.en"
+    data = _whatsapp_export(tmp_path)
+    [outcome] = import_file(
+        data=data, filename="WhatsApp Chat with Abu Khaled.zip", collection_slug="imports-test", title="Chat with a resident",
+        narrator_name="Abu Khaled", access="public", language="en",
+    )
+    interview = outcome.interview
+    assert Interview.objects.filter(collection__slug="imports-test").count() == 1
+    assert interview.mode == Interview.Mode.MESSAGING
+    assert Recording.objects.filter(interview=interview).count() == 2
+    assert Attachment.objects.filter(interview=interview).count() == 1
+    assert list(TranscriptionJob.objects.filter(recording__interview=interview).values_list("state", flat=True)) == [
+        "done",
+        "done",
+    ]
+    custodian = render(interview, "custodian")
+    texts = [s.text for s in custodian.segments]
+    assert texts[0] == "Thank you for agreeing to talk. How is the neighbourhood?"
+    assert texts[1] == f"The siege continues. If I disappear call my brother on {BROTHER_PHONE}"
+    voice_one = " ".join(s.text for s in custodian.segments if 300 <= s.start < 540).lower()
+    voice_two = " ".join(s.text for s in custodian.segments if 660 <= s.start < 720).lower()
+    assert "ran out in december" in voice_one
+    assert "bakery" in voice_two
+    assert [s.start for s in custodian.segments] == sorted(s.start for s in custodian.segments)
+    assert texts[-1] == "[image attached]"
+    assert outcome.voice_segments >= 2
+    public = render(interview, "public")
+    public_blob = "\n".join([public.title, *(f"{s.speaker}: {s.text}" for s in public.segments)])
+    for secret in (NARRATOR_PHONE, BROTHER_PHONE, "933 222 111", "944 123 456", "Abu Khaled", "Sara Rawi"):
+        assert secret not in public_blob
+    assert public.segments[1].text == "The siege continues. If I disappear call my brother on [contact withheld]" or (
+        BROTHER_PHONE not in public.segments[1].text
+    )
+    assert Redaction.objects.filter(interview=interview, status="approved", category="contact").count() == 1
+    row = QuarantinedMetadata.objects.get(interview=interview, source="import-whatsapp")
+    payload = quarantine_read(row=row, actor=None)
+    assert payload["phone_numbers"] == ["+963933222111", "+963944123456"]
+    assert payload["contact_names"] == ["Sara Rawi"]
+    assert payload["original_filename"] == "WhatsApp Chat with Abu Khaled.zip"
+
+
+def _email(sender: str, date: str, body: str) -> str:
+    return (
+        f"From x@example.org {date}\nFrom: {sender}\nTo: other@example.org\nSubject: Re: Waer\nDate: {date}\n"
+        f"Received: from [185.12.1.9] by mx.example.net\nUser-Agent: Android Mail\n"
+        f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
+    )
+
+
+@pytest.mark.django_db
+def test_it_imports_an_mbox_thread_of_three_emails_without_quoted_repeats(demo):
+    mbox = "\n".join(
+        [
+            _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200",
+                   "The truce held two weeks.\n\nOn Tue, 3 Jan 2017, Sara <s@example.org> wrote:\n> What happened in December?"),
+            _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
+            _email("Abu Khaled <ak@example.net>", "Thu, 5 Jan 2017 09:00:00 +0200",
+                   "Then the shelling began again.\n\nOn Wed, 4 Jan 2017, Abu Khaled wrote:\n> The truce held two weeks.\n"
+                   "> On Tue, 3 Jan 2017, Sara wrote:\n>> What happened in December?"),
+        ]
+    ).encode()
+    [outcome] = import_file(data=mbox, filename="thread.mbox", collection_slug="imports-test", title="Email thread",
+                            narrator_name="Abu Khaled", access="staff")
+    rendering = render(outcome.interview, "custodian")
+    assert [s.text for s in rendering.segments] == [
+        "What happened in December?",
+        "The truce held two weeks.",
+        "Then the shelling began again.",
+    ]
+    assert outcome.interview.mode == Interview.Mode.EMAIL
+    payload = quarantine_read(row=QuarantinedMetadata.objects.get(interview=outcome.interview, source="import-email"), actor=None)
+    assert payload["ip_addresses"] == ["185.12.1.9"]
+    assert payload["devices"] == ["Android Mail"]
+
+
+def _stored_files() -> set[str]:
+    found: set[str] = set()
+    for folder in ("originals", "attachments"):
+        try:
+            found.update(f"{folder}/{name}" for name in default_storage.listdir(folder)[1])
+        except FileNotFoundError:
+            continue
+    return found
+
+
+@pytest.mark.django_db
+def test_each_hostile_file_is_refused_and_leaves_nothing_behind(demo):
+    interviews, recordings, attachments = Interview.objects.count(), Recording.objects.count(), Attachment.objects.count()
+    files_before = _stored_files()
+    refused = 0
+    for name, code in MANIFEST:
+        with pytest.raises(ImportRefused) as caught:
+            import_file(data=(HOSTILE / name).read_bytes(), filename=name, collection_slug="hostile",
+                        title="Hostile", narrator_name="Nobody", voice_notes="queue")
+        assert caught.value.code == code, name
+        refused += 1
+    assert refused == len(MANIFEST) >= 50
+    assert (Interview.objects.count(), Recording.objects.count(), Attachment.objects.count()) == (
+        interviews, recordings, attachments,
+    )
+    assert not Interview.objects.filter(collection__slug="hostile").exists()
+    assert _stored_files() == files_before
+
+
+@pytest.mark.django_db
+def test_a_failure_after_files_were_stored_rolls_back_and_deletes_them(demo, monkeypatch):
+    from archive.services import imports
+
+    def explode(**kwargs):
+        raise RuntimeError("quarantine store failed")
+
+    monkeypatch.setattr(imports, "quarantine_store", explode)
+    chat = b"31/12/2020, 21:41 - A: one\n31/12/2020, 21:42 - B: IMG-1.jpg (file attached)\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("_chat.txt", chat)
+        archive.writestr("IMG-1.jpg", b"\xff\xd8\xff\xe0")
+    before = _stored_files()
+    with pytest.raises(RuntimeError):
+        import_file(data=buffer.getvalue(), filename="c.zip", collection_slug="rollback", title="T", narrator_name="N")
+    assert not Interview.objects.filter(collection__slug="rollback").exists()
+    assert _stored_files() == before
