@@ -81,11 +81,12 @@ def detect_kind(name: str, data: bytes) -> str:
     if suffix == ".xml":
         return "ohms"
     if suffix in (".txt", ".text", ""):
-        text = (
-            decode_text(data[:1_000_000], what="text file")
-            if len(data) > 1_000_000
-            else decode_text(data, what="text file")
-        )
+        head = data
+        if len(data) > 1_000_000:
+            # Only the beginning decides the kind; cut at a line end so no character is split.
+            cut = data.rfind(b"\n", 0, 1_000_000)
+            head = data[: cut + 1] if cut > 0 else data
+        text = decode_text(head, what="text file")
         if looks_like_chat(text):
             return "whatsapp"
         if text.startswith("WEBVTT"):
