@@ -14,3 +14,9 @@ urlpatterns = [
     path("interviews/", views.interview_list, name="interview_list"),
     path("interviews/<uuid:public_id>/", views.interview_detail, name="interview_detail"),
 ]
+
+from . import views_export  # noqa: E402 (export dialog, added by the export helper)
+
+urlpatterns += [
+    path("interviews/<uuid:public_id>/export/", views_export.export_dialog, name="interview_export"),
+]

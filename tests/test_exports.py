@@ -345,3 +345,173 @@ def test_it_leaves_nothing_when_a_bag_fails(tmp_path):
     with pytest.raises(BagExportError, match="another tier"):
         write_bag([BagItem(make_rendering(tier="staff"))], tmp_path / "b", tier="public", formats=["txt"], name="b")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav"]
+
+
+# Phase 2: the service, command, API and dialog over the demo archive ------------------------------
+
+
+def texts_of_export(data: bytes) -> list[str]:
+    """Every readable text inside an export: the bytes, zip members (DOCX, bags), pdftotext output."""
+    texts = [data.decode("utf-8", "ignore")]
+    if data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            texts += [archive.read(name).decode("utf-8", "ignore") for name in archive.namelist()]
+    if data.startswith(b"%PDF"):
+        out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True)
+        texts.append(out.stdout.decode("utf-8"))
+    return texts
+
+
+def public_interviews(demo):
+    from archive import access
+
+    return [i for i in demo.interviews.values() if "public" in access.visible_tiers(i)]
+
+
+@pytest.mark.django_db
+def test_it_exports_every_format_of_the_demo_at_public_tier_without_canaries(demo):
+    from archive.services.exports import export_interview
+    from tests.test_no_leaks import canaries_for
+
+    canaries = canaries_for("public")
+    assert len(canaries) >= 8
+    interviews = public_interviews(demo)
+    assert len(interviews) >= 2
+    redacted = 0
+    for interview in interviews:
+        for fmt in sorted(FORMATS):
+            if fmt == "audio":
+                continue  # the demo has no recordings; audio is covered below with synthesised speech
+            result = export_interview(interview=interview, fmt=fmt, tier="public", requester_tier="public")
+            with result.open() as handle:
+                data = handle.read()
+            assert data, fmt
+            for text in texts_of_export(data):
+                for canary in canaries:
+                    assert canary.text not in text, (fmt, canary.why)
+            if fmt == "txt" and "withheld]" in data.decode("utf-8"):
+                redacted += 1
+    assert redacted >= 1, "at least one public demo interview must carry redactions"
+
+
+@pytest.mark.django_db
+def test_it_serves_exports_through_the_api_and_audits_them(demo, client_as):
+    from archive.models import AuditEvent
+
+    interview = public_interviews(demo)[0]
+    client = client_as(None)
+    url = f"/api/v1/interviews/{interview.public_id}/export"
+    before = AuditEvent.objects.filter(action="export").count()
+
+    response = client.get(url, {"format": "vtt"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/vtt; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="rawi-{interview.public_id}-public.vtt"'
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert_monotonic(webvtt.from_string(body).captions)
+    assert AuditEvent.objects.filter(action="export").count() == before + 1
+    event = AuditEvent.objects.filter(action="export").order_by("-id").first()
+    assert (event.target_id, event.tier, event.detail["format"]) == (str(interview.public_id), "public", "vtt")
+    assert set(event.detail) == {"format", "cached"}  # cached: an earlier test may have built it
+    srt_body = b"".join(client.get(url, {"format": "srt"}).streaming_content).decode("utf-8")
+    assert len(list(srt.parse(srt_body))) >= 1
+    # Above the caller's tier, an unknown interview, or audio without a recording: the same 404.
+    assert client.get(url, {"format": "txt", "tier": "staff"}).status_code == 404
+    assert client.get(f"/api/v1/interviews/{uuid_not_in_archive()}/export", {"format": "txt"}).status_code == 404
+    assert client.get(url, {"format": "audio"}).status_code == 404
+    assert client.get(f"/api/v1/interviews/{interview.public_id}/audio").status_code == 404
+    assert client.get(url, {"format": "exe"}).status_code == 400
+
+
+def uuid_not_in_archive() -> str:
+    return "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.django_db
+def test_it_hides_interviews_above_the_tier_from_exports(demo, client_as):
+    from archive import access
+
+    hidden = [i for i in demo.interviews.values() if "public" not in access.visible_tiers(i)]
+    assert hidden
+    client = client_as(None)
+    for interview in hidden:
+        assert client.get(f"/api/v1/interviews/{interview.public_id}/export", {"format": "txt"}).status_code == 404
+        assert client.get(f"/interviews/{interview.public_id}/export/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_offers_only_tiers_up_to_the_users_in_the_dialog(demo, client_as):
+    interview = public_interviews(demo)[0]
+    page = client_as(None).get(f"/interviews/{interview.public_id}/export/")
+    assert page.status_code == 200
+    html = page.content.decode("utf-8")
+    assert 'name="tier" value="public"' in html
+    assert 'value="researcher"' not in html
+    download = client_as(None).get(f"/interviews/{interview.public_id}/export/", {"format": "csv", "tier": "public"})
+    assert download.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["timecode", "end", "speaker", "text"]
+    refused = client_as(None).get(f"/interviews/{interview.public_id}/export/", {"format": "csv", "tier": "staff"})
+    assert refused.status_code == 400
+
+
+@pytest.mark.django_db
+def test_it_exports_a_collection_bag_with_the_command(demo, tmp_path):
+    from django.core.management import call_command
+
+    destination = tmp_path / "homs-bag"
+    call_command("export", demo.collection.slug, "--format", "bagit", "--tier", "public", "--out", str(destination))
+
+    bag = bagit.Bag(str(destination))
+    assert bag.is_valid()
+    ids = {str(i.public_id) for i in public_interviews(demo)}
+    assert {p.split("/")[1] for p in bag.payload_files()} == ids
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "bagit.py"), "--validate", str(destination)], capture_output=True, text=True
+    )
+    assert cli.returncode == 0, cli.stderr
+    info = (destination / "bag-info.txt").read_text(encoding="utf-8")
+    assert "Bag-Group-Identifier: audience:public" in info
+    from tests.test_no_leaks import canaries_for
+
+    for path in destination.rglob("*"):
+        if path.is_file():
+            content = path.read_text(encoding="utf-8", errors="ignore")
+            for canary in canaries_for("public"):
+                assert canary.text not in content, canary.why
+
+
+def store_speech_recording(interview, tmp_path):
+    from archive.services import interview_touch
+    from archive.services.recordings import recording_store
+
+    rate = 16_000
+    t = np.arange(rate * 6) / rate
+    path = tmp_path / "upload.wav"
+    soundfile.write(path, (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), rate)
+    with path.open("rb") as handle:
+        recording = recording_store(interview=interview, fileobj=handle, original_filename="Resident phone 2012.wav")
+    interview_touch(interview)
+    return recording
+
+
+@pytest.mark.django_db
+def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
+    from archive.rendering import rendering_for
+    from archive.services.exports import export_interview
+
+    interview = public_interviews(demo)[0]
+    store_speech_recording(interview, tmp_path)
+    rendering = rendering_for(interview, "staff")
+    if not rendering.audio_allowed:
+        pytest.skip("the demo interview's consent does not release the voice to staff")
+    result = export_interview(interview=interview, fmt="audio", tier="staff", requester_tier="staff")
+    data = result.path.read_bytes()
+    assert data[:2] in (b"\xff\xfb", b"\xff\xf3")  # an MP3 frame, no ID3 tag
+    assert b"Resident phone" not in data
+    bag = export_interview(interview=interview, fmt="bagit", tier="staff", requester_tier="staff")
+    with zipfile.ZipFile(bag.path) as archive:
+        assert f"rawi-{interview.public_id}-staff/data/{interview.public_id}/audio.mp3" in archive.namelist()
+        archive.extractall(tmp_path / "bag")
+    assert bagit.Bag(str(tmp_path / "bag" / f"rawi-{interview.public_id}-staff")).is_valid()

@@ -11,3 +11,10 @@ urlpatterns = [
     path("interviews/", views.InterviewList.as_view(), name="interview-list"),
     path("interviews/<uuid:public_id>/", views.InterviewDetail.as_view(), name="interview-detail"),
 ]
+
+from . import exports as export_views  # noqa: E402 (export endpoints, added by the export helper)
+
+urlpatterns += [
+    path("interviews/<uuid:public_id>/export", export_views.InterviewExport.as_view(), name="interview-export"),
+    path("interviews/<uuid:public_id>/audio", export_views.InterviewAudio.as_view(), name="interview-audio"),
+]
