@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, views_workbench
 
 app_name = "archive"
 
@@ -13,10 +13,20 @@ urlpatterns = [
     path("collections/<slug:slug>/", views.collection_detail, name="collection_detail"),
     path("interviews/", views.interview_list, name="interview_list"),
     path("interviews/<uuid:public_id>/", views.interview_detail, name="interview_detail"),
+    path("interviews/<uuid:public_id>/workbench/", views_workbench.workbench, name="workbench"),
+    path("interviews/<uuid:public_id>/workbench/redact/", views_workbench.workbench_redact, name="workbench_redact"),
+    path("interviews/<uuid:public_id>/workbench/decide/", views_workbench.workbench_decide, name="workbench_decide"),
+    path("interviews/<uuid:public_id>/workbench/suggest/", views_workbench.workbench_suggest, name="workbench_suggest"),
 ]
 
 from . import views_export  # noqa: E402 (export dialog, added by the export helper)
 
 urlpatterns += [
     path("interviews/<uuid:public_id>/export/", views_export.export_dialog, name="interview_export"),
+]
+
+from . import views_import  # noqa: E402 (import upload form, added by the importers helper)
+
+urlpatterns += [
+    path("collections/<slug:slug>/import/", views_import.import_upload, name="collection_import"),
 ]

@@ -1,0 +1,152 @@
+"""Suggested redactions for an interview's current transcript.
+
+Runs the pure detectors (archive/suggestions.py) over every segment and stores what they find as span
+redactions with status=suggested and source=<detector>. A suggestion changes no rendering until an
+editor approves it, so storing suggestions never rebuilds anything. Called after transcription and
+import, and from the editors' workbench.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Entity, Interview, Redaction, Segment, Tier
+from ..rendering import TierRedactor, load_inputs
+from ..suggestions import GazetteerName, Suggester, Suggestion
+from .audit import audit_log
+
+CATEGORY_FOR_KIND = {
+    Entity.Kind.PERSON: Redaction.Category.NAME,
+    Entity.Kind.PLACE: Redaction.Category.PLACE,
+    Entity.Kind.ORGANISATION: Redaction.Category.ORGANISATION,
+    Entity.Kind.EVENT: Redaction.Category.EVENT,
+    Entity.Kind.OTHER: Redaction.Category.OTHER,
+}
+# Categories whose confirmed span text is worth looking for again elsewhere.
+GAZETTEER_CATEGORIES = {
+    Redaction.Category.NAME,
+    Redaction.Category.RELATIVE,
+    Redaction.Category.PLACE,
+    Redaction.Category.ORGANISATION,
+    Redaction.Category.CONTACT,
+}
+DEFAULT_VISIBLE_FROM = Tier.STAFF
+
+
+@dataclass(frozen=True)
+class EntityKey:
+    entity_id: int
+    kind: str
+    has_generalisation: bool
+
+
+def archive_gazetteer() -> list[GazetteerName]:
+    """Every name the archive already knows: entities with their aliases, and the text of approved span
+    redactions of names, places, organisations and contacts."""
+    names: list[GazetteerName] = []
+    for entity in Entity.objects.prefetch_related("aliases"):
+        key = EntityKey(entity.pk, entity.kind, bool(entity.generalisation))
+        category = CATEGORY_FOR_KIND.get(entity.kind, Redaction.Category.OTHER)
+        names.append(GazetteerName(entity.raw_name, category, key))
+        names.extend(GazetteerName(alias.raw_alias, category, key) for alias in entity.aliases.all())
+    confirmed = Redaction.objects.filter(
+        kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, category__in=GAZETTEER_CATEGORIES
+    ).select_related("segment")
+    seen: set[str] = set()
+    for redaction in confirmed:
+        phrase = redaction.segment.raw_text[redaction.start_char : redaction.end_char].strip()
+        if len(phrase) >= 3 and phrase not in seen:
+            seen.add(phrase)
+            names.append(GazetteerName(phrase, redaction.category, None))
+    return names
+
+
+def _covered(start: int, end: int, intervals: Iterable[tuple[int, int, Any]]) -> bool:
+    """True when [start, end) lies inside the union of the intervals (they are sorted and merged)."""
+    cursor = start
+    for s, e, _rule in intervals:
+        if s > cursor:
+            break
+        cursor = max(cursor, e)
+        if cursor >= end:
+            return True
+    return cursor >= end
+
+
+def _row(segment: Segment, interview: Interview, suggestion: Suggestion, now: Any) -> Redaction:
+    replacement_kind = Redaction.ReplacementKind.LABEL
+    entity_id = None
+    if isinstance(suggestion.key, EntityKey):
+        entity_id = suggestion.key.entity_id
+        if suggestion.key.kind == Entity.Kind.PERSON:
+            replacement_kind = Redaction.ReplacementKind.PSEUDONYM
+        elif suggestion.key.has_generalisation:
+            replacement_kind = Redaction.ReplacementKind.GENERALISATION
+    return Redaction(
+        kind=Redaction.Kind.SPAN,
+        interview=interview,
+        segment=segment,
+        start_char=suggestion.start,
+        end_char=suggestion.end,
+        entity_id=entity_id,
+        category=suggestion.category,
+        visible_from=DEFAULT_VISIBLE_FROM,
+        replacement_kind=replacement_kind,
+        status=Redaction.Status.SUGGESTED,
+        source=suggestion.source[:30],
+        reason=f"suggested by {suggestion.source} (score {suggestion.score:.2f})",
+        created_at=now,
+    )
+
+
+@transaction.atomic
+def suggestions_generate(
+    *, interview: Interview, actor: Any = None, suggester: Suggester | None = None
+) -> list[Redaction]:
+    """Store suggested span redactions for the interview's current transcript; return the new ones.
+
+    Skips a suggestion that overlaps any existing span redaction of the segment (suggested, approved or
+    rejected: an editor already looked there) and one that is already hidden at every tier below staff
+    by an approved redaction or a narrator's identity."""
+    inputs = load_inputs(interview)
+    if inputs.transcript is None or not inputs.segments:
+        return []
+    suggester = suggester or Suggester(archive_gazetteer())
+    public = TierRedactor(inputs, Tier.PUBLIC)
+    existing: dict[int, list[tuple[int, int]]] = {}
+    spans = Redaction.objects.filter(kind=Redaction.Kind.SPAN, segment__transcript=inputs.transcript)
+    for segment_id, start, end in spans.values_list("segment_id", "start_char", "end_char"):
+        existing.setdefault(segment_id, []).append((start, end))
+    now = timezone.now()
+    rows: list[Redaction] = []
+    for segment in inputs.segments:
+        text = segment.raw_text
+        found = suggester.suggest(text, segment.language or inputs.transcript.language)
+        if not found:
+            continue
+        hidden = public.intervals(text, segment.pk)
+        taken = existing.setdefault(segment.pk, [])
+        for suggestion in found:
+            if any(suggestion.start < e and s < suggestion.end for s, e in taken):
+                continue
+            if _covered(suggestion.start, suggestion.end, hidden):
+                continue
+            taken.append((suggestion.start, suggestion.end))
+            rows.append(_row(segment, interview, suggestion, now))
+    Redaction.objects.bulk_create(rows, batch_size=500)
+    by_source: dict[str, int] = {}
+    for row in rows:
+        by_source[row.source] = by_source.get(row.source, 0) + 1
+    audit_log(
+        actor=actor,
+        action="suggestions_generate",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"count": len(rows), "by_source": by_source},
+    )
+    return rows
