@@ -1,14 +1,1004 @@
-"""Redaction-aware search over per-tier renderings (issue 5). Index maintenance entry point."""
+"""Redaction-aware search over per-tier renderings (issue 5, DESIGN §5, INFRA-NOTES §2).
+
+One index document per rendered segment per tier, built only from that tier's stored rendering
+(RenderedSegment.text, RenderedInterview.metadata). Each tier has its own tables
+(`search_doc_<tier>` + `search_fts_<tier>` on SQLite, `search_doc_<tier>` with a stored tsvector and
+GIN on PostgreSQL), so ranking statistics, counts, facets, snippets and suggestions only ever see
+what that tier may read. A user searches the tier tables at which they see interviews (equality,
+never "at or below"), limited to the interviews they see there.
+
+SQLite FTS5's bm25 uses table-wide statistics. When a user sees every interview indexed at a tier
+(every public search), the native bm25 is used; when they see only part of a tier's table, the same
+bm25 formula is computed here from the statistics of the visible documents alone, so nothing they may
+not see changes a score. PostgreSQL's ts_rank uses no corpus statistics and is used as is.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import hmac
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from .models import Interview
+from django.conf import settings
+from django.db import connection as default_connection
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import escape
+
+from . import access
+from .models import TIER_ORDER, TIERS, EntityAlias, Interview, Redaction, RenderedInterview, Tier
+from .textnorm import is_arabic, normalise, normalise_with_map
+
+PG_CONFIGS = ("simple", "english", "arabic")
+BM25_K1 = 1.2
+BM25_B = 0.75
+MAX_PER_PAGE = 50
+SNIPPET_CHARS = 220
+SUGGEST_SAMPLE_DOCS = 400
+META_TABLE = "search_meta"
+
+
+def doc_table(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    return f"search_doc_{tier}"
+
+
+def fts_table(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    return f"search_fts_{tier}"
+
+
+# Schema ------------------------------------------------------------------------------------------
+
+
+def schema_statements(vendor: str) -> list[str]:
+    """DDL for every tier's tables; used by migration 0002_search and the benchmark."""
+    statements: list[str] = []
+    if vendor == "sqlite":
+        for tier in TIERS:
+            doc, fts = doc_table(tier), fts_table(tier)
+            statements += [
+                f"""CREATE TABLE IF NOT EXISTS {doc} (
+                    id INTEGER PRIMARY KEY, interview_id INTEGER NOT NULL, seg_index INTEGER NOT NULL,
+                    start REAL NOT NULL, "end" REAL NOT NULL, language TEXT NOT NULL, speaker TEXT NOT NULL,
+                    text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL)""",
+                f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
+                f"""CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(
+                    body, content='{doc}', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+            ]
+        statements.append(
+            f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
+                tier TEXT NOT NULL, interview_id INTEGER NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, PRIMARY KEY (tier, interview_id))"""
+        )
+    elif vendor == "postgresql":
+        vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
+        for tier in TIERS:
+            doc = doc_table(tier)
+            statements += [
+                f"""CREATE TABLE IF NOT EXISTS {doc} (
+                    id BIGSERIAL PRIMARY KEY, interview_id BIGINT NOT NULL, seg_index INTEGER NOT NULL,
+                    start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION NOT NULL, language TEXT NOT NULL,
+                    speaker TEXT NOT NULL, text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL,
+                    vec tsvector GENERATED ALWAYS AS ({vector}) STORED)""",
+                f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
+                f"CREATE INDEX IF NOT EXISTS {doc}_vec ON {doc} USING GIN (vec)",
+            ]
+        statements.append(
+            f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
+                tier TEXT NOT NULL, interview_id BIGINT NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, PRIMARY KEY (tier, interview_id))"""
+        )
+    return statements
+
+
+def drop_statements(vendor: str) -> list[str]:
+    statements = [f"DROP TABLE IF EXISTS {META_TABLE}"]
+    for tier in TIERS:
+        if vendor == "sqlite":
+            statements.append(f"DROP TABLE IF EXISTS {fts_table(tier)}")
+        statements.append(f"DROP TABLE IF EXISTS {doc_table(tier)}")
+    return statements
+
+
+# Documents ---------------------------------------------------------------------------------------
+
+# Tokens as FTS5 unicode61 sees them: runs of letters and numbers (marks and punctuation separate).
+TOKEN = re.compile(r"[^\W_]+")
+
+
+def fold_token(token: str) -> str:
+    """What unicode61 remove_diacritics 2 compares: case-folded, Latin diacritics removed."""
+    if token.isascii():
+        return token
+    decomposed = unicodedata.normalize("NFD", token)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def tokens(body: str) -> list[str]:
+    return [fold_token(t) for t in TOKEN.findall(body)]
+
+
+@dataclass(frozen=True)
+class Doc:
+    seg_index: int
+    start: float
+    end: float
+    language: str
+    speaker: str
+    text: str  # the tier's display text
+    body: str  # normalised text, what is indexed
+    ntok: int
+
+
+def make_doc(seg_index: int, start: float, end: float, language: str, speaker: str, text: str) -> Doc:
+    """The one way a document is made, by the transactional and the bulk path alike."""
+    body = normalise(text)
+    return Doc(seg_index, float(start), float(end), language or "", speaker or "", text, body, len(TOKEN.findall(body)))
+
+
+def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
+    recorded = metadata.get("recorded_on") or ""
+    return {
+        "collection": metadata.get("collection_slug", ""),
+        "collection_title": metadata.get("collection_title", ""),
+        "title": metadata.get("title", ""),
+        "mode": metadata.get("mode", ""),
+        "recorded_on": recorded,
+        "year": recorded[:4],
+        "languages": list(metadata.get("languages") or []),
+        "topics": list(metadata.get("topics") or []),
+        "narrators": [n[1] for n in metadata.get("narrators") or []],
+        "place": metadata.get("place", ""),
+    }
+
+
+def _delete_interview_docs(cursor, vendor: str, tier: str, interview_id: int) -> None:
+    doc, fts = doc_table(tier), fts_table(tier)
+    if vendor == "sqlite":
+        cursor.execute(
+            f"INSERT INTO {fts}({fts}, rowid, body) SELECT 'delete', id, body FROM {doc} WHERE interview_id = %s",
+            [interview_id],
+        )
+    cursor.execute(f"DELETE FROM {doc} WHERE interview_id = %s", [interview_id])
+    cursor.execute(f"DELETE FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview_id])
+
+
+def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequence[Doc]) -> None:
+    """Insert documents for one interview at one tier (the caller removed the old ones)."""
+    doc, fts = doc_table(tier), fts_table(tier)
+    cursor.executemany(
+        f'INSERT INTO {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [(interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok) for d in docs],
+    )
+    if vendor == "sqlite":
+        cursor.execute(f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE interview_id = %s", [interview_id])
+
+
+def insert_meta(cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]) -> None:
+    cursor.execute(
+        f"INSERT INTO {META_TABLE} (tier, interview_id, policy, public_id, meta, docs, toks) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [tier, interview_id, policy, public_id, json.dumps(meta, ensure_ascii=False), len(docs), sum(d.ntok for d in docs)],
+    )
 
 
 def index_interview(interview: Interview, tiers: Iterable[str]) -> None:
     """Replace the interview's search documents with those of its current renderings.
-    Called by rendering.materialise inside the writer's transaction."""
-    # Filled in by the search work (issue 5); until then there is no index to maintain.
-    return None
+    Called by rendering.materialise inside the writer's transaction: tiers that may no longer see the
+    interview lose its documents in that same transaction."""
+    tiers = [t for t in tiers if t in TIERS]
+    with transaction.atomic():
+        vendor = default_connection.vendor
+        with default_connection.cursor() as cursor:
+            for tier in TIERS:
+                _delete_interview_docs(cursor, vendor, tier, interview.pk)
+            stored_by_tier = {r.tier: r for r in RenderedInterview.objects.filter(interview=interview, tier__in=tiers)}
+            for tier in tiers:
+                stored = stored_by_tier.get(tier)
+                if stored is None:
+                    continue
+                rows = stored.segments.order_by("index").values_list("index", "start", "end", "language", "speaker", "text")
+                docs = [make_doc(*row) for row in rows]
+                meta = _meta_from_rendering(stored.metadata)
+                fallback = (meta["languages"] or [""])[0]
+                docs = [d if d.language else Doc(**{**d.__dict__, "language": fallback}) for d in docs]
+                insert_docs(cursor, vendor, tier, interview.pk, docs)
+                insert_meta(cursor, tier, interview.pk, stored.policy_version, str(interview.public_id), meta, docs)
+
+
+def remove_interview(interview_id: int) -> None:
+    with transaction.atomic(), default_connection.cursor() as cursor:
+        for tier in TIERS:
+            _delete_interview_docs(cursor, default_connection.vendor, tier, interview_id)
+
+
+def optimise() -> None:
+    if default_connection.vendor == "sqlite":
+        with default_connection.cursor() as cursor:
+            for tier in TIERS:
+                cursor.execute(f"INSERT INTO {fts_table(tier)}({fts_table(tier)}) VALUES ('optimize')")
+
+
+# Queries -----------------------------------------------------------------------------------------
+
+
+class QueryError(ValueError):
+    """The query cannot be understood; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str  # "and" | "or"
+    children: tuple[Any, ...]
+    negated: tuple[Any, ...] = ()  # for "and": children that must not match
+
+
+LEX = re.compile(r'"(?P<phrase>[^"]*)"(?P<pstar>\*)?|(?P<lp>\()|(?P<rp>\))|(?P<word>[^\s()"]+)')
+
+
+def _phrase(text: str, prefix: bool) -> Phrase | None:
+    found = tokens(normalise(text))
+    if not found:
+        return None
+    return Phrase(tuple(found), prefix)
+
+
+def parse(query: str) -> Any:
+    """Words, "phrases", prefix*, AND / OR / NOT (or -word), parentheses; adjacent terms are ANDed."""
+    items: list[tuple[str, Any]] = []
+    for m in LEX.finditer(query[:500]):
+        if m.group("phrase") is not None:
+            items.append(("term", _phrase(m.group("phrase"), bool(m.group("pstar")))))
+        elif m.group("lp"):
+            items.append(("(", None))
+        elif m.group("rp"):
+            items.append((")", None))
+        else:
+            word = m.group("word")
+            if word in {"AND", "OR", "NOT"}:
+                items.append((word, None))
+                continue
+            negate = word.startswith("-") and len(word) > 1
+            word = word[1:] if negate else word
+            prefix = word.endswith("*")
+            if negate:
+                items.append(("NOT", None))
+            items.append(("term", _phrase(word.rstrip("*"), prefix)))
+    position = 0
+
+    def peek() -> str | None:
+        return items[position][0] if position < len(items) else None
+
+    def take() -> tuple[str, Any]:
+        nonlocal position
+        position += 1
+        return items[position - 1]
+
+    def parse_or() -> Any:
+        parts = [parse_and()]
+        while peek() == "OR":
+            take()
+            parts.append(parse_and())
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else Node("or", tuple(parts))
+
+    def parse_and() -> Any:
+        positive: list[Any] = []
+        negative: list[Any] = []
+        while peek() not in (None, "OR", ")"):
+            kind = peek()
+            if kind == "AND":
+                take()
+                continue
+            if kind == "NOT":
+                take()
+                item = parse_primary()
+                if item is not None:
+                    negative.append(item)
+                continue
+            item = parse_primary()
+            if item is not None:
+                positive.append(item)
+        if not positive:
+            if negative:
+                raise QueryError("A query needs at least one word to look for besides NOT.")
+            return None
+        if len(positive) == 1 and not negative:
+            return positive[0]
+        return Node("and", tuple(positive), tuple(negative))
+
+    def parse_primary() -> Any:
+        kind, value = take() if peek() is not None else (None, None)
+        if kind == "(":
+            inner = parse_or()
+            if peek() == ")":
+                take()
+            return inner
+        if kind == "term":
+            return value
+        return None
+
+    tree = parse_or()
+    while position < len(items):  # a stray ")" or operator: parse what follows too
+        take()
+        rest = parse_or()
+        if rest is not None:
+            tree = rest if tree is None else Node("and", (tree, rest))
+    if tree is None:
+        raise QueryError("Type a word to search for.")
+    return tree
+
+
+def phrases_of(tree: Any, *, positive_only: bool = False) -> list[Phrase]:
+    if isinstance(tree, Phrase):
+        return [tree]
+    found: list[Phrase] = []
+    for child in tree.children:
+        found += phrases_of(child, positive_only=positive_only)
+    if not positive_only:
+        for child in tree.negated:
+            found += phrases_of(child)
+    return found
+
+
+# Entity aliases ------------------------------------------------------------------------------------
+
+
+def _alias_forms(normalised: str) -> set[str]:
+    form = " ".join(tokens(normalised))
+    forms = {form} if form else set()
+    if is_arabic(form):
+        if form.startswith("ال") and len(form) > 3:
+            forms.add(form[2:])
+        else:
+            forms.add("ال" + form)
+    else:
+        stripped = re.sub(r"^(?:al|el) ", "", form)
+        forms.add(stripped)
+    return {f for f in forms if f}
+
+
+def alias_groups(tier: str) -> dict[str, set[str]]:
+    """normalised alias form -> every form of the same entity, for entities visible at `tier`.
+    An entity with an approved entity redaction whose visible_from is above the tier does not expand."""
+    hidden = {
+        entity_id
+        for entity_id, visible_from in Redaction.objects.filter(
+            kind=Redaction.Kind.ENTITY, status=Redaction.Status.APPROVED
+        ).values_list("entity_id", "visible_from")
+        if TIER_ORDER[visible_from] > TIER_ORDER[tier]
+    }
+    by_entity: dict[int, set[str]] = {}
+    for entity_id, normalised in EntityAlias.objects.exclude(entity_id__in=hidden).values_list("entity_id", "normalised"):
+        by_entity.setdefault(entity_id, set()).update(_alias_forms(normalised))
+    groups: dict[str, set[str]] = {}
+    for forms in by_entity.values():
+        for form in forms:
+            groups.setdefault(form, set()).update(forms)
+    return groups
+
+
+def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
+    if not groups:
+        return tree
+    if isinstance(tree, Phrase):
+        if tree.prefix:
+            return tree
+        forms = groups.get(" ".join(tree.tokens))
+        if not forms:
+            return tree
+        alternatives = [Phrase(tuple(f.split())) for f in sorted(forms)]
+        alternatives = [tree] + [a for a in alternatives if a != tree]
+        return alternatives[0] if len(alternatives) == 1 else Node("or", tuple(alternatives))
+    return Node(tree.op, tuple(expand(c, groups) for c in tree.children), tuple(expand(c, groups) for c in tree.negated))
+
+
+def to_fts5(tree: Any) -> str:
+    if isinstance(tree, Phrase):
+        quoted = '"' + " ".join(tree.tokens).replace('"', '""') + '"'
+        return quoted + (" *" if tree.prefix else "")
+    joined = f" {tree.op.upper()} ".join(to_fts5(c) for c in tree.children)
+    text = f"({joined})"
+    if tree.negated:
+        text += " NOT (" + " OR ".join(to_fts5(c) for c in tree.negated) + ")"
+    return f"({text})"
+
+
+def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
+    """A tsquery SQL expression over the three configurations, with parameters (no user syntax)."""
+    if isinstance(tree, Phrase):
+        if tree.prefix:
+            # Tokens are letters and digits only, so they cannot carry tsquery syntax.
+            text = " <-> ".join(tree.tokens) + ":*"
+            return "to_tsquery('simple'::regconfig, %s)", [text]
+        function = "phraseto_tsquery" if len(tree.tokens) > 1 else "plainto_tsquery"
+        text = " ".join(tree.tokens)
+        parts = [f"{function}('{config}'::regconfig, %s)" for config in PG_CONFIGS]
+        return "(" + " || ".join(parts) + ")", [text] * len(PG_CONFIGS)
+    params: list[Any] = []
+    pieces = []
+    for child in tree.children:
+        sql, child_params = to_tsquery_sql(child)
+        pieces.append(sql)
+        params += child_params
+    joiner = " && " if tree.op == "and" else " || "
+    sql = "(" + joiner.join(pieces) + ")"
+    for child in tree.negated:
+        child_sql, child_params = to_tsquery_sql(child)
+        sql = f"({sql} && !!{child_sql})"
+        params += child_params
+    return sql, params
+
+
+# Visibility ----------------------------------------------------------------------------------------
+
+
+def _stamp(policy_version: int) -> str:
+    from .rendering import POLICY_CODE_VERSION
+
+    return f"{POLICY_CODE_VERSION}.{policy_version}"
+
+
+def visible_by_tier_for_user(user) -> dict[str, dict[int, str]]:
+    """tier -> {interview pk: current policy stamp} of interviews the user sees at that tier."""
+    result: dict[str, dict[int, str]] = {}
+    if not getattr(user, "is_authenticated", False):
+        # Signed out: exactly access.visible_interviews(AnonymousUser()), without loading every interview.
+        rows = (
+            Interview.objects.filter(floor_tier=Tier.PUBLIC)
+            .filter(Q(embargo_effective__isnull=True) | Q(embargo_effective__lte=timezone.localdate()))
+            .values_list("pk", "policy_version")
+        )
+        if rows:
+            result[Tier.PUBLIC] = {pk: _stamp(version) for pk, version in rows}
+        return result
+    for interview, tier in access.visible_interviews(user):
+        result.setdefault(tier, {})[interview.pk] = _stamp(interview.policy_version)
+    return result
+
+
+def visible_by_tier_for_tier(tier: str) -> dict[str, dict[int, str]]:
+    """What someone with `tier` in every collection sees: interviews whose floor is at or below it."""
+    seen: dict[int, str] = {}
+    for interview in Interview.objects.only("pk", "policy_version", "floor_tier", "embargo_effective"):
+        if access.tier_at_least(tier, access.required_tier(interview)):
+            seen[interview.pk] = _stamp(interview.policy_version)
+    return {tier: seen} if seen else {}
+
+
+# Search ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    collection: str = ""
+    language: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    mode: str = ""
+    topic: str = ""
+    narrator: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> Filters:
+        def get(name: str) -> str:
+            value = data.get(name, "") if data is not None else ""
+            return str(value or "").strip()[:200]
+
+        filters = cls(**{name: get(name) for name in cls.__dataclass_fields__})
+        for name in ("date_from", "date_to"):
+            value = getattr(filters, name)
+            if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+                raise QueryError("Dates are YYYY, YYYY-MM or YYYY-MM-DD.")
+        return filters
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def interview_ok(self, meta: dict[str, Any]) -> bool:
+        if self.collection and meta["collection"] != self.collection:
+            return False
+        if self.mode and meta["mode"] != self.mode:
+            return False
+        if self.topic and normalise(self.topic) not in {normalise(t) for t in meta["topics"]}:
+            return False
+        if self.narrator and not any(normalise(self.narrator) in normalise(n) for n in meta["narrators"]):
+            return False
+        recorded = meta["recorded_on"]
+        if self.date_from or self.date_to:
+            if not recorded:
+                return False
+            if self.date_from and recorded < self.date_from[: len(recorded)]:
+                return False
+            if self.date_to and recorded[: len(self.date_to)] > self.date_to:
+                return False
+        return True
+
+
+@dataclass
+class Hit:
+    interview_id: str
+    title: str
+    collection: str
+    segment_index: int
+    start: float
+    end: float
+    speaker: str
+    language: str
+    snippet: str  # HTML: escaped text with <mark> around matches
+    score: float
+    url: str
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Results:
+    query: str
+    total: int = 0
+    page: int = 1
+    per_page: int = 20
+    hits: list[Hit] = field(default_factory=list)
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+            "hits": [h.as_json() for h in self.hits],
+            "facets": self.facets,
+            "error": self.error,
+        }
+
+
+FACETS = ("collection", "language", "year", "mode", "topic")
+
+
+@dataclass
+class _TierScope:
+    tier: str
+    visible: list[int]  # interviews whose documents this user may see at this tier (stats set)
+    allowed: list[int]  # visible and passing the interview filters (candidate set)
+    whole_table: bool  # the user sees every interview indexed at this tier
+    meta: dict[int, dict[str, Any]]
+    public_ids: dict[int, str]
+    toks: int
+    docs: int
+
+
+def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _TierScope:
+    cursor.execute(f"SELECT interview_id, policy, public_id, meta, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier])
+    visible: list[int] = []
+    allowed: list[int] = []
+    meta: dict[int, dict[str, Any]] = {}
+    public_ids: dict[int, str] = {}
+    whole = True
+    docs = toks = 0
+    for interview_id, policy, public_id, meta_json, n_docs, n_toks in cursor.fetchall():
+        if seen.get(interview_id) != policy:
+            whole = False  # not visible to this user, or stale: fail closed
+            continue
+        visible.append(interview_id)
+        docs += n_docs
+        toks += n_toks
+        data = json.loads(meta_json)
+        meta[interview_id] = data
+        public_ids[interview_id] = public_id
+        if filters.interview_ok(data):
+            allowed.append(interview_id)
+    return _TierScope(tier, visible, allowed, whole, meta, public_ids, toks, docs)
+
+
+class Backend:
+    def __init__(self, connection=None):
+        self.connection = connection or default_connection
+        self.vendor = self.connection.vendor
+
+    def ids_clause(self, column: str, ids: list[int]) -> tuple[str, list[Any]]:
+        if self.vendor == "sqlite":
+            return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+        return f"{column} = ANY(%s)", [list(ids)]
+
+    def match(self, tier: str, tree: Any) -> tuple[str, str, list[Any]]:
+        """(FROM clause, WHERE clause, params) selecting documents `d` that match the query."""
+        doc = doc_table(tier)
+        if self.vendor == "sqlite":
+            fts = fts_table(tier)
+            return f"{fts} JOIN {doc} d ON d.id = {fts}.rowid", f"{fts} MATCH %s", [to_fts5(tree)]
+        sql, params = to_tsquery_sql(tree)
+        return f"{doc} d", f"d.vec @@ {sql}", params
+
+    def candidates(self, tier: str, tree: Any, ids: list[int] | None, language: str) -> tuple[str, str, list[Any]]:
+        source, where, params = self.match(tier, tree)
+        if ids is not None:
+            clause, extra = self.ids_clause("d.interview_id", ids)
+            where += " AND " + clause
+            params += extra
+        if language:
+            where += " AND d.language = %s"
+            params.append(language)
+        return source, where, params
+
+
+def _phrase_count(sequence: list[str], phrase: Phrase) -> int:
+    size = len(phrase.tokens)
+    count = 0
+    for i in range(len(sequence) - size + 1):
+        window = sequence[i : i + size]
+        if phrase.prefix:
+            if window[:-1] == list(phrase.tokens[:-1]) and window[-1].startswith(phrase.tokens[-1]):
+                count += 1
+        elif tuple(window) == phrase.tokens:
+            count += 1
+    return count
+
+
+def _bm25(tf: list[int], idf: list[float], dl: int, avgdl: float) -> float:
+    score = 0.0
+    for f, weight in zip(tf, idf, strict=True):
+        score += weight * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl))
+    return -score
+
+
+def _idf(n_docs: int, n_hits: int) -> float:
+    value = math.log((n_docs - n_hits + 0.5) / (n_hits + 0.5))
+    return value if value > 0 else 1e-6
+
+
+class TierQuery:
+    """One tier's share of a search."""
+
+    def __init__(self, backend: Backend, cursor, scope: _TierScope, tree: Any, filters: Filters):
+        self.backend = backend
+        self.cursor = cursor
+        self.scope = scope
+        self.tree = tree
+        self.filters = filters
+        self.filtered = bool(filters) and any(
+            getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator")
+        )
+
+    def _ids(self) -> list[int] | None:
+        if self.scope.whole_table and not self.filtered:
+            return None
+        return self.scope.allowed
+
+    def count_by_interview(self) -> list[tuple[int, str, int]]:
+        ids = self._ids()
+        if ids == []:
+            return []
+        source, where, params = self.backend.candidates(self.scope.tier, self.tree, ids, self.filters.language)
+        self.cursor.execute(
+            f"SELECT d.interview_id, d.language, count(*) FROM {source} WHERE {where} GROUP BY d.interview_id, d.language",
+            params,
+        )
+        return [(i, lang, n) for i, lang, n in self.cursor.fetchall() if i in self.scope.meta]
+
+    def top(self, limit: int) -> list[tuple[float, int]]:
+        """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""
+        ids = self._ids()
+        if ids == [] or limit <= 0:
+            return []
+        tier = self.scope.tier
+        source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+        if self.backend.vendor == "postgresql":
+            rank_sql, rank_params = to_tsquery_sql(self.tree)
+            self.cursor.execute(
+                f"SELECT -ts_rank(d.vec, {rank_sql}) AS score, d.id FROM {source} WHERE {where} "
+                "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
+                rank_params + params + [limit],
+            )
+            return [(float(s), i) for s, i in self.cursor.fetchall()]
+        fts = fts_table(tier)
+        if self.scope.whole_table:
+            self.cursor.execute(
+                f"SELECT bm25({fts}) AS score, d.id FROM {source} WHERE {where} "
+                "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
+                params + [limit],
+            )
+            return [(float(s), i) for s, i in self.cursor.fetchall()]
+        return self._scoped_top(limit)
+
+    def _scoped_top(self, limit: int) -> list[tuple[float, int]]:
+        """bm25 exactly as FTS5 defines it, from the statistics of the visible documents alone."""
+        tier = self.scope.tier
+        visible = self.scope.visible
+        n_docs = self.scope.docs
+        if not n_docs:
+            return []
+        avgdl = self.scope.toks / n_docs if self.scope.toks else 1.0
+        phrases = phrases_of(self.tree)
+        idf = []
+        for phrase in phrases:
+            source, where, params = self.backend.candidates(tier, phrase, visible, "")
+            self.cursor.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
+            idf.append(_idf(n_docs, self.cursor.fetchone()[0]))
+        source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.filters.language)
+        self.cursor.execute(f"SELECT d.id, d.interview_id, d.seg_index, d.body, d.ntok FROM {source} WHERE {where}", params)
+        scored = []
+        for doc_id, interview_id, seg_index, body, ntok in self.cursor.fetchall():
+            sequence = tokens(body)
+            tf = [_phrase_count(sequence, p) for p in phrases]
+            scored.append((_bm25(tf, idf, ntok, avgdl), interview_id, seg_index, doc_id))
+        scored.sort()
+        return [(round(s, 6), doc_id) for s, _i, _x, doc_id in scored[:limit]]
+
+    def rows(self, doc_ids: list[int]) -> dict[int, tuple]:
+        if not doc_ids:
+            return {}
+        clause, params = self.backend.ids_clause("id", doc_ids)
+        self.cursor.execute(
+            f'SELECT id, interview_id, seg_index, start, "end", language, speaker, text FROM {doc_table(self.scope.tier)} '
+            f"WHERE {clause}",
+            params,
+        )
+        return {row[0]: row for row in self.cursor.fetchall()}
+
+
+def snippet(text: str, tree: Any, width: int = SNIPPET_CHARS) -> str:
+    """Escaped display text around the first match, matched words wrapped in <mark>."""
+    wanted = phrases_of(tree, positive_only=True)
+    exact = {t for p in wanted for t in (p.tokens if not p.prefix else p.tokens[:-1])}
+    prefixes = [p.tokens[-1] for p in wanted if p.prefix]
+    norm, offsets = normalise_with_map(text)
+    marks: list[tuple[int, int]] = []
+    for m in TOKEN.finditer(norm):
+        token = fold_token(m.group())
+        if token in exact or any(token.startswith(p) for p in prefixes):
+            start = offsets[m.start()]
+            end = offsets[m.end() - 1] + 1
+            marks.append((start, end))
+    window_start, window_end = 0, len(text)
+    if len(text) > width:
+        centre = marks[0][0] if marks else 0
+        window_start = max(0, min(centre - width // 3, len(text) - width))
+        window_end = min(len(text), window_start + width)
+        # Do not cut words in half.
+        while window_start > 0 and text[window_start - 1].isalnum():
+            window_start -= 1
+        while window_end < len(text) and text[window_end].isalnum():
+            window_end += 1
+    pieces = ["…"] if window_start > 0 else []
+    cursor = window_start
+    for start, end in marks:
+        if start < cursor or end > window_end:
+            continue
+        pieces.append(escape(text[cursor:start]))
+        pieces.append("<mark>" + escape(text[start:end]) + "</mark>")
+        cursor = end
+    pieces.append(escape(text[cursor:window_end]))
+    if window_end < len(text):
+        pieces.append("…")
+    return "".join(pieces)
+
+
+def _facets(counts: list[tuple[str, int, str, int]], scopes: dict[str, _TierScope]) -> dict[str, list[dict[str, Any]]]:
+    tallies: dict[str, Counter] = {name: Counter() for name in FACETS}
+    labels: dict[str, str] = {}
+    for tier, interview_id, language, n in counts:
+        meta = scopes[tier].meta[interview_id]
+        tallies["collection"][meta["collection"]] += n
+        labels[meta["collection"]] = meta["collection_title"]
+        if language:
+            tallies["language"][language] += n
+        if meta["year"]:
+            tallies["year"][meta["year"]] += n
+        if meta["mode"]:
+            tallies["mode"][meta["mode"]] += n
+        for topic in dict.fromkeys(meta["topics"]):
+            tallies["topic"][topic] += n
+    facets: dict[str, list[dict[str, Any]]] = {}
+    for name, tally in tallies.items():
+        ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
+        facets[name] = [
+            {"value": value, "label": labels.get(value, value) if name == "collection" else value, "count": count}
+            for value, count in ordered
+        ]
+    return facets
+
+
+def query_fingerprint(query: str) -> str:
+    """A keyed hash of the query for the audit trail: equal queries compare equal, the text is not kept."""
+    key = str(settings.SECRET_KEY).encode("utf-8")
+    return hmac.new(key, normalise(query).strip().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def run_search(
+    seen_by_tier: dict[str, dict[int, str]],
+    query: str,
+    *,
+    filters: Filters | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    facets: bool = True,
+    connection=None,
+) -> Results:
+    """The search itself, for a given visibility (tier -> interviews seen there)."""
+    filters = filters or Filters()
+    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
+    page = max(1, int(page))
+    results = Results(query=query, page=page, per_page=per_page)
+    try:
+        base_tree = parse(query)
+    except QueryError as error:
+        results.error = str(error)
+        results.facets = {name: [] for name in FACETS} if facets else {}
+        return results
+    backend = Backend(connection)
+    scopes: dict[str, _TierScope] = {}
+    tier_queries: dict[str, TierQuery] = {}
+    counts: list[tuple[str, int, str, int]] = []
+    with backend.connection.cursor() as cursor:
+        for tier in TIERS:
+            seen = seen_by_tier.get(tier)
+            if not seen:
+                continue
+            scope = _load_scope(cursor, tier, seen, filters)
+            if not scope.visible:
+                continue
+            scopes[tier] = scope
+            tree = expand(base_tree, alias_groups(tier))
+            tier_query = TierQuery(backend, cursor, scope, tree, filters)
+            tier_queries[tier] = tier_query
+            counts += [(tier, i, lang, n) for i, lang, n in tier_query.count_by_interview()]
+        results.total = sum(n for *_rest, n in counts)
+        if facets:
+            results.facets = _facets(counts, scopes)
+        wanted = page * per_page
+        ranked: list[tuple[float, str, int]] = []
+        if results.total > (page - 1) * per_page:
+            for tier, tier_query in tier_queries.items():
+                ranked += [(score, tier, doc_id) for score, doc_id in tier_query.top(wanted)]
+        ranked.sort(key=lambda item: (item[0], TIER_ORDER[item[1]], item[2]))
+        chosen = ranked[(page - 1) * per_page : wanted]
+        rows: dict[tuple[str, int], tuple] = {}
+        for tier, tier_query in tier_queries.items():
+            for doc_id, row in tier_query.rows([d for _s, t, d in chosen if t == tier]).items():
+                rows[(tier, doc_id)] = row
+    for score, tier, doc_id in chosen:
+        row = rows.get((tier, doc_id))
+        if row is None:
+            continue
+        _id, interview_id, seg_index, start, end, language, speaker, text = row
+        scope = scopes[tier]
+        meta = scope.meta[interview_id]
+        public_id = scope.public_ids[interview_id]
+        results.hits.append(
+            Hit(
+                interview_id=public_id,
+                title=meta["title"],
+                collection=meta["collection"],
+                segment_index=seg_index,
+                start=start,
+                end=end,
+                speaker=speaker,
+                language=language,
+                snippet=snippet(text, tier_queries[tier].tree),
+                score=round(-score, 6),
+                url=f"/interviews/{public_id}/#seg-{seg_index}",
+            )
+        )
+    return results
+
+
+def search(user, query: str, *, filters: Filters | None = None, page: int = 1, per_page: int = 20) -> Results:
+    """Search as `user`: each tier's documents for the interviews they see at that tier, merged.
+    Searches above public tier leave an audit event with a keyed hash of the query and the hit count."""
+    seen = visible_by_tier_for_user(user)
+    results = run_search(seen, query, filters=filters, page=page, per_page=per_page)
+    tiers = [t for t in TIERS if t in seen and t != Tier.PUBLIC]
+    if tiers and getattr(user, "is_authenticated", False):
+        from .services import audit_log
+
+        audit_log(
+            actor=user,
+            action="search",
+            tier=tiers[-1],
+            detail={"query_hmac": query_fingerprint(query), "hits": results.total, "tiers": tiers},
+        )
+    return results
+
+
+def search_as_tier(tier: str, query: str, *, filters: Filters | None = None, page: int = 1, per_page: int = 20) -> Results:
+    """Search as someone with `tier` in every collection (management command, operators)."""
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    results = run_search(visible_by_tier_for_tier(tier), query, filters=filters, page=page, per_page=per_page)
+    if tier != Tier.PUBLIC:
+        from .services import audit_log
+
+        audit_log(
+            action="search_cli",
+            tier=tier,
+            detail={"query_hmac": query_fingerprint(query), "hits": results.total, "tiers": [tier]},
+        )
+    return results
+
+
+def suggest_for(seen_by_tier: dict[str, dict[int, str]], prefix: str, limit: int = 8, connection=None) -> list[str]:
+    """Completions of the last word typed, taken only from documents the caller may see."""
+    words = tokens(normalise(prefix))
+    if not words or len(words[-1]) < 2:
+        return []
+    stem = words[-1]
+    tally: Counter = Counter()
+    backend = Backend(connection)
+    with backend.connection.cursor() as cursor:
+        for tier in TIERS:
+            seen = seen_by_tier.get(tier)
+            if not seen:
+                continue
+            scope = _load_scope(cursor, tier, seen, Filters())
+            if not scope.visible:
+                continue
+            ids = None if scope.whole_table else scope.visible
+            source, where, params = backend.candidates(tier, Phrase((stem,), prefix=True), ids, "")
+            cursor.execute(f"SELECT d.body FROM {source} WHERE {where} LIMIT %s", [*params, SUGGEST_SAMPLE_DOCS])
+            for (body,) in cursor.fetchall():
+                tally.update(t for t in tokens(body) if t.startswith(stem) and t != stem)
+    return [word for word, _n in sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+
+
+def suggest(user, prefix: str, limit: int = 8) -> list[str]:
+    return suggest_for(visible_by_tier_for_user(user), prefix, limit)
+
+
+def reindex(*, rebuild_stale: bool = True, stdout=None) -> int:
+    """Rebuild every interview's documents from its stored renderings (stale renderings are rebuilt)."""
+    from .rendering import materialise, policy_stamp
+
+    count = 0
+    for interview in Interview.objects.all().iterator(chunk_size=200):
+        with transaction.atomic():
+            tiers = access.visible_tiers(interview)
+            stored = dict(RenderedInterview.objects.filter(interview=interview).values_list("tier", "policy_version"))
+            if rebuild_stale and (set(stored) != set(tiers) or any(v != policy_stamp(interview) for v in stored.values())):
+                materialise(interview)  # indexes as it goes
+            else:
+                index_interview(interview, [t for t in tiers if t in stored])
+        count += 1
+    with transaction.atomic():
+        optimise()
+    return count
+
+
+__all__ = [
+    "Filters",
+    "QueryError",
+    "Results",
+    "index_interview",
+    "reindex",
+    "run_search",
+    "search",
+    "search_as_tier",
+    "suggest",
+]
