@@ -19,7 +19,21 @@ from datetime import datetime, timedelta
 
 def make_chat(messages: int, seed: int = 7) -> bytes:
     rng = random.Random(seed)
-    words = ["the", "siege", "bread", "truce", "we", "stayed", "الحصار", "الخبز", "الهدنة", "بقينا", "in", "Waer", "الوعر"]
+    words = [
+        "the",
+        "siege",
+        "bread",
+        "truce",
+        "we",
+        "stayed",
+        "الحصار",
+        "الخبز",
+        "الهدنة",
+        "بقينا",
+        "in",
+        "Waer",
+        "الوعر",
+    ]
     moment = datetime(2016, 3, 1, 9, 0)
     lines = []
     for index in range(messages):
@@ -59,8 +73,13 @@ def main() -> None:
     parse_seconds = time.perf_counter() - started
     started = time.perf_counter()
     [outcome] = import_file(
-        data=chat, filename="chat.txt", collection_slug="bench", title="Benchmark chat", narrator_name="Bench Narrator",
-        access="public", voice_notes="queue",
+        data=chat,
+        filename="chat.txt",
+        collection_slug="bench",
+        title="Benchmark chat",
+        narrator_name="Bench Narrator",
+        access="public",
+        voice_notes="queue",
     )
     import_seconds = time.perf_counter() - started
     figures = {

@@ -53,7 +53,13 @@ ANDROID_US = (
 def test_it_parses_android_us_chat_with_multiline_system_and_media():
     result = parse_whatsapp(ANDROID_US.encode())
     assert [(s.start, s.speaker, s.role, s.kind, s.text) for s in result.segments] == [
-        (0.0, "Sara (Rawi)", "interviewer", "text", "Hello, thank you for agreeing to talk.\nCan you tell me about the siege?"),
+        (
+            0.0,
+            "Sara (Rawi)",
+            "interviewer",
+            "text",
+            "Hello, thank you for agreeing to talk.\nCan you tell me about the siege?",
+        ),
         (240.0, "+963 944 123 456", "narrator", "text", "Yes. Call my brother on 0933 222 111 if I disappear."),
         (300.0, "+963 944 123 456", "narrator", "media_missing", "[attachment not included in the export]"),
         (360.0, "+963 944 123 456", "narrator", "media_missing", "[media not included in the export]"),
@@ -135,11 +141,24 @@ def _mbox(*messages: tuple[str, str, str, str]) -> bytes:
 
 def test_it_orders_an_mbox_thread_by_date_and_trims_quotes():
     data = _mbox(
-        ("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200", "Re: Waer",
-         "The truce held two weeks.\n\nOn Tue, 3 Jan 2017 at 10:00, Sara <s@example.org> wrote:\n> Can you describe it?"),
-        ("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "Waer", "Can you describe it?\n\n-- \nSara, +44 7700 900123"),
-        ("Abu Khaled <ak@example.net>", "Thu, 5 Jan 2017 09:00:00 +0200", "Re: Waer",
-         "في ٤ يناير ٢٠١٧، كتب Sara:\n> Can you describe it?"),
+        (
+            "Abu Khaled <ak@example.net>",
+            "Wed, 4 Jan 2017 09:00:00 +0200",
+            "Re: Waer",
+            "The truce held two weeks.\n\nOn Tue, 3 Jan 2017 at 10:00, Sara <s@example.org> wrote:\n> Can you describe it?",
+        ),
+        (
+            "Sara <s@example.org>",
+            "Tue, 3 Jan 2017 10:00:00 +0000",
+            "Waer",
+            "Can you describe it?\n\n-- \nSara, +44 7700 900123",
+        ),
+        (
+            "Abu Khaled <ak@example.net>",
+            "Thu, 5 Jan 2017 09:00:00 +0200",
+            "Re: Waer",
+            "في ٤ يناير ٢٠١٧، كتب Sara:\n> Can you describe it?",
+        ),
     )
     result = parse_mbox(data)
     assert [(s.start, s.speaker, s.role, s.text) for s in result.segments] == [
@@ -188,7 +207,9 @@ def test_it_parses_srt_and_bracketed_txt():
         (1.0, 2.0, "Q", "interviewer", "Where?"),
         (3.0, 5.25, "A", "narrator", "Waer."),
     ]
-    txt = "Interview 4\n[00:00:05] Interviewer: When did it start?\n[00:01:10] Resident: In 2014.\nWe stayed.\n".encode()
+    txt = (
+        b"Interview 4\n[00:00:05] Interviewer: When did it start?\n[00:01:10] Resident: In 2014.\nWe stayed.\n"
+    )
     assert [(s.start, s.end, s.speaker, s.text) for s in parse_txt(txt).segments] == [
         (5.0, 70.0, "Interviewer", "When did it start?"),
         (70.0, 71.6, "Resident", "In 2014.\nWe stayed."),
@@ -212,10 +233,10 @@ def test_it_parses_docx_paragraphs():
 
 def test_it_parses_ohms_sync_points():
     xml = (
-        '<?xml version="1.0"?><ROOT><record><title>T</title><interviewee>Umm Ahmad</interviewee>'
-        "<sync>1:|2(0)</sync><transcript>INTERVIEWER: Hello.\nNARRATOR: We stayed.\nNARRATOR: Then we left.</transcript>"
-        "</record></ROOT>"
-    ).encode()
+        b'<?xml version="1.0"?><ROOT><record><title>T</title><interviewee>Umm Ahmad</interviewee>'
+        b"<sync>1:|2(0)</sync><transcript>INTERVIEWER: Hello.\nNARRATOR: We stayed.\nNARRATOR: Then we left.</transcript>"
+        b"</record></ROOT>"
+    )
     result = parse_ohms(xml)
     assert [(s.start, s.speaker, s.text) for s in result.segments] == [
         (0.0, "INTERVIEWER", "Hello."),
@@ -228,8 +249,11 @@ def test_it_parses_ohms_sync_points():
 def test_it_parses_a_bulk_zip():
     chat = b"31/12/2020, 21:41 - A: one\n31/12/2020, 21:42 - B: two\n"
     data = zip_of(
-        ("metadata.csv", b"file,title,narrator,anonymity,access,language\nchats/a.txt,Chat A,N,anonymous,staff,ar\n"
-         b"export.zip,Chat B,M,pseudonymous,researcher,en\n"),
+        (
+            "metadata.csv",
+            b"file,title,narrator,anonymity,access,language\nchats/a.txt,Chat A,N,anonymous,staff,ar\n"
+            b"export.zip,Chat B,M,pseudonymous,researcher,en\n",
+        ),
         ("chats/a.txt", chat),
         ("export.zip", zip_of(("_chat.txt", chat))),
     )

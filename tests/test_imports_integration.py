@@ -63,8 +63,13 @@ def test_it_imports_a_whatsapp_export_with_voice_notes_and_hides_phone_numbers(t
     settings.RAWI_WHISPER_MODEL = "tiny.en"
     data = _whatsapp_export(tmp_path)
     [outcome] = import_file(
-        data=data, filename="WhatsApp Chat with Abu Khaled.zip", collection_slug="imports-test", title="Chat with a resident",
-        narrator_name="Abu Khaled", access="public", language="en",
+        data=data,
+        filename="WhatsApp Chat with Abu Khaled.zip",
+        collection_slug="imports-test",
+        title="Chat with a resident",
+        narrator_name="Abu Khaled",
+        access="public",
+        language="en",
     )
     interview = outcome.interview
     assert Interview.objects.filter(collection__slug="imports-test").count() == 1
@@ -113,16 +118,28 @@ def _email(sender: str, date: str, body: str) -> str:
 def test_it_imports_an_mbox_thread_of_three_emails_without_quoted_repeats(demo):
     mbox = "\n".join(
         [
-            _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200",
-                   "The truce held two weeks.\n\nOn Tue, 3 Jan 2017, Sara <s@example.org> wrote:\n> What happened in December?"),
+            _email(
+                "Abu Khaled <ak@example.net>",
+                "Wed, 4 Jan 2017 09:00:00 +0200",
+                "The truce held two weeks.\n\nOn Tue, 3 Jan 2017, Sara <s@example.org> wrote:\n> What happened in December?",
+            ),
             _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
-            _email("Abu Khaled <ak@example.net>", "Thu, 5 Jan 2017 09:00:00 +0200",
-                   "Then the shelling began again.\n\nOn Wed, 4 Jan 2017, Abu Khaled wrote:\n> The truce held two weeks.\n"
-                   "> On Tue, 3 Jan 2017, Sara wrote:\n>> What happened in December?"),
+            _email(
+                "Abu Khaled <ak@example.net>",
+                "Thu, 5 Jan 2017 09:00:00 +0200",
+                "Then the shelling began again.\n\nOn Wed, 4 Jan 2017, Abu Khaled wrote:\n> The truce held two weeks.\n"
+                "> On Tue, 3 Jan 2017, Sara wrote:\n>> What happened in December?",
+            ),
         ]
     ).encode()
-    [outcome] = import_file(data=mbox, filename="thread.mbox", collection_slug="imports-test", title="Email thread",
-                            narrator_name="Abu Khaled", access="staff")
+    [outcome] = import_file(
+        data=mbox,
+        filename="thread.mbox",
+        collection_slug="imports-test",
+        title="Email thread",
+        narrator_name="Abu Khaled",
+        access="staff",
+    )
     rendering = render(outcome.interview, "custodian")
     assert [s.text for s in rendering.segments] == [
         "What happened in December?",
@@ -130,7 +147,9 @@ def test_it_imports_an_mbox_thread_of_three_emails_without_quoted_repeats(demo):
         "Then the shelling began again.",
     ]
     assert outcome.interview.mode == Interview.Mode.EMAIL
-    payload = quarantine_read(row=QuarantinedMetadata.objects.get(interview=outcome.interview, source="import-email"), actor=None)
+    payload = quarantine_read(
+        row=QuarantinedMetadata.objects.get(interview=outcome.interview, source="import-email"), actor=None
+    )
     assert payload["ip_addresses"] == ["185.12.1.9"]
     assert payload["devices"] == ["Android Mail"]
 
@@ -147,18 +166,30 @@ def _stored_files() -> set[str]:
 
 @pytest.mark.django_db
 def test_each_hostile_file_is_refused_and_leaves_nothing_behind(demo):
-    interviews, recordings, attachments = Interview.objects.count(), Recording.objects.count(), Attachment.objects.count()
+    interviews, recordings, attachments = (
+        Interview.objects.count(),
+        Recording.objects.count(),
+        Attachment.objects.count(),
+    )
     files_before = _stored_files()
     refused = 0
     for name, code in MANIFEST:
         with pytest.raises(ImportRefused) as caught:
-            import_file(data=(HOSTILE / name).read_bytes(), filename=name, collection_slug="hostile",
-                        title="Hostile", narrator_name="Nobody", voice_notes="queue")
+            import_file(
+                data=(HOSTILE / name).read_bytes(),
+                filename=name,
+                collection_slug="hostile",
+                title="Hostile",
+                narrator_name="Nobody",
+                voice_notes="queue",
+            )
         assert caught.value.code == code, name
         refused += 1
     assert refused == len(MANIFEST) >= 50
     assert (Interview.objects.count(), Recording.objects.count(), Attachment.objects.count()) == (
-        interviews, recordings, attachments,
+        interviews,
+        recordings,
+        attachments,
     )
     assert not Interview.objects.filter(collection__slug="hostile").exists()
     assert _stored_files() == files_before
@@ -182,3 +213,62 @@ def test_a_failure_after_files_were_stored_rolls_back_and_deletes_them(demo, mon
         import_file(data=buffer.getvalue(), filename="c.zip", collection_slug="rollback", title="T", narrator_name="N")
     assert not Interview.objects.filter(collection__slug="rollback").exists()
     assert _stored_files() == before
+
+
+CHAT = b"31/12/2020, 21:41 - Sara: Hello?\n31/12/2020, 21:45 - +963 944 123 456: Call me on 0933 222 111\n"
+
+
+@pytest.mark.django_db
+def test_it_imports_through_the_api_and_refuses_hostile_uploads(client_as, demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = f"/api/v1/collections/{demo.collection.slug}/imports/"
+    client = client_as("fieldresearcher")
+    response = client.post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "API chat", "narrator": "N"})
+    assert response.status_code == 201
+    [public_id] = response.json()["interviews"]
+    interview = Interview.objects.get(public_id=public_id)
+    assert [s.text for s in render(interview, "custodian").segments] == ["Hello?", "Call me on 0933 222 111"]
+    hostile = (HOSTILE / "path_traversal.zip").read_bytes()
+    response = client.post(url, {"file": SimpleUploadedFile("x.zip", hostile), "title": "Bad"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The archive contains a member whose path climbs out of the archive (`..`).",
+        "code": "zip_path",
+    }
+    response = client_as("researcher").post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "No"})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_imports_through_the_upload_form(client_as, demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = client_as("fieldresearcher")
+    url = f"/collections/{demo.collection.slug}/import/"
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url, {"file": SimpleUploadedFile("e.txt", b""), "title": "Empty", "anonymity": "anonymous", "access": "staff"}
+    )
+    assert response.status_code == 200
+    response = client.post(
+        url,
+        {
+            "file": SimpleUploadedFile("e.txt", b"\x00\x01binary"),
+            "title": "Junk",
+            "anonymity": "anonymous",
+            "access": "staff",
+        },
+    )
+    assert "not text" in response.content.decode() or "binary" in response.content.decode()
+    response = client.post(
+        url,
+        {
+            "file": SimpleUploadedFile("chat.txt", CHAT),
+            "title": "Form chat",
+            "anonymity": "anonymous",
+            "access": "staff",
+        },
+    )
+    assert response.status_code == 302
+    assert Interview.objects.filter(title="Form chat").count() == 1

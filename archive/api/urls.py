@@ -18,3 +18,9 @@ urlpatterns += [
     path("interviews/<uuid:public_id>/export", export_views.InterviewExport.as_view(), name="interview-export"),
     path("interviews/<uuid:public_id>/audio", export_views.InterviewAudio.as_view(), name="interview-audio"),
 ]
+
+from . import imports as import_views  # noqa: E402 (import uploads, added by the importers helper)
+
+urlpatterns += [
+    path("collections/<slug:slug>/imports/", import_views.ImportUpload.as_view(), name="collection-imports"),
+]

@@ -194,7 +194,7 @@ def _body(message: EmailMessage) -> tuple[str, list[ParsedAttachment]]:
 def _decode_part(part: EmailMessage) -> str:
     try:
         payload = part.get_payload(decode=True) or b""
-    except Exception as exc:  # noqa: BLE001 - the email library raises many kinds here
+    except Exception as exc:
         raise ImportRefused("An email body is encoded wrongly.", code="format") from exc
     charset = part.get_content_charset()
     if not charset or charset in ("us-ascii", "ascii"):
@@ -210,7 +210,9 @@ def _decode_part(part: EmailMessage) -> str:
     except LookupError as exc:
         raise ImportRefused("An email body declares an unknown character set.", code="encoding") from exc
     except UnicodeDecodeError as exc:
-        raise ImportRefused("An email body is not valid text in the character set it declares.", code="encoding") from exc
+        raise ImportRefused(
+            "An email body is not valid text in the character set it declares.", code="encoding"
+        ) from exc
 
 
 def _quarantine_headers(message: EmailMessage, quarantine: QuarantineBuilder) -> None:

@@ -116,7 +116,14 @@ def transcribe_voice_note(
             speaker=speaker,
             role=role,
             narrator=narrator,
-            words=[{**w, "s": (w["s"] + offset) if w.get("s") is not None else None, "e": (w["e"] + offset) if w.get("e") is not None else None} for w in s.words_as_dicts()],
+            words=[
+                {
+                    **w,
+                    "s": (w["s"] + offset) if w.get("s") is not None else None,
+                    "e": (w["e"] + offset) if w.get("e") is not None else None,
+                }
+                for w in s.words_as_dicts()
+            ],
         )
         for s in result.segments
         if s.text.strip()
@@ -150,25 +157,41 @@ def _redactions(transcript: Transcript, names: list[str]) -> tuple[int, int]:
     approved = suggested = 0
     now = timezone.now()
     interview = transcript.interview
-    name_parts = sorted({part for name in names for part in [name, *name.split()] if len(part) >= 3}, key=len, reverse=True)
+    name_parts = sorted(
+        {part for name in names for part in [name, *name.split()] if len(part) >= 3}, key=len, reverse=True
+    )
     for segment in transcript.segments.all().only("id", "raw_text"):
         text = segment.raw_text
         for span in sensitive_spans(text):
             rows.append(
                 Redaction(
-                    kind=Redaction.Kind.SPAN, interview=interview, segment=segment, start_char=span.start,
-                    end_char=span.end, category=Redaction.Category.CONTACT if span.category == "contact" else Redaction.Category.PLACE,
-                    visible_from="custodian", status=Redaction.Status.APPROVED, source=f"import-{span.kind}",
-                    reason="Contact detail found by the importer.", decided_at=now,
+                    kind=Redaction.Kind.SPAN,
+                    interview=interview,
+                    segment=segment,
+                    start_char=span.start,
+                    end_char=span.end,
+                    category=Redaction.Category.CONTACT if span.category == "contact" else Redaction.Category.PLACE,
+                    visible_from="custodian",
+                    status=Redaction.Status.APPROVED,
+                    source=f"import-{span.kind}",
+                    reason="Contact detail found by the importer.",
+                    decided_at=now,
                 )
             )
             approved += 1
         for start, end, _name in find_name_spans(text, name_parts) if name_parts else []:
             rows.append(
                 Redaction(
-                    kind=Redaction.Kind.SPAN, interview=interview, segment=segment, start_char=start, end_char=end,
-                    category=Redaction.Category.NAME, visible_from="staff", status=Redaction.Status.SUGGESTED,
-                    source="import-contact", reason="A chat or email contact's name.",
+                    kind=Redaction.Kind.SPAN,
+                    interview=interview,
+                    segment=segment,
+                    start_char=start,
+                    end_char=end,
+                    category=Redaction.Category.NAME,
+                    visible_from="staff",
+                    status=Redaction.Status.SUGGESTED,
+                    source="import-contact",
+                    reason="A chat or email contact's name.",
                 )
             )
             suggested += 1
@@ -208,9 +231,14 @@ def import_parsed(
         for position, segment in enumerate(parsed.segments):
             if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None:
                 voice[position] = transcribe_voice_note(
-                    item.data, offset=segment.start, speaker=segment.speaker, role=_role(segment.role),
-                    narrator=narrator if segment.role == "narrator" else None, language=language,
-                    model=model, model_spec=spec,
+                    item.data,
+                    offset=segment.start,
+                    speaker=segment.speaker,
+                    role=_role(segment.role),
+                    narrator=narrator if segment.role == "narrator" else None,
+                    language=language,
+                    model=model,
+                    model_spec=spec,
                 )
     with _cleanup_on_failure() as written, transaction.atomic():
         inputs: list[SegmentInput] = []
@@ -227,34 +255,61 @@ def import_parsed(
                     inputs.extend(result.segments)
                 else:
                     text = VOICE_FAILED if (result and not result.ok) else VOICE_PENDING
-                    inputs.append(SegmentInput(start=segment.start, end=segment.end, text=text, language=language, **common))
+                    inputs.append(
+                        SegmentInput(start=segment.start, end=segment.end, text=text, language=language, **common)
+                    )
                 continue
-            inputs.append(SegmentInput(start=segment.start, end=segment.end, text=segment.text, language=language, **common))
+            inputs.append(
+                SegmentInput(start=segment.start, end=segment.end, text=segment.text, language=language, **common)
+            )
         transcript = transcript_store(
-            interview=interview, segments=inputs, source=SOURCE_FOR.get(parsed.source, Transcript.Source.IMPORT),
-            recording=recording, language=language, engine=f"rawi-importer {parsed.source}", actor=actor,
-            options={"importer": parsed.source, "timed": parsed.timed}, rebuild=False,
+            interview=interview,
+            segments=inputs,
+            source=SOURCE_FOR.get(parsed.source, Transcript.Source.IMPORT),
+            recording=recording,
+            language=language,
+            engine=f"rawi-importer {parsed.source}",
+            actor=actor,
+            options={"importer": parsed.source, "timed": parsed.timed},
+            rebuild=False,
         )
-        outcome = ImportOutcome(interview=interview, transcript=transcript, segments=len(inputs), warnings=list(parsed.warnings))
+        outcome = ImportOutcome(
+            interview=interview, transcript=transcript, segments=len(inputs), warnings=list(parsed.warnings)
+        )
         for position, item in voice_recordings:
-            stored = recording_store(interview=interview, fileobj=io.BytesIO(item.data), original_filename=item.name, actor=actor)
+            stored = recording_store(
+                interview=interview, fileobj=io.BytesIO(item.data), original_filename=item.name, actor=actor
+            )
             written.append(stored.original.name)
             outcome.recordings.append(stored)
             result = voice.get(position)
             segment = parsed.segments[position]
-            job_options = {"in_place": True, "offset": segment.start, "language": language or None, "per_channel": False}
+            job_options = {
+                "in_place": True,
+                "offset": segment.start,
+                "language": language or None,
+                "per_channel": False,
+            }
             if result is not None:
                 state = TranscriptionJob.State.DONE if result.ok else TranscriptionJob.State.FAILED
                 job = TranscriptionJob.objects.create(
-                    recording=stored, state=state, progress=1.0 if result.ok else 0.0, reason=result.reason[:300],
-                    options=job_options, attempts=1, started_at=timezone.now(), finished_at=timezone.now(),
+                    recording=stored,
+                    state=state,
+                    progress=1.0 if result.ok else 0.0,
+                    reason=result.reason[:300],
+                    options=job_options,
+                    attempts=1,
+                    started_at=timezone.now(),
+                    finished_at=timezone.now(),
                     heartbeat_at=timezone.now(),
                 )
                 outcome.voice_segments += len(result.segments)
             else:
                 # Not sent to the standard runner: it would replace the whole chat transcript with
                 # this one note. The in_place option marks it for an in-place runner.
-                job = TranscriptionJob.objects.create(recording=stored, options=job_options, heartbeat_at=timezone.now())
+                job = TranscriptionJob.objects.create(
+                    recording=stored, options=job_options, heartbeat_at=timezone.now()
+                )
             outcome.jobs.append(job)
         voice_names = {item.name for _, item in voice_recordings}
         for item in parsed.attachments:
@@ -280,10 +335,16 @@ def import_parsed(
         if changes:
             interview_update(interview=interview, actor=actor, **changes)
         audit_log(
-            actor=actor, action="import", target_type="interview", target_id=str(interview.public_id),
+            actor=actor,
+            action="import",
+            target_type="interview",
+            target_id=str(interview.public_id),
             detail={
-                "importer": parsed.source, "segments": outcome.segments, "recordings": len(outcome.recordings),
-                "attachments": outcome.attachments, "approved_redactions": outcome.approved_redactions,
+                "importer": parsed.source,
+                "segments": outcome.segments,
+                "recordings": len(outcome.recordings),
+                "attachments": outcome.attachments,
+                "approved_redactions": outcome.approved_redactions,
                 "suggested_redactions": outcome.suggested_redactions,
             },
         )
@@ -319,32 +380,58 @@ def import_file(
                 meta = item.metadata
                 outcomes.extend(
                     _create_and_import(
-                        parsed=item.parsed, media=item.media, collection_slug=collection_slug, title=meta["title"],
-                        narrator_name=meta.get("narrator") or narrator_name, anonymity=meta.get("anonymity") or anonymity,
-                        access=meta.get("access") or access, language=meta.get("language") or language, actor=actor,
-                        voice_notes=voice_notes, filename=meta["file"],
+                        parsed=item.parsed,
+                        media=item.media,
+                        collection_slug=collection_slug,
+                        title=meta["title"],
+                        narrator_name=meta.get("narrator") or narrator_name,
+                        anonymity=meta.get("anonymity") or anonymity,
+                        access=meta.get("access") or access,
+                        language=meta.get("language") or language,
+                        actor=actor,
+                        voice_notes=voice_notes,
+                        filename=meta["file"],
                     )
                 )
             return outcomes
     parsed = parse_file(filename, data, kind=kind, interviewer=interviewer)
     return _create_and_import(
-        parsed=parsed, media=None, collection_slug=collection_slug, title=title, narrator_name=narrator_name,
-        anonymity=anonymity, access=access, language=language, actor=actor, voice_notes=voice_notes, filename=filename,
+        parsed=parsed,
+        media=None,
+        collection_slug=collection_slug,
+        title=title,
+        narrator_name=narrator_name,
+        anonymity=anonymity,
+        access=access,
+        language=language,
+        actor=actor,
+        voice_notes=voice_notes,
+        filename=filename,
     )
 
 
-def _create_and_import(*, parsed, media, collection_slug, title, narrator_name, anonymity, access, language, actor, voice_notes, filename) -> list[ImportOutcome]:
+def _create_and_import(
+    *, parsed, media, collection_slug, title, narrator_name, anonymity, access, language, actor, voice_notes, filename
+) -> list[ImportOutcome]:
     with _cleanup_on_failure() as written, transaction.atomic():
         collection = collection_get_or_create(slug=collection_slug)
-        narrator = narrator_create(collection=collection, legal_name=narrator_name or "Unnamed narrator", anonymity=anonymity, actor=actor)
+        narrator = narrator_create(
+            collection=collection, legal_name=narrator_name or "Unnamed narrator", anonymity=anonymity, actor=actor
+        )
         interview = interview_create(
-            collection=collection, title=title, narrators=[narrator], access_level=access,
-            languages=[language] if language else [], actor=actor,
+            collection=collection,
+            title=title,
+            narrators=[narrator],
+            access_level=access,
+            languages=[language] if language else [],
+            actor=actor,
         )
         consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
         recording = None
         if media is not None:
-            recording = recording_store(interview=interview, fileobj=io.BytesIO(media.data), original_filename=media.name, actor=actor)
+            recording = recording_store(
+                interview=interview, fileobj=io.BytesIO(media.data), original_filename=media.name, actor=actor
+            )
             written.append(recording.original.name)
         if parsed is None:
             from .recordings import transcription_job_create
@@ -353,8 +440,13 @@ def _create_and_import(*, parsed, media, collection_slug, title, narrator_name, 
             return []
         return [
             import_parsed(
-                interview=interview, parsed=parsed, original_filename=filename, actor=actor, language=language,
-                voice_notes=voice_notes, recording=recording,
+                interview=interview,
+                parsed=parsed,
+                original_filename=filename,
+                actor=actor,
+                language=language,
+                voice_notes=voice_notes,
+                recording=recording,
             )
         ]
 
@@ -368,10 +460,15 @@ def ingest_dispatch(path: Path, *, interview: Interview, options: dict[str, Any]
         data = Path(path).read_bytes()
         kind = detect_kind(Path(path).name, data)
         if kind == "bulk":
-            raise ImportRefused("Bulk zips create one interview per row; import them with the bulk upload.", code="unsupported")
+            raise ImportRefused(
+                "Bulk zips create one interview per row; import them with the bulk upload.", code="unsupported"
+            )
         parsed = parse_file(Path(path).name, data, kind=kind, interviewer=options.get("interviewer"))
         return import_parsed(
-            interview=interview, parsed=parsed, original_filename=Path(path).name, language=options.get("language") or "",
+            interview=interview,
+            parsed=parsed,
+            original_filename=Path(path).name,
+            language=options.get("language") or "",
             voice_notes="now" if options.get("wait") else "queue",
         )
     except ImportRefused as exc:

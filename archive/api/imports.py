@@ -1,0 +1,72 @@
+"""POST /api/v1/collections/<slug>/imports/: upload a WhatsApp export, email, transcript or bulk zip.
+
+Multipart fields: file (required), title, narrator (real name, stored encrypted), anonymity, access,
+language, interviewer (the chat/email label of the interviewer). 201 with the new interviews' ids,
+400 with the importer's reason for refused input, 404 for collections the user may not upload to.
+Voice notes are stored and queued (not transcribed during the request).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import access
+from ..importers import ImportRefused
+from ..models import Narrator, Tier
+from ..services.imports import import_file
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    title = serializers.CharField(max_length=300)
+    narrator = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    anonymity = serializers.ChoiceField(choices=Narrator.Anonymity.values, default=Narrator.Anonymity.ANONYMOUS)
+    access = serializers.ChoiceField(choices=Tier.values, default=Tier.STAFF)
+    language = serializers.RegexField(r"^[a-z]{2,3}$", required=False, allow_blank=True, default="")
+    interviewer = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+def run_import(user, slug: str, data: dict) -> list[str]:
+    """Shared by the API and the upload form. Raises Http404 or ImportRefused."""
+    collection = access.collection_for(user, slug)
+    if not access.can_upload(user, collection):
+        raise Http404
+    upload = data["file"]
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ImportRefused("The upload is larger than 512 MiB.", code="too_large")
+    outcomes = import_file(
+        data=upload.read(),
+        filename=upload.name or "",
+        collection_slug=collection.slug,
+        title=data["title"],
+        narrator_name=data.get("narrator") or "",
+        anonymity=data["anonymity"],
+        access=data["access"],
+        language=data.get("language") or "",
+        actor=user,
+        voice_notes="queue",
+        interviewer=data.get("interviewer") or None,
+    )
+    return [str(outcome.interview.public_id) for outcome in outcomes]
+
+
+class ImportUpload(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+    serializer_class = ImportUploadSerializer
+
+    def post(self, request, slug: str):
+        serializer = ImportUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            ids = run_import(request.user, slug, serializer.validated_data)
+        except ImportRefused as exc:
+            return Response({"error": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"interviews": ids}, status=status.HTTP_201_CREATED)

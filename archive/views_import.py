@@ -1,0 +1,50 @@
+"""Upload form for imports (WhatsApp exports, email, transcripts, bulk zips) into one collection."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from . import access
+from .api.imports import run_import
+from .importers import ImportRefused
+from .models import Narrator, Tier
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="WhatsApp export (.zip/.txt), .eml/.mbox, .vtt/.srt/.txt/.docx/OHMS .xml, or a bulk .zip"
+    )
+    title = forms.CharField(max_length=300)
+    narrator = forms.CharField(max_length=200, required=False, help_text="Real name; stored encrypted.")
+    anonymity = forms.ChoiceField(choices=Narrator.Anonymity.choices, initial=Narrator.Anonymity.ANONYMOUS)
+    access = forms.ChoiceField(choices=Tier.choices, initial=Tier.STAFF)
+    language = forms.RegexField(regex=r"^[a-z]{2,3}$", required=False)
+    interviewer = forms.CharField(
+        max_length=200, required=False, help_text="The interviewer's name as it appears in the chat."
+    )
+
+
+@login_required
+def import_upload(request, slug: str):
+    collection = access.collection_for(request.user, slug)
+    error = ""
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                ids = run_import(request.user, slug, form.cleaned_data)
+            except ImportRefused as exc:
+                error = exc.reason
+            else:
+                if len(ids) == 1:
+                    return redirect("archive:interview_detail", public_id=ids[0])
+                return redirect("archive:collection_detail", slug=slug)
+    else:
+        if not access.can_upload(request.user, collection):
+            from django.http import Http404
+
+            raise Http404
+        form = ImportForm()
+    return render(request, "archive/import_upload.html", {"form": form, "collection": collection, "error": error})
