@@ -515,3 +515,27 @@ def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
         assert f"rawi-{interview.public_id}-staff/data/{interview.public_id}/audio.mp3" in archive.namelist()
         archive.extractall(tmp_path / "bag")
     assert bagit.Bag(str(tmp_path / "bag" / f"rawi-{interview.public_id}-staff")).is_valid()
+
+
+@pytest.mark.django_db
+def test_it_exports_one_interview_with_the_command(demo, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from archive import access
+
+    interview = public_interviews(demo)[0]
+    out = tmp_path / "interview.tei.xml"
+    call_command("export", str(interview.public_id), "--format", "tei", "--tier", "public", "--out", str(out))
+    root = etree.parse(str(out)).getroot()
+    assert root.tag == f"{{{TEI_NS}}}TEI"
+    assert len(root.findall(f".//{{{TEI_NS}}}u")) >= 1
+    bag_dir = tmp_path / "one-bag"
+    call_command("export", str(interview.public_id), "--format", "bagit", "--tier", "public", "--out", str(bag_dir))
+    assert bagit.Bag(str(bag_dir)).is_valid()
+    hidden = next(i for i in demo.interviews.values() if "public" not in access.visible_tiers(i))
+    with pytest.raises(CommandError, match="no rendering at this tier"):
+        call_command(
+            "export", str(hidden.public_id), "--format", "txt", "--tier", "public", "--out", str(tmp_path / "x")
+        )
+    assert not (tmp_path / "x").exists()

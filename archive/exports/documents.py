@@ -95,8 +95,8 @@ dl { font-size: 10pt; }
 dt { font-weight: bold; float: left; margin-right: 0.5em; }
 p.segment { margin: 0 0 0.6em 0; }
 p.segment[dir=rtl] { text-align: right; }
-.time { color: #555; font-family: "DejaVu Sans Mono", monospace; font-size: 9pt; unicode-bidi: isolate; }
-.speaker { font-weight: bold; unicode-bidi: isolate; }
+.time { color: #555; font-family: "DejaVu Sans Mono", monospace; font-size: 9pt; }
+.speaker { font-weight: bold; }
 """
 
 
