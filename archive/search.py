@@ -13,6 +13,7 @@ bm25 formula is computed here from the statistics of the visible documents alone
 not see changes a score. PostgreSQL's ts_rank uses no corpus statistics and is used as is.
 """
 
+# ruff: noqa: S608 -- table names come from the fixed TIERS list; every value is a query parameter.
 from __future__ import annotations
 
 import hashlib
@@ -183,14 +184,26 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
         [(interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok) for d in docs],
     )
     if vendor == "sqlite":
-        cursor.execute(f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE interview_id = %s", [interview_id])
+        cursor.execute(
+            f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE interview_id = %s", [interview_id]
+        )
 
 
-def insert_meta(cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]) -> None:
+def insert_meta(
+    cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]
+) -> None:
     cursor.execute(
         f"INSERT INTO {META_TABLE} (tier, interview_id, policy, public_id, meta, docs, toks) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [tier, interview_id, policy, public_id, json.dumps(meta, ensure_ascii=False), len(docs), sum(d.ntok for d in docs)],
+        [
+            tier,
+            interview_id,
+            policy,
+            public_id,
+            json.dumps(meta, ensure_ascii=False),
+            len(docs),
+            sum(d.ntok for d in docs),
+        ],
     )
 
 
@@ -209,7 +222,9 @@ def index_interview(interview: Interview, tiers: Iterable[str]) -> None:
                 stored = stored_by_tier.get(tier)
                 if stored is None:
                     continue
-                rows = stored.segments.order_by("index").values_list("index", "start", "end", "language", "speaker", "text")
+                rows = stored.segments.order_by("index").values_list(
+                    "index", "start", "end", "language", "speaker", "text"
+                )
                 docs = [make_doc(*row) for row in rows]
                 meta = _meta_from_rendering(stored.metadata)
                 fallback = (meta["languages"] or [""])[0]
@@ -389,7 +404,9 @@ def alias_groups(tier: str) -> dict[str, set[str]]:
         if TIER_ORDER[visible_from] > TIER_ORDER[tier]
     }
     by_entity: dict[int, set[str]] = {}
-    for entity_id, normalised in EntityAlias.objects.exclude(entity_id__in=hidden).values_list("entity_id", "normalised"):
+    for entity_id, normalised in EntityAlias.objects.exclude(entity_id__in=hidden).values_list(
+        "entity_id", "normalised"
+    ):
         by_entity.setdefault(entity_id, set()).update(_alias_forms(normalised))
     groups: dict[str, set[str]] = {}
     for forms in by_entity.values():
@@ -410,7 +427,9 @@ def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
         alternatives = [Phrase(tuple(f.split())) for f in sorted(forms)]
         alternatives = [tree] + [a for a in alternatives if a != tree]
         return alternatives[0] if len(alternatives) == 1 else Node("or", tuple(alternatives))
-    return Node(tree.op, tuple(expand(c, groups) for c in tree.children), tuple(expand(c, groups) for c in tree.negated))
+    return Node(
+        tree.op, tuple(expand(c, groups) for c in tree.children), tuple(expand(c, groups) for c in tree.negated)
+    )
 
 
 def to_fts5(tree: Any) -> str:
@@ -596,7 +615,9 @@ class _TierScope:
 
 
 def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _TierScope:
-    cursor.execute(f"SELECT interview_id, policy, public_id, meta, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier])
+    cursor.execute(
+        f"SELECT interview_id, policy, public_id, meta, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier]
+    )
     visible: list[int] = []
     allowed: list[int] = []
     meta: dict[int, dict[str, Any]] = {}
@@ -698,7 +719,8 @@ class TierQuery:
             return []
         source, where, params = self.backend.candidates(self.scope.tier, self.tree, ids, self.filters.language)
         self.cursor.execute(
-            f"SELECT d.interview_id, d.language, count(*) FROM {source} WHERE {where} GROUP BY d.interview_id, d.language",
+            f"SELECT d.interview_id, d.language, count(*) FROM {source} WHERE {where} "
+            "GROUP BY d.interview_id, d.language",
             params,
         )
         return [(i, lang, n) for i, lang, n in self.cursor.fetchall() if i in self.scope.meta]
@@ -723,7 +745,7 @@ class TierQuery:
             self.cursor.execute(
                 f"SELECT bm25({fts}) AS score, d.id FROM {source} WHERE {where} "
                 "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
-                params + [limit],
+                [*params, limit],
             )
             return [(float(s), i) for s, i in self.cursor.fetchall()]
         return self._scoped_top(limit)
@@ -743,7 +765,9 @@ class TierQuery:
             self.cursor.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
             idf.append(_idf(n_docs, self.cursor.fetchone()[0]))
         source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.filters.language)
-        self.cursor.execute(f"SELECT d.id, d.interview_id, d.seg_index, d.body, d.ntok FROM {source} WHERE {where}", params)
+        self.cursor.execute(
+            f"SELECT d.id, d.interview_id, d.seg_index, d.body, d.ntok FROM {source} WHERE {where}", params
+        )
         scored = []
         for doc_id, interview_id, seg_index, body, ntok in self.cursor.fetchall():
             sequence = tokens(body)
@@ -757,8 +781,8 @@ class TierQuery:
             return {}
         clause, params = self.backend.ids_clause("id", doc_ids)
         self.cursor.execute(
-            f'SELECT id, interview_id, seg_index, start, "end", language, speaker, text FROM {doc_table(self.scope.tier)} '
-            f"WHERE {clause}",
+            'SELECT id, interview_id, seg_index, start, "end", language, speaker, text '
+            f"FROM {doc_table(self.scope.tier)} WHERE {clause}",
             params,
         )
         return {row[0]: row for row in self.cursor.fetchall()}
@@ -928,7 +952,9 @@ def search(user, query: str, *, filters: Filters | None = None, page: int = 1, p
     return results
 
 
-def search_as_tier(tier: str, query: str, *, filters: Filters | None = None, page: int = 1, per_page: int = 20) -> Results:
+def search_as_tier(
+    tier: str, query: str, *, filters: Filters | None = None, page: int = 1, per_page: int = 20
+) -> Results:
     """Search as someone with `tier` in every collection (management command, operators)."""
     if tier not in TIERS:
         raise ValueError("unknown tier")
@@ -981,7 +1007,9 @@ def reindex(*, rebuild_stale: bool = True, stdout=None) -> int:
         with transaction.atomic():
             tiers = access.visible_tiers(interview)
             stored = dict(RenderedInterview.objects.filter(interview=interview).values_list("tier", "policy_version"))
-            if rebuild_stale and (set(stored) != set(tiers) or any(v != policy_stamp(interview) for v in stored.values())):
+            if rebuild_stale and (
+                set(stored) != set(tiers) or any(v != policy_stamp(interview) for v in stored.values())
+            ):
                 materialise(interview)  # indexes as it goes
             else:
                 index_interview(interview, [t for t in tiers if t in stored])

@@ -25,6 +25,8 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("archive", "0001_initial")]
     # Keep one leaf: the audit-trigger migration (0003) was written against 0001 as well.
-    run_before = [("archive", "0003_audit_triggers")] if Path(__file__).with_name("0003_audit_triggers.py").exists() else []
+    run_before = (
+        [("archive", "0003_audit_triggers")] if Path(__file__).with_name("0003_audit_triggers.py").exists() else []
+    )
 
     operations = [migrations.RunPython(forwards, backwards)]
