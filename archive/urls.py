@@ -30,3 +30,10 @@ from . import views_import  # noqa: E402 (import upload form, added by the impor
 urlpatterns += [
     path("collections/<slug:slug>/import/", views_import.import_upload, name="collection_import"),
 ]
+
+from . import views_search  # noqa: E402 (search, added by the search work)
+
+urlpatterns += [
+    path("search/", views_search.search_page, name="search"),
+    path("search/suggest/", views_search.suggest_view, name="search_suggest"),
+]

@@ -24,3 +24,10 @@ from . import imports as import_views  # noqa: E402 (import uploads, added by th
 urlpatterns += [
     path("collections/<slug:slug>/imports/", import_views.ImportUpload.as_view(), name="collection-imports"),
 ]
+
+from . import search as search_api  # noqa: E402 (search, added by the search work)
+
+urlpatterns += [
+    path("search/", search_api.SearchView.as_view(), name="search"),
+    path("search/suggest/", search_api.SuggestView.as_view(), name="search-suggest"),
+]
