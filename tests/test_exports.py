@@ -539,3 +539,18 @@ def test_it_exports_one_interview_with_the_command(demo, tmp_path):
             "export", str(hidden.public_id), "--format", "txt", "--tier", "public", "--out", str(tmp_path / "x")
         )
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.django_db
+def test_it_rebuilds_and_purges_cached_exports_when_the_policy_changes(demo):
+    from archive.services import interview_touch
+    from archive.services.exports import export_interview
+
+    interview = public_interviews(demo)[0]
+    first = export_interview(interview=interview, fmt="txt", tier="public", requester_tier="public")
+    assert first.path.parent.name == str(interview.public_id)
+    interview_touch(interview)
+    second = export_interview(interview=interview, fmt="txt", tier="public", requester_tier="public")
+    assert second.path != first.path
+    assert not first.path.exists()
+    assert sorted(p.name for p in second.path.parent.glob("public-*.txt")) == [second.path.name]

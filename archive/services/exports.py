@@ -130,6 +130,10 @@ def export_interview(
                 detail={"format": fmt},
             )
             raise ExportError("export failed") from error
+        # Earlier outputs of this tier and format were built under another policy: never served again.
+        for stale in cached.parent.glob(f"{tier}-*.{extension}"):
+            if stale != cached:
+                stale.unlink(missing_ok=True)
     audit_log(
         actor=actor,
         action="export",
