@@ -239,7 +239,7 @@ def kek_rotate(*, actor: Any = None, new_key: bool = False) -> int:
             key.kek_id, key.wrapped_key = crypto.wrap_data_key(dek, pid)
             key.save(update_fields=["kek_id", "wrapped_key"])
             count += 1
-    resealed = _reseal_quarantine(active)
+    resealed = _reseal_quarantine(active) + _reseal_second_factors(active)
     audit_log(actor=actor, action="kek_rotate", detail={"keys": count, "quarantine": resealed, "kek": active})
     return count
 
@@ -264,12 +264,32 @@ def _reseal_quarantine(active: str) -> int:
     return count
 
 
+def _reseal_second_factors(active: str) -> int:
+    from ..models import SecondFactor
+
+    count = 0
+    for row_id in list(
+        SecondFactor.objects.exclude(secret_ciphertext__startswith=f"{active}.").values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            row = SecondFactor.objects.select_for_update().get(pk=row_id)
+            context = f"totp:{row.user_id}"
+            row.secret_ciphertext = crypto.seal_json(crypto.open_json(row.secret_ciphertext, context), context)
+            row.save(update_fields=["secret_ciphertext"])
+            count += 1
+    return count
+
+
 def kek_ids_in_use() -> set[str]:
     """KEK ids that still wrap a data key or seal quarantined metadata."""
     from ..models import QuarantinedMetadata
 
     used = set(NarratorKey.objects.exclude(wrapped_key="").values_list("kek_id", flat=True))
+    from ..models import SecondFactor
+
     for token in QuarantinedMetadata.objects.values_list("payload_ciphertext", flat=True):
+        used.add(token.partition(".")[0])
+    for token in SecondFactor.objects.values_list("secret_ciphertext", flat=True):
         used.add(token.partition(".")[0])
     return used
 
