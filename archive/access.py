@@ -154,8 +154,21 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
         raise Http404 from None
     tier = user_tier(user, interview)
     if not tier_at_least(tier, required_tier(interview)):
+        _log_denial(user, interview, tier)
         raise Http404
     return interview, tier
+
+
+def _log_denial(user: User | AnonymousUser | None, interview: Interview, tier: str) -> None:
+    """A signed-in user asked for an interview that exists but is above them: audited (and alerted on
+    when repeated), while the response stays the same 404 as for a missing id."""
+    if not _is_authenticated(user):
+        return
+    from .services.audit import audit_log  # services import this module
+
+    audit_log(
+        actor=user, action="access_denied", target_type="interview", target_id=str(interview.public_id), tier=tier
+    )
 
 
 def can_edit(user: User | AnonymousUser | None, interview: Interview) -> bool:

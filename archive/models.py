@@ -530,3 +530,28 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"alert {self.kind}"
+
+
+class SecondFactor(models.Model):
+    """A user's TOTP second factor. The secret is sealed under the KEK (crypto.seal_json), never plain."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor")
+    secret_ciphertext = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted time step: a code is never accepted twice.
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"second factor of user {self.user_id}"
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in (password or second factor), for throttling per username and address."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"login failure {self.pk}"

@@ -1,13 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_workbench
+from . import views, views_auth, views_workbench
 
 app_name = "archive"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/", views_auth.login_view, name="login"),  # throttled, TOTP for staff (views_auth)
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("collections/", views.collection_list, name="collection_list"),
     path("collections/<slug:slug>/", views.collection_detail, name="collection_detail"),
@@ -36,4 +36,30 @@ from . import views_search  # noqa: E402 (search, added by the search work)
 urlpatterns += [
     path("search/", views_search.search_page, name="search"),
     path("search/suggest/", views_search.suggest_view, name="search_suggest"),
+]
+
+from . import views_audit, views_consent  # noqa: E402 (consent ledger, audit trail, second factor)
+
+urlpatterns += [
+    path("login/verify/", views_auth.login_verify, name="login_verify"),
+    path("login/enrol/", views_auth.login_enrol, name="login_enrol"),
+    path("account/second-factor/", views_auth.totp_enrol, name="totp_enrol"),
+    path("interviews/<uuid:public_id>/consent/", views_consent.consent_ledger, name="consent_ledger"),
+    path(
+        "interviews/<uuid:public_id>/consent/<uuid:narrator_id>/", views_consent.consent_edit, name="consent_edit"
+    ),
+    path(
+        "interviews/<uuid:public_id>/consent/<uuid:narrator_id>/withdraw/",
+        views_consent.consent_withdraw,
+        name="consent_withdraw",
+    ),
+    path(
+        "interviews/<uuid:public_id>/consent/forms/<int:version_id>/",
+        views_consent.consent_form_download,
+        name="consent_form_download",
+    ),
+    path("consent/reviews/", views_consent.consent_reviews, name="consent_reviews"),
+    path("audit/", views_audit.audit_events, name="audit_events"),
+    path("audit/alerts/", views_audit.alert_list, name="audit_alerts"),
+    path("audit/alerts/<int:alert_id>/resolve/", views_audit.alert_resolve, name="audit_alert_resolve"),
 ]

@@ -264,3 +264,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("RAWI_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Second factor and sign-in throttling (archive/views_auth.py). With RAWI_REQUIRE_TOTP, every editor,
+# archivist and custodian must enrol a TOTP app before they get a session; without it (the demo), the
+# second factor is enforced for each account once it has enrolled.
+RAWI_REQUIRE_TOTP = envbool("RAWI_REQUIRE_TOTP", "False")
+RAWI_LOGIN_MAX_FAILURES = envint("RAWI_LOGIN_MAX_FAILURES", "5")  # per username + address
+RAWI_LOGIN_MAX_FAILURES_PER_IP = envint("RAWI_LOGIN_MAX_FAILURES_PER_IP", "30")
+RAWI_LOGIN_LOCKOUT_SECONDS = envint("RAWI_LOGIN_LOCKOUT_SECONDS", "900")
+RAWI_MAX_CONSENT_FORM_BYTES = envint("RAWI_MAX_CONSENT_FORM_BYTES", str(20 * 1024 * 1024))

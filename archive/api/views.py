@@ -16,7 +16,7 @@ from ..services import audit_log
 from . import serializers
 
 
-class CollectionList(generics.GenericAPIView):
+class CollectionList(generics.ListAPIView):
     serializer_class = serializers.CollectionSerializer
 
     def get(self, request: Request) -> Response:
@@ -39,7 +39,7 @@ class CollectionDetail(generics.GenericAPIView):
         raise access.Http404
 
 
-class InterviewList(generics.GenericAPIView):
+class InterviewList(generics.ListAPIView):
     serializer_class = serializers.InterviewSummarySerializer
 
     @extend_schema(parameters=[OpenApiParameter("collection", str, description="collection slug")])
