@@ -774,7 +774,7 @@ class TierQuery:
             tf = [_phrase_count(sequence, p) for p in phrases]
             scored.append((_bm25(tf, idf, ntok, avgdl), interview_id, seg_index, doc_id))
         scored.sort()
-        return [(round(s, 6), doc_id) for s, _i, _x, doc_id in scored[:limit]]
+        return [(s, doc_id) for s, _i, _x, doc_id in scored[:limit]]
 
     def rows(self, doc_ids: list[int]) -> dict[int, tuple]:
         if not doc_ids:

@@ -1,0 +1,310 @@
+"""Redaction-aware search (issue 5): per-tier documents, hidden text absent from hits, counts, facets,
+suggestions and scores; Arabic normalisation; alias expansion only where the entity is visible;
+withdrawal in the same transaction. Runs on SQLite, and on PostgreSQL via tests/test_search_postgres.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import Client
+
+from archive import access, search, services
+from archive.models import AuditEvent, Interview, Membership, Redaction, Segment
+
+pytestmark = pytest.mark.django_db
+
+CANARY = "zanzibarquux"
+
+
+class World:
+    """A small archive built through the services, independent of the demo seed."""
+
+    def __init__(self, slug: str = "search-a"):
+        self.collection = services.collection_get_or_create(slug=slug, title=f"Collection {slug}")
+        self.narrator = services.narrator_create(
+            collection=self.collection, legal_name="Nadia Example", anonymity="pseudonymous", pseudonym="Resident Q"
+        )
+
+    def interview(self, title: str, texts: list[str], *, access_level: str = "public", language: str = "en", **extra):
+        interview = services.interview_create(
+            collection=self.collection,
+            title=title,
+            narrators=[self.narrator],
+            access_level=access_level,
+            languages=[language],
+            status=Interview.Status.PUBLISHED,
+            recorded_on=extra.pop("recorded_on", date(2015, 3, 2)),
+            mode=extra.pop("mode", Interview.Mode.WHATSAPP_VOICE),
+            topics=extra.pop("topics", ["siege"]),
+        )
+        services.consent_record(
+            narrator=self.narrator, interview=interview, research_access=True, publication=True, public_web=True
+        )
+        services.transcript_store(
+            interview=interview,
+            source="manual",
+            language=language,
+            segments=[services.SegmentInput(start=i * 5.0, end=i * 5.0 + 4.0, text=t) for i, t in enumerate(texts)],
+        )
+        interview.refresh_from_db()
+        return interview
+
+    @staticmethod
+    def redact(interview: Interview, index: int, word: str, visible_from: str = "staff") -> None:
+        segment = Segment.objects.get(transcript__interview=interview, transcript__is_current=True, index=index)
+        text = segment.raw_text  # noqa: the test plays the editor marking the span
+        start = text.index(word)
+        services.redaction_add_span(
+            segment=segment, start_char=start, end_char=start + len(word), category="other", visible_from=visible_from
+        )
+
+
+def as_tier(tier: str, query: str, *, filters: search.Filters | None = None, **kwargs) -> search.Results:
+    """Search as a tier, limited to the test's own collection (the demo archive is seeded too)."""
+    filters = filters or search.Filters()
+    filters.collection = filters.collection or "search-a"
+    return search.run_search(search.visible_by_tier_for_tier(tier), query, filters=filters, **kwargs)
+
+
+def hits(results: search.Results) -> list[tuple[str, int]]:
+    return [(h.title, h.segment_index) for h in results.hits]
+
+
+def facet_values(results: search.Results) -> str:
+    return json.dumps(results.facets, ensure_ascii=False)
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+def test_it_finds_words_phrases_prefixes_and_boolean_queries(world):
+    world.interview("Bread queue", ["The bread queue was long today.", "Water came back at night."])
+    world.interview("Shelling", ["Shelling near the old market.", "We queued for water and bread."])
+    assert as_tier("public", "bread").total == 2
+    assert hits(as_tier("public", '"bread queue"')) == [("Bread queue", 0)]
+    assert as_tier("public", "queu*").total == 2
+    assert as_tier("public", "bread AND water").total == 1
+    assert as_tier("public", "bread OR shelling").total == 3
+    assert hits(as_tier("public", "bread NOT queue")) == [("Shelling", 1)]
+    assert hits(as_tier("public", "bread -queue")) == [("Shelling", 1)]
+    assert as_tier("public", "NOT bread").error == "A query needs at least one word to look for besides NOT."
+    assert as_tier("public", '"unbalanced (quote').total == 0  # never an FTS syntax error
+
+
+def test_it_hides_a_term_redacted_above_the_tier_everywhere(world):
+    first = world.interview("Visible", [f"We met {CANARY} at the bakery.", "The bakery was shelled."])
+    world.redact(first, 0, CANARY, visible_from="staff")
+    for tier in ("public", "researcher"):
+        results = as_tier(tier, CANARY)
+        assert (results.total, results.hits) == (0, [])
+        assert all(items == [] for items in results.facets.values())
+        assert search.suggest_for(search.visible_by_tier_for_tier(tier), CANARY[:4]) == []
+        assert CANARY not in json.dumps(as_tier(tier, "bakery").as_json())
+    assert as_tier("staff", CANARY).total == 1
+    assert search.suggest_for(search.visible_by_tier_for_tier("staff"), CANARY[:4]) == [CANARY]
+    assert as_tier("staff", CANARY).hits[0].snippet == f"We met <mark>{CANARY}</mark> at the bakery."
+
+
+def test_it_scores_visible_hits_the_same_whether_or_not_hidden_documents_hold_the_term(world):
+    """Same visible renderings twice; only text hidden from public (a staff-only interview, a span
+    redacted above public) changes between the two runs. Public scores and order must not move."""
+    world.interview("One", ["convoy convoy arrives", "nothing here", "a convoy of trucks", "rain", "snow", "wind"])
+    world.interview("Two", ["the convoy was stopped", "quiet evening"])
+    hidden = world.interview("Hidden", ["walnut walnut walnut", "walnut again"], access_level="staff")
+    partly = world.interview("Partly", ["walnut secret walnut", "morning"])
+    world.redact(partly, 0, "walnut secret walnut", visible_from="staff")
+    before = [(h.title, h.segment_index, h.score) for h in as_tier("public", "convoy").hits]
+    public_docs = as_tier("public", "morning OR rain OR snow OR wind OR quiet OR nothing").total
+    for interview, index, text in [
+        (hidden, 0, "convoy convoy convoy"),
+        (hidden, 1, "convoy again"),
+        (partly, 0, "convoy secret convoy"),
+    ]:
+        segment = Segment.objects.get(transcript__interview=interview, transcript__is_current=True, index=index)
+        services.segment_edit(segment=segment, text=text, actor=None)
+    assert as_tier("staff", "convoy").total == 6  # the staff table does see the new text
+    after = [(h.title, h.segment_index, h.score) for h in as_tier("public", "convoy").hits]
+    assert after == before
+    assert [(t, i) for t, i, _s in after] == [("One", 0), ("One", 2), ("Two", 0)]
+    assert all(score > 0 for *_rest, score in after)
+    assert as_tier("public", "morning OR rain OR snow OR wind OR quiet OR nothing").total == public_docs
+
+
+def test_it_ranks_a_partly_visible_tier_from_visible_documents_only(world, outsider):
+    """A researcher of collection A shares the researcher table with collection B's interviews, which
+    they do not see: the visible-only bm25 must not move when B's documents mention the term."""
+    fillers = ["rain", "snow", "wind", "sun", "fog", "hail"]
+    world.interview("A public", ["convoy at dawn", *fillers], access_level="researcher")
+    world.interview("A second", ["convoy convoy", *fillers], access_level="researcher")
+    Membership.objects.create(user=outsider, collection=world.collection, role=Membership.Role.RESEARCHER)
+    before = [(h.title, h.score) for h in search.search(outsider, "convoy").hits]
+    other = World("search-b")
+    other.interview("B hidden", ["convoy convoy convoy convoy", "convoy"], access_level="researcher")
+    seen = search.visible_by_tier_for_user(outsider)
+    scope = search._load_scope(connection.cursor(), "researcher", seen["researcher"], search.Filters())
+    assert scope.whole_table is False
+    after = [(h.title, h.score) for h in search.search(outsider, "convoy").hits]
+    assert after == before
+    assert [t for t, _s in after] == ["A second", "A public"]
+
+
+def test_it_computes_the_same_bm25_as_fts5_when_the_whole_table_is_visible(world):
+    if connection.vendor != "sqlite":
+        pytest.skip("FTS5 only")
+    world.interview("One", ["convoy convoy arrives", "a convoy of trucks and a convoy of cars", "none"])
+    world.interview("Two", ["the convoy was stopped at the convoy gate", "quiet evening"])
+    seen = search.visible_by_tier_for_tier("public")
+    with connection.cursor() as cursor:
+        scope = search._load_scope(cursor, "public", seen["public"], search.Filters())
+        assert scope.whole_table
+        query = search.TierQuery(
+            search.Backend(), cursor, scope, search.parse('convoy OR "convoy gate"'), search.Filters()
+        )
+        native = query.top(10)
+        scope.whole_table = False
+        python = query.top(10)
+    assert [d for _s, d in native] == [d for _s, d in python]
+    assert [s for s, _d in python] == pytest.approx([s for s, _d in native], abs=1e-5)
+
+
+def test_it_normalises_arabic(world):
+    world.interview("Arabic", ["كل عائلة في الْوَعْر تنتظر", "الوعر تحت الحصار", "مدرسة البنات"], language="ar")
+    world.interview("English", ["Food never reached al-Waer that winter.", "Nothing else."])
+    expected = [("Arabic", 0), ("Arabic", 1), ("English", 0)]
+    # The demo archive's al-Waer entity (aliases Waer, الوعر) is visible at every tier: both scripts meet.
+    assert sorted(hits(as_tier("public", "الوعر"))) == expected
+    assert sorted(hits(as_tier("public", "الْوَعْر"))) == expected
+    assert sorted(hits(as_tier("public", "Waer"))) == expected
+    assert as_tier("public", "الوعر").hits[0].snippet in {
+        "كل عائلة في <mark>الْوَعْر</mark> تنتظر",
+        "<mark>الوعر</mark> تحت الحصار",
+    }
+
+
+def test_it_expands_aliases_only_where_the_entity_is_visible(world):
+    world.interview("Arabic", ["القصف على الخالدية", "لا شيء"], language="ar")
+    world.interview("English", ["Snipers covered al-Khalidiya all week.", "Nothing else."])
+    assert hits(as_tier("public", "Khalidiya")) == [("English", 0)]
+    entity = services.entity_create(kind="place", name="al-Khalidiya", aliases=["Khalidiya", "الخالدية"])
+    assert sorted(hits(as_tier("public", "Khalidiya"))) == [("Arabic", 0), ("English", 0)]
+    assert sorted(hits(as_tier("public", "الخالدية"))) == [("Arabic", 0), ("English", 0)]
+    # Redacted below staff: at public the name is gone from the text and the query does not expand.
+    services.redaction_add_entity(entity=entity, category=Redaction.Category.PLACE, visible_from="staff")
+    for query in ("Khalidiya", "الخالدية", "al-Khalidiya", "khal*"):
+        results = as_tier("public", query)
+        assert (results.total, all(v == [] for v in results.facets.values())) == (0, True)
+    assert "khalidiya" not in search.alias_groups("public")
+    assert search.alias_groups("staff")["khalidiya"] == {"khalidiya", "الخالديه", "خالديه"}
+    assert sorted(hits(as_tier("staff", "Khalidiya"))) == [("Arabic", 0), ("English", 0)]
+
+
+def test_it_removes_a_withdrawn_interview_in_the_same_transaction(world):
+    interview = world.interview("Withdrawn", ["The checkpoint closed at noon."])
+    assert as_tier("public", "checkpoint").total == 1
+    with transaction.atomic():
+        services.interview_update(interview=interview, access_level="researcher")
+        assert as_tier("public", "checkpoint").total == 0
+        assert as_tier("researcher", "checkpoint").total == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM search_doc_public WHERE interview_id = %s", [interview.pk])
+            assert cursor.fetchone()[0] == 0
+
+
+def test_it_filters_facets_and_paginates(world):
+    world.interview("Phone call", ["water " * 3, "water and bread"], mode="phone", topics=["water", "siege"])
+    world.interview(
+        "Later", ["water tanks"], mode="email", topics=["water"], recorded_on=date(2016, 7, 1), language="en"
+    )
+    results = as_tier("public", "water", per_page=2)
+    assert (results.total, results.pages, len(results.hits)) == (3, 2, 2)
+    assert len(as_tier("public", "water", per_page=2, page=2).hits) == 1
+    assert results.facets["mode"] == [
+        {"value": "phone", "label": "phone", "count": 2},
+        {"value": "email", "label": "email", "count": 1},
+    ]
+    assert results.facets["topic"] == [
+        {"value": "water", "label": "water", "count": 3},
+        {"value": "siege", "label": "siege", "count": 2},
+    ]
+    assert results.facets["year"] == [
+        {"value": "2015", "label": "2015", "count": 2},
+        {"value": "2016", "label": "2016", "count": 1},
+    ]
+    assert results.facets["collection"] == [{"value": "search-a", "label": "Collection search-a", "count": 3}]
+    assert as_tier("public", "water", filters=search.Filters(mode="email")).total == 1
+    assert as_tier("public", "water", filters=search.Filters(date_from="2016-01-01")).total == 1
+    assert as_tier("public", "water", filters=search.Filters(date_to="2015-12")).total == 2
+    assert as_tier("public", "water", filters=search.Filters(topic="siege")).total == 2
+    assert as_tier("public", "water", filters=search.Filters(narrator="Resident Q")).total == 3
+    assert as_tier("public", "water", filters=search.Filters(narrator="Nadia")).total == 0  # real name hidden
+    assert as_tier("public", "water", filters=search.Filters(language="ar")).total == 0
+    hit = as_tier("public", '"water tanks"').hits[0]
+    assert hit.url == f"/interviews/{hit.interview_id}/#seg-0"
+    assert (hit.start, hit.end) == (0.0, 4.0)
+
+
+def test_it_escapes_snippets(world):
+    world.interview("Markup", ['<script>alert("x")</script> water & <b>bread</b>'])
+    snippet = as_tier("public", "bread").hits[0].snippet
+    assert (
+        snippet == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; water &amp; &lt;b&gt;<mark>bread</mark>&lt;/b&gt;"
+    )
+
+
+def test_it_uses_the_anonymous_shortcut_that_equals_the_gate(demo):
+    expected = {i.pk for i, tier in access.visible_interviews(AnonymousUser()) if tier == "public"}
+    assert set(search.visible_by_tier_for_user(AnonymousUser()).get("public", {})) == expected
+
+
+def test_it_serves_the_page_api_and_command_and_audits_above_public(world, client_as):
+    world.interview("Served", ["Flour arrived by night.", f"{CANARY} was there."])
+    interview = Interview.objects.get(title="Served")
+    world.redact(interview, 1, CANARY, visible_from="staff")
+    anonymous = Client()
+    page = anonymous.get("/search/", {"q": "flour"})
+    assert page.status_code == 200
+    assert "<mark>Flour</mark>" in page.content.decode()
+    api = anonymous.get("/api/v1/search/", {"q": CANARY}).json()
+    assert (api["total"], api["hits"]) == (0, [])
+    assert CANARY not in anonymous.get("/api/v1/search/", {"q": "was there"}).content.decode()
+    assert anonymous.get("/api/v1/search/suggest/", {"q": CANARY[:3]}).json() == {"suggestions": []}
+    out = StringIO()
+    call_command("search", "flour", "--tier", "public", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert [(h["interview_id"], h["start"], h["end"]) for h in data["hits"]] == [(str(interview.public_id), 0.0, 4.0)]
+    editor = User.objects.create_user(username="searcher-editor", password="x" * 16)
+    Membership.objects.create(user=editor, collection=world.collection, role=Membership.Role.EDITOR)
+    before = AuditEvent.objects.filter(action="search").count()
+    results = search.search(editor, CANARY)
+    assert results.total == 1
+    event = AuditEvent.objects.filter(action="search").last()
+    assert AuditEvent.objects.filter(action="search").count() == before + 1
+    assert (event.tier, event.detail["hits"], event.detail["query_hmac"]) == (
+        "staff",
+        1,
+        search.query_fingerprint(CANARY),
+    )
+    assert CANARY not in json.dumps(event.detail)
+
+
+def test_it_reindexes_to_the_same_documents(world):
+    world.interview("Reindex", ["Doctors worked in the basement.", "الْمُعَلِّمُون في المدرسة"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT interview_id, seg_index, text, body, ntok FROM search_doc_public ORDER BY interview_id, seg_index"
+        )
+        before = cursor.fetchall()
+        call_command("reindex", stdout=StringIO())
+        cursor.execute(
+            "SELECT interview_id, seg_index, text, body, ntok FROM search_doc_public ORDER BY interview_id, seg_index"
+        )
+        assert cursor.fetchall() == before
+    assert as_tier("public", "المعلمون").total == 1

@@ -1,0 +1,42 @@
+"""The search acceptance tests again on PostgreSQL (tsvector + GIN). scripts/test.sh runs `pytest -m postgres`
+with DATABASE_URL set; on SQLite these are skipped here because tests/test_search.py already runs them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests import test_search as base
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("runs on PostgreSQL (DATABASE_URL=postgresql://…)")
+
+
+world = base.world
+
+test_it_finds_words_phrases_prefixes_and_boolean_queries_pg = (
+    base.test_it_finds_words_phrases_prefixes_and_boolean_queries
+)
+test_it_hides_a_term_redacted_above_the_tier_everywhere_pg = (
+    base.test_it_hides_a_term_redacted_above_the_tier_everywhere
+)
+test_it_scores_visible_hits_the_same_pg = (
+    base.test_it_scores_visible_hits_the_same_whether_or_not_hidden_documents_hold_the_term
+)
+test_it_ranks_a_partly_visible_tier_pg = base.test_it_ranks_a_partly_visible_tier_from_visible_documents_only
+test_it_normalises_arabic_pg = base.test_it_normalises_arabic
+test_it_expands_aliases_only_where_visible_pg = base.test_it_expands_aliases_only_where_the_entity_is_visible
+test_it_removes_a_withdrawn_interview_in_the_same_transaction_pg = (
+    base.test_it_removes_a_withdrawn_interview_in_the_same_transaction
+)
+test_it_filters_facets_and_paginates_pg = base.test_it_filters_facets_and_paginates
+test_it_escapes_snippets_pg = base.test_it_escapes_snippets
+test_it_serves_the_page_api_and_command_and_audits_above_public_pg = (
+    base.test_it_serves_the_page_api_and_command_and_audits_above_public
+)
+test_it_reindexes_to_the_same_documents_pg = base.test_it_reindexes_to_the_same_documents
