@@ -31,3 +31,23 @@ urlpatterns += [
     path("search/", search_api.SearchView.as_view(), name="search"),
     path("search/suggest/", search_api.SuggestView.as_view(), name="search-suggest"),
 ]
+
+from . import redactions as redaction_views  # noqa: E402 (editors' redaction endpoints, added by the workbench work)
+
+urlpatterns += [
+    path(
+        "interviews/<uuid:public_id>/redactions/",
+        redaction_views.InterviewRedactions.as_view(),
+        name="interview-redactions",
+    ),
+    path(
+        "interviews/<uuid:public_id>/redactions/decide/",
+        redaction_views.InterviewRedactionsDecide.as_view(),
+        name="interview-redactions-decide",
+    ),
+    path(
+        "interviews/<uuid:public_id>/redactions/suggest/",
+        redaction_views.InterviewRedactionsSuggest.as_view(),
+        name="interview-redactions-suggest",
+    ),
+]
