@@ -1,0 +1,310 @@
+"""Search benchmark: python -m benchmarks.search --segments N [--pg-url URL] --json
+
+Generates realistic English + Arabic testimony-like segments (Zipf-distributed vocabulary, 30 % Arabic with
+some harakat), builds the public tier's index through the bulk path (archive.search.make_doc, the same
+function the transactional path uses, so documents are identical), then times 1-word, 2-word and phrase
+queries through archive.search.run_search (count + facets + top 20 + snippets) and a naive LIKE scan.
+PostgreSQL is measured when --pg-url or RAWI_PG_URL is given (a database named rawi_bench is recreated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EN_COMMON = ["the", "of", "and", "to", "a", "in", "was", "we", "were", "it", "that", "he", "they", "my", "for", "on", "with", "at", "our", "by", "from", "this", "not", "there", "had", "but", "his", "all", "one", "people", "no", "when", "what", "about", "would", "could", "after", "house", "city", "street", "night", "day", "food", "water", "bread", "army", "checkpoint", "siege", "family", "brother", "mother", "children", "school", "hospital", "doctor", "shelling", "bombing", "truce", "convoy", "negotiations", "prisoners", "detainees", "district", "neighbourhood", "market", "prices", "sugar", "flour", "fuel", "electricity", "winter", "summer", "morning", "evening", "phone", "line", "internet", "message", "voice", "fear", "hope", "waiting", "years", "months", "weeks", "soldiers", "fighters", "government", "opposition", "committee", "agreement", "buses", "evacuation", "leave", "stay", "home", "roof", "window", "street", "corner", "mosque", "church", "teacher", "student", "lesson", "exams", "war", "peace", "news", "radio", "television", "journalist", "photographer", "camera", "pictures", "video", "friend", "neighbour", "cousin", "uncle", "wife", "husband", "son", "daughter"]
+AR_COMMON = ["في", "من", "على", "إلى", "أن", "كان", "كانت", "هذا", "هذه", "التي", "الذي", "مع", "عن", "لا", "ما", "كل", "بعد", "قبل", "نحن", "هم", "هي", "هو", "الحي", "الوعر", "حمص", "الحصار", "الخبز", "الماء", "الكهرباء", "المدرسة", "المستشفى", "الطبيب", "القصف", "الهدنة", "القافلة", "المفاوضات", "المعتقلين", "الأسرى", "السوق", "الأسعار", "السكر", "الطحين", "الوقود", "الشتاء", "الصيف", "الصباح", "المساء", "الهاتف", "الإنترنت", "رسالة", "صوت", "الخوف", "الأمل", "ننتظر", "سنوات", "أشهر", "أسابيع", "الجنود", "المقاتلين", "الحكومة", "المعارضة", "اللجنة", "الاتفاق", "الباصات", "الخروج", "البيت", "السطح", "النافذة", "الشارع", "الجامع", "المعلمة", "الطلاب", "الامتحانات", "الحرب", "السلام", "الأخبار", "الصحفي", "المصور", "الصور", "أخي", "أمي", "الأطفال", "عائلة"]
+HARAKAT = "\u064e\u064f\u0650\u0652\u0651"
+
+
+def pseudo_words(rng: random.Random, n: int, letters: str, lo: int, hi: int) -> list[str]:
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(lo, hi))) for _ in range(n)]
+
+
+class Generator:
+    def __init__(self, seed: int = 7):
+        rng = random.Random(seed)
+        self.rng = rng
+        self.en = EN_COMMON + pseudo_words(rng, 20000, "abcdefghiklmnoprstuvwy", 4, 10)
+        self.ar = AR_COMMON + pseudo_words(rng, 15000, "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", 3, 7)
+        self.en_w = [1 / (r + 1) ** 1.05 for r in range(len(self.en))]
+        self.ar_w = [1 / (r + 1) ** 1.05 for r in range(len(self.ar))]
+
+    def segment(self) -> tuple[str, str]:
+        rng = self.rng
+        n = rng.randint(8, 30)
+        if rng.random() < 0.3:
+            words = rng.choices(self.ar, weights=self.ar_w, k=n)
+            if rng.random() < 0.3:  # some harakat, as typed transcripts have
+                i = rng.randrange(n)
+                words[i] = "".join(c + (rng.choice(HARAKAT) if rng.random() < 0.5 else "") for c in words[i])
+            return "ar", " ".join(words) + "."
+        words = rng.choices(self.en, weights=self.en_w, k=n)
+        words[0] = words[0].capitalize()
+        return "en", " ".join(words) + "."
+
+
+def setup_django(data_dir: str, pg_url: str | None):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DEBUG"] = "true"
+    os.environ["RAWI_DATA_DIR"] = data_dir
+    os.environ["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
+    import django
+    from django.conf import settings
+
+    if pg_url:
+        from config.settings import database_from_url
+
+        base = database_from_url(pg_url)
+        settings.DATABASES["pg"] = {**base, "NAME": "rawi_bench"}
+        settings.DATABASES["pg_admin"] = base
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
+    from django.db import connection
+
+    from archive import search
+
+    raw = connection.connection if connection.connection else (connection.ensure_connection() or connection.connection)
+    raw.execute("PRAGMA synchronous=OFF")
+    doc, fts = search.doc_table("public"), search.fts_table("public")
+    seen: dict[int, str] = {}
+    started = time.perf_counter()
+    rowid = 0
+    interview = 0
+    chunk: list[tuple] = []
+    toks = 0
+
+    def flush():
+        nonlocal chunk
+        if not chunk:
+            return
+        raw.executemany(
+            f'INSERT INTO {doc} (id, interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            chunk,
+        )
+        raw.execute(
+            f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE id BETWEEN ? AND ?",
+            (chunk[0][0], chunk[-1][0]),
+        )
+        chunk = []
+
+    texts = [gen.segment() for _ in range(segments)]
+    generated = time.perf_counter()
+    for i, (language, text) in enumerate(texts):
+        if i % per_interview == 0:
+            interview += 1
+            seen[interview] = "bench"
+        d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
+        rowid += 1
+        toks += d.ntok
+        chunk.append((rowid, interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
+        if len(chunk) >= 20000:
+            flush()
+    flush()
+    meta_rows = []
+    for iid in seen:
+        meta = {
+            "collection": f"c{iid % 7}",
+            "collection_title": f"Collection {iid % 7}",
+            "title": f"Interview {iid}",
+            "mode": ["phone", "whatsapp_voice", "email"][iid % 3],
+            "recorded_on": f"{2012 + iid % 6}-0{1 + iid % 9}",
+            "year": f"{2012 + iid % 6}",
+            "languages": ["en", "ar"],
+            "topics": ["siege", "prices"][: 1 + iid % 2],
+            "narrators": ["Resident B"],
+            "place": "Homs",
+        }
+        meta_rows.append(("public", iid, "bench", str(iid), json.dumps(meta), per_interview, 0))
+    raw.executemany(f"INSERT INTO {search.META_TABLE} VALUES (?,?,?,?,?,?,?)", meta_rows)
+    raw.commit()
+    elapsed = time.perf_counter() - generated
+    del started
+    return elapsed, {"public": seen}
+
+
+def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
+    from django.db import connections
+
+    from archive import search
+
+    admin = connections["pg_admin"]
+    admin.ensure_connection()
+    admin.connection.autocommit = True
+    with admin.connection.cursor() as c:
+        c.execute("DROP DATABASE IF EXISTS rawi_bench")
+        c.execute("CREATE DATABASE rawi_bench")
+    pg = connections["pg"]
+    with pg.cursor() as cursor:
+        for statement in search.schema_statements("postgresql"):
+            cursor.execute(statement)
+        cursor.execute(f"DROP INDEX IF EXISTS {search.doc_table('public')}_vec")
+    pg.commit() if not pg.get_autocommit() else None
+    raw = pg.connection
+    doc = search.doc_table("public")
+    seen: dict[int, str] = {}
+    texts = [texts_source.segment() for _ in range(segments)]
+    started = time.perf_counter()
+    with raw.cursor() as cur:
+        with cur.copy(
+            f'COPY {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok) FROM STDIN'
+        ) as copy:
+            interview = 0
+            for i, (language, text) in enumerate(texts):
+                if i % per_interview == 0:
+                    interview += 1
+                    seen[interview] = "bench"
+                d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
+                copy.write_row((interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
+        cur.execute(f"CREATE INDEX {doc}_vec ON {doc} USING GIN (vec)")
+        for iid in seen:
+            meta = {
+                "collection": f"c{iid % 7}",
+                "collection_title": f"Collection {iid % 7}",
+                "title": f"Interview {iid}",
+                "mode": ["phone", "whatsapp_voice", "email"][iid % 3],
+                "recorded_on": f"{2012 + iid % 6}-0{1 + iid % 9}",
+                "year": f"{2012 + iid % 6}",
+                "languages": ["en", "ar"],
+                "topics": ["siege", "prices"][: 1 + iid % 2],
+                "narrators": ["Resident B"],
+                "place": "Homs",
+            }
+            cur.execute(
+                f"INSERT INTO {search.META_TABLE} VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                ("public", iid, "bench", str(iid), json.dumps(meta), per_interview, 0),
+            )
+        cur.execute(f"ANALYZE {doc}")
+    raw.commit()
+    return time.perf_counter() - started, {"public": seen}
+
+
+def queries(gen: Generator, n: int) -> dict[str, list[str]]:
+    rng = random.Random(11)
+    mid_en = gen.en[20:3000]
+    mid_ar = gen.ar[20:2000]
+    one = [rng.choice(mid_en if rng.random() < 0.7 else mid_ar) for _ in range(n)]
+    two = [f"{rng.choice(mid_en[:150])} {rng.choice(mid_en[:600])}" for _ in range(n)]
+    phrase = []
+    while len(phrase) < n:
+        _lang, text = gen.segment()
+        words = text.rstrip(".").split()
+        i = rng.randrange(len(words) - 1)
+        phrase.append(f'"{words[i]} {words[i + 1]}"')
+    return {"one_word": one, "two_words": two, "phrase": phrase}
+
+
+def time_queries(seen: dict, sets: dict[str, list[str]], connection) -> dict:
+    from archive import search
+
+    out = {}
+    for name, items in sets.items():
+        search.run_search(seen, items[0], connection=connection)  # warm
+        times, totals = [], []
+        for q in items:
+            t = time.perf_counter()
+            r = search.run_search(seen, q, connection=connection)
+            times.append((time.perf_counter() - t) * 1000)
+            totals.append(r.total)
+        out[name] = {
+            "p50_ms": round(percentile(times, 50), 2),
+            "p95_ms": round(percentile(times, 95), 2),
+            "queries": len(items),
+            "median_hits": int(statistics.median(totals)),
+        }
+    return out
+
+
+def time_like(sets: dict[str, list[str]], connection, n: int) -> dict:
+    from archive import search
+
+    out = {}
+    with connection.cursor() as cursor:
+        for name, items in sets.items():
+            times = []
+            for q in items[:n]:
+                words = [w for w in q.strip('"').split()]
+                clause = " AND ".join(["body LIKE %s"] * len(words)) if name != "phrase" else "body LIKE %s"
+                params = [f"%{w}%" for w in words] if name != "phrase" else [f"%{' '.join(words)}%"]
+                t = time.perf_counter()
+                cursor.execute(f"SELECT count(*) FROM {search.doc_table('public')} WHERE {clause}", params)
+                cursor.fetchone()
+                cursor.execute(f"SELECT id, text FROM {search.doc_table('public')} WHERE {clause} LIMIT 20", params)
+                cursor.fetchall()
+                times.append((time.perf_counter() - t) * 1000)
+            out[name] = {
+                "p50_ms": round(percentile(times, 50), 2),
+                "p95_ms": round(percentile(times, 95), 2),
+                "queries": len(times),
+            }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--segments", type=int, default=100_000)
+    parser.add_argument("--per-interview", type=int, default=100)
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--like-queries", type=int, default=5)
+    parser.add_argument("--pg-url", default=os.environ.get("RAWI_PG_URL", ""))
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    with tempfile.TemporaryDirectory(prefix="rawi-bench-") as data_dir:
+        setup_django(data_dir, args.pg_url or None)
+        from django.db import connections
+
+        result: dict = {"segments": args.segments, "per_interview": args.per_interview}
+        gen = Generator()
+        sets = queries(gen, args.queries)
+        if not args.no_sqlite:
+            gen = Generator()
+            build_s, seen = build_sqlite(gen, args.segments, args.per_interview)
+            size = Path(data_dir, "bench.sqlite3").stat().st_size
+            result["sqlite"] = {
+                "build_seconds": round(build_s, 2),
+                "build_segments_per_s": round(args.segments / build_s),
+                "db_mib": round(size / 2**20, 1),
+                "search": time_queries(seen, sets, connections["default"]),
+                "like_scan": time_like(sets, connections["default"], args.like_queries),
+            }
+        if args.pg_url:
+            gen = Generator()
+            build_s, seen = build_pg(gen, args.segments, args.per_interview)
+            result["postgresql"] = {
+                "build_seconds": round(build_s, 2),
+                "build_segments_per_s": round(args.segments / build_s),
+                "search": time_queries(seen, sets, connections["pg"]),
+                "like_scan": time_like(sets, connections["pg"], args.like_queries),
+            }
+        for backend in ("sqlite", "postgresql"):
+            if backend in result:
+                r = result[backend]
+                r["like_to_index_p50_ratio"] = {
+                    k: round(r["like_scan"][k]["p50_ms"] / max(r["search"][k]["p50_ms"], 0.01), 1) for k in r["search"]
+                }
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
