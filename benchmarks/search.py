@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-EN_COMMON = ["the", "of", "and", "to", "a", "in", "was", "we", "were", "it", "that", "he", "they", "my", "for", "on", "with", "at", "our", "by", "from", "this", "not", "there", "had", "but", "his", "all", "one", "people", "no", "when", "what", "about", "would", "could", "after", "house", "city", "street", "night", "day", "food", "water", "bread", "army", "checkpoint", "siege", "family", "brother", "mother", "children", "school", "hospital", "doctor", "shelling", "bombing", "truce", "convoy", "negotiations", "prisoners", "detainees", "district", "neighbourhood", "market", "prices", "sugar", "flour", "fuel", "electricity", "winter", "summer", "morning", "evening", "phone", "line", "internet", "message", "voice", "fear", "hope", "waiting", "years", "months", "weeks", "soldiers", "fighters", "government", "opposition", "committee", "agreement", "buses", "evacuation", "leave", "stay", "home", "roof", "window", "street", "corner", "mosque", "church", "teacher", "student", "lesson", "exams", "war", "peace", "news", "radio", "television", "journalist", "photographer", "camera", "pictures", "video", "friend", "neighbour", "cousin", "uncle", "wife", "husband", "son", "daughter"]
-AR_COMMON = ["في", "من", "على", "إلى", "أن", "كان", "كانت", "هذا", "هذه", "التي", "الذي", "مع", "عن", "لا", "ما", "كل", "بعد", "قبل", "نحن", "هم", "هي", "هو", "الحي", "الوعر", "حمص", "الحصار", "الخبز", "الماء", "الكهرباء", "المدرسة", "المستشفى", "الطبيب", "القصف", "الهدنة", "القافلة", "المفاوضات", "المعتقلين", "الأسرى", "السوق", "الأسعار", "السكر", "الطحين", "الوقود", "الشتاء", "الصيف", "الصباح", "المساء", "الهاتف", "الإنترنت", "رسالة", "صوت", "الخوف", "الأمل", "ننتظر", "سنوات", "أشهر", "أسابيع", "الجنود", "المقاتلين", "الحكومة", "المعارضة", "اللجنة", "الاتفاق", "الباصات", "الخروج", "البيت", "السطح", "النافذة", "الشارع", "الجامع", "المعلمة", "الطلاب", "الامتحانات", "الحرب", "السلام", "الأخبار", "الصحفي", "المصور", "الصور", "أخي", "أمي", "الأطفال", "عائلة"]
+EN_COMMON = ["the", "of", "and", "to", "a", "in", "was", "we", "were", "it", "that", "he", "they", "my", "for", "on", "with", "at", "our", "by", "from", "this", "not", "there", "had", "but", "his", "all", "one", "people", "no", "when", "what", "about", "would", "could", "after", "house", "city", "street", "night", "day", "food", "water", "bread", "army", "checkpoint", "siege", "family", "brother", "mother", "children", "school", "hospital", "doctor", "shelling", "bombing", "truce", "convoy", "negotiations", "prisoners", "detainees", "district", "neighbourhood", "market", "prices", "sugar", "flour", "fuel", "electricity", "winter", "summer", "morning", "evening", "phone", "line", "internet", "message", "voice", "fear", "hope", "waiting", "years", "months", "weeks", "soldiers", "fighters", "government", "opposition", "committee", "agreement", "buses", "evacuation", "leave", "stay", "home", "roof", "window", "street", "corner", "mosque", "church", "teacher", "student", "lesson", "exams", "war", "peace", "news", "radio", "television", "journalist", "photographer", "camera", "pictures", "video", "friend", "neighbour", "cousin", "uncle", "wife", "husband", "son", "daughter"]  # noqa: E501
+AR_COMMON = ["في", "من", "على", "إلى", "أن", "كان", "كانت", "هذا", "هذه", "التي", "الذي", "مع", "عن", "لا", "ما", "كل", "بعد", "قبل", "نحن", "هم", "هي", "هو", "الحي", "الوعر", "حمص", "الحصار", "الخبز", "الماء", "الكهرباء", "المدرسة", "المستشفى", "الطبيب", "القصف", "الهدنة", "القافلة", "المفاوضات", "المعتقلين", "الأسرى", "السوق", "الأسعار", "السكر", "الطحين", "الوقود", "الشتاء", "الصيف", "الصباح", "المساء", "الهاتف", "الإنترنت", "رسالة", "صوت", "الخوف", "الأمل", "ننتظر", "سنوات", "أشهر", "أسابيع", "الجنود", "المقاتلين", "الحكومة", "المعارضة", "اللجنة", "الاتفاق", "الباصات", "الخروج", "البيت", "السطح", "النافذة", "الشارع", "الجامع", "المعلمة", "الطلاب", "الامتحانات", "الحرب", "السلام", "الأخبار", "الصحفي", "المصور", "الصور", "أخي", "أمي", "الأطفال", "عائلة"]  # noqa: E501
 HARAKAT = "\u064e\u064f\u0650\u0652\u0651"
 
 
@@ -73,7 +73,7 @@ def setup_django(data_dir: str, pg_url: str | None):
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
@@ -113,7 +113,7 @@ def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[flo
             interview += 1
             seen[interview] = "bench"
         d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
-        rowid += 1
+        rowid = i + 1
         toks += d.ntok
         chunk.append((rowid, interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
         if len(chunk) >= 20000:
@@ -241,7 +241,7 @@ def time_like(sets: dict[str, list[str]], connection, n: int) -> dict:
         for name, items in sets.items():
             times = []
             for q in items[:n]:
-                words = [w for w in q.strip('"').split()]
+                words = q.strip('"').split()
                 clause = " AND ".join(["body LIKE %s"] * len(words)) if name != "phrase" else "body LIKE %s"
                 params = [f"%{w}%" for w in words] if name != "phrase" else [f"%{' '.join(words)}%"]
                 t = time.perf_counter()
