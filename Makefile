@@ -22,8 +22,10 @@ test: venv
 	bash scripts/test.sh
 
 migrations: venv
-	rm -f archive/migrations/0*.py
-	DEBUG=true $(PY) manage.py makemigrations archive -n initial
+	# Regenerate 0001_initial only; hand-written migrations (0002_search, 0003_…) are set aside and restored.
+	rm -f archive/migrations/0001_*.py
+	mkdir -p .migrations-hold && for f in archive/migrations/0*.py; do [ -e "$$f" ] && mv "$$f" .migrations-hold/; done; true
+	DEBUG=true $(PY) manage.py makemigrations archive -n initial; status=$$?; mv .migrations-hold/*.py archive/migrations/ 2>/dev/null; rmdir .migrations-hold; exit $$status
 
 lint: venv
 	$(VENV)/bin/ruff check .
