@@ -17,6 +17,21 @@ SENTENCE = "We are recording this interview today. Thank you for speaking with u
 LEFT_SENTENCE = "Hello. Thank you for speaking with us today."
 RIGHT_SENTENCE = "I want to tell you about my family and my home."
 
+PARAGRAPH = [
+    "We are recording this interview today.",
+    "Thank you for speaking with us about your family and your home.",
+    "Please tell me where you were living before the war began.",
+    "We lived near the old market with my parents and my two brothers.",
+    "In the winter there was no electricity and very little bread.",
+    "My mother baked at night when the shelling was quiet.",
+    "The school closed in the spring and the teachers left the city.",
+    "We listened to the radio every evening to hear the news.",
+    "My brother walked to the hospital each morning to help the doctors.",
+    "After two years we decided to leave with our neighbours.",
+    "The journey took four days and we slept in the fields.",
+    "Today I still remember the smell of the orange trees in our garden.",
+]
+
 TOOLS = ("espeak-ng", "sox", "ffmpeg")
 
 
@@ -120,6 +135,12 @@ class AudioFiles:
         out = self.root / f"long{repeat}.wav"
         if not out.exists():
             speak(out, " ".join([SENTENCE] * repeat))
+        return out
+
+    def paragraph(self) -> Path:
+        out = self.root / "paragraph.wav"
+        if not out.exists():
+            speak(out, " ".join(PARAGRAPH))
         return out
 
     def truncated_mp3(self) -> Path:

@@ -25,7 +25,23 @@ from .audit import audit_log
 logger = logging.getLogger(__name__)
 
 AUDIO_VIDEO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".mov", ".3gp", ".amr", ".mka", ".mkv"}
+    {
+        ".wav",
+        ".flac",
+        ".mp3",
+        ".m4a",
+        ".aac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".webm",
+        ".mp4",
+        ".mov",
+        ".3gp",
+        ".amr",
+        ".mka",
+        ".mkv",
+    }
 )
 CHUNK_SIZE = 1024 * 1024
 MAX_ATTEMPTS = 3
@@ -192,7 +208,9 @@ def job_touch(job_id: int, *, worker: str, progress: float | None = None) -> boo
     if progress is not None:
         changes["progress"] = round(max(0.0, min(1.0, progress)), 4)
     return bool(
-        TranscriptionJob.objects.filter(pk=job_id, state=TranscriptionJob.State.RUNNING, worker=worker).update(**changes)
+        TranscriptionJob.objects.filter(pk=job_id, state=TranscriptionJob.State.RUNNING, worker=worker).update(
+            **changes
+        )
     )
 
 
@@ -202,8 +220,7 @@ def job_claim(job_id: int, *, worker: str) -> bool:
     stale = now - timedelta(seconds=settings.RAWI_JOB_HEARTBEAT_STALE_SECONDS)
     return bool(
         TranscriptionJob.objects.filter(
-            Q(state=TranscriptionJob.State.QUEUED)
-            | Q(state=TranscriptionJob.State.RUNNING, heartbeat_at__lt=stale),
+            Q(state=TranscriptionJob.State.QUEUED) | Q(state=TranscriptionJob.State.RUNNING, heartbeat_at__lt=stale),
             pk=job_id,
         ).update(
             state=TranscriptionJob.State.RUNNING,

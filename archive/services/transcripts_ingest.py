@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
@@ -98,7 +97,9 @@ def _segment_inputs(result: transcription.Transcription) -> list[SegmentInput]:
     ]
 
 
-def transcription_job_run(job_id: int, *, worker: str | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> str:
+def transcription_job_run(
+    job_id: int, *, worker: str | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS
+) -> str:
     """Returns the job's end state for this attempt: done, failed, skipped (someone else has it or it
     has ended). Raises TransientJobError after putting the job back in the queue."""
     worker = worker or worker_label()

@@ -1,0 +1,128 @@
+"""`manage.py ingest PATH --collection SLUG --title T --narrator NAME --anonymity LEVEL --access TIER
+[--language xx] [--wait]`: audio/video → recording + transcription job; other files go to the
+importers' hook (``archive.importers.ingest_dispatch``) when it exists. The interview's public id is
+printed on the LAST line of output. ``--wait`` blocks until the job ends; non-zero exit if it failed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from archive import media, services
+from archive.models import Interview, Narrator, Tier, TranscriptionJob
+from archive.services.recordings import AUDIO_VIDEO_EXTENSIONS, recording_store, transcription_job_create
+
+
+def is_audio_or_video(path: Path) -> bool:
+    if path.suffix.lower() in AUDIO_VIDEO_EXTENSIONS:
+        return True
+    try:
+        media.probe(path)
+    except media.MediaError:
+        return False
+    return True
+
+
+class Command(BaseCommand):
+    help = "Ingest a recording (or, through the importers, a transcript or export) into a collection."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+        parser.add_argument("--collection", required=True)
+        parser.add_argument("--title", required=True)
+        parser.add_argument("--narrator", required=True, help="The narrator's real name (stored encrypted).")
+        parser.add_argument("--anonymity", default=Narrator.Anonymity.ANONYMOUS, choices=Narrator.Anonymity.values)
+        parser.add_argument("--access", default=Tier.STAFF, choices=Tier.values)
+        parser.add_argument("--language", default=None, help="Spoken language (ISO 639-1); detected if omitted.")
+        parser.add_argument("--multilingual", action="store_true", help="Mixed-language speech.")
+        parser.add_argument(
+            "--per-channel", choices=["auto", "yes", "no"], default="auto", help="Transcribe stereo channels apart."
+        )
+        parser.add_argument("--wait", action="store_true", help="Block until transcription ends.")
+        parser.add_argument("--timeout", type=float, default=6 * 3600, help="Seconds --wait waits at most.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        path = Path(opts["path"])
+        if not path.is_file():
+            raise CommandError("The path is not a readable file.")
+        if is_audio_or_video(path):
+            interview, job = self._ingest_media(path, opts)
+        else:
+            interview, job = self._ingest_other(path, opts), None
+        if job is not None:
+            self.stdout.write(f"transcription job {job.public_id} queued")
+            if opts["wait"]:
+                job = self._wait(job, opts["timeout"])
+                if job.state != TranscriptionJob.State.DONE:
+                    self.stdout.write(f"transcription failed: {job.reason}")
+                    self.stdout.write(str(interview.public_id))
+                    raise SystemExit(1)
+                segments = interview.transcripts.filter(is_current=True).first()
+                count = segments.segments.count() if segments else 0
+                self.stdout.write(
+                    f"transcription done: {count} segments{' (' + job.reason + ')' if job.reason else ''}"
+                )
+        self.stdout.write(str(interview.public_id))
+
+    def _create_interview(self, opts: dict[str, Any]) -> Interview:
+        collection = services.collection_get_or_create(slug=opts["collection"])
+        narrator = services.narrator_create(
+            collection=collection, legal_name=opts["narrator"], anonymity=opts["anonymity"]
+        )
+        interview = services.interview_create(
+            collection=collection,
+            title=opts["title"],
+            narrators=[narrator],
+            access_level=opts["access"],
+            languages=[opts["language"]] if opts["language"] else [],
+        )
+        # Default consent: archiving and machine processing on our own workers; wider use is
+        # recorded later by an editor.
+        services.consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
+        return interview
+
+    def _ingest_media(self, path: Path, opts: dict[str, Any]) -> tuple[Interview, TranscriptionJob]:
+        per_channel = {"auto": None, "yes": True, "no": False}[opts["per_channel"]]
+        with transaction.atomic():
+            interview = self._create_interview(opts)
+            with open(path, "rb") as handle:
+                recording = recording_store(interview=interview, fileobj=handle, original_filename=path.name)
+            job = transcription_job_create(
+                recording=recording,
+                options={
+                    "language": opts["language"],
+                    "multilingual": opts["multilingual"],
+                    "per_channel": per_channel,
+                },
+            )
+        return interview, job
+
+    def _ingest_other(self, path: Path, opts: dict[str, Any]) -> Interview:
+        try:
+            from archive.importers import ingest_dispatch  # the importers' hook, when present
+        except ImportError:
+            raise CommandError("This file is neither audio nor video, and no importer handles it.") from None
+        with transaction.atomic():
+            interview = self._create_interview(opts)
+            ingest_dispatch(path, interview=interview, options=opts)
+        return interview
+
+    def _wait(self, job: TranscriptionJob, timeout: float) -> TranscriptionJob:
+        deadline = time.monotonic() + timeout
+        last = -1
+        while True:
+            job.refresh_from_db()
+            if job.state in (TranscriptionJob.State.DONE, TranscriptionJob.State.FAILED):
+                return job
+            percent = int(job.progress * 100)
+            if percent != last:
+                self.stderr.write(f"{job.state} {percent}%")
+                last = percent
+            if time.monotonic() > deadline:
+                raise CommandError("Timed out waiting for the transcription job.")
+            time.sleep(1.0)
