@@ -4,6 +4,7 @@ shared by the processes; results are read straight from it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -90,7 +91,8 @@ class Stack:
     def job(self, interview_public_id: str) -> dict:
         with self.db() as db:
             row = db.execute(
-                "SELECT j.state, j.reason, j.attempts, j.progress, r.size_bytes, r.original FROM archive_transcriptionjob j "
+                "SELECT j.state, j.reason, j.attempts, j.progress, r.size_bytes, r.original "
+                "FROM archive_transcriptionjob j "
                 "JOIN archive_recording r ON r.id = j.recording_id JOIN archive_interview i ON i.id = r.interview_id "
                 "WHERE i.public_id = ?",
                 (interview_public_id.replace("-", ""),),
@@ -249,7 +251,7 @@ def test_it_completes_a_job_exactly_once_after_the_worker_is_sigkilled(stack, au
     assert [s["index"] for s in segments] == list(range(len(segments)))
     assert len({(s["start"], s["text"]) for s in segments}) == len(segments)
     # Nothing lost or doubled: segments follow each other in time and the text matches the script.
-    assert all(a["end"] <= b["start"] + 0.5 for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a["end"] <= b["start"] + 0.5 for a, b in itertools.pairwise(segments))
     assert segments[0]["start"] < 2.0
     text = " ".join(s["text"] for s in segments)
     assert wer(" ".join(PARAGRAPH), text) <= 0.15

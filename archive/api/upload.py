@@ -1,0 +1,142 @@
+"""Resumable recording upload (a small tus-like protocol) and transcription job status.
+
+1. ``POST interviews/<id>/uploads/`` with JSON ``{"size": N, "filename": "…"}`` → ``{"upload": id, "offset": 0}``
+2. ``PATCH uploads/<id>/`` with header ``Upload-Offset: k`` and the next bytes as the body → ``{"offset": k'}``;
+   a wrong offset answers 409 with the server's offset, so a client resumes after a dropped connection.
+3. ``GET uploads/<id>/`` → ``{"offset", "size"}``. When the last byte arrives, the file is streamed into
+   storage (SHA-256 on the way), the recording and its job are created: ``{"recording", "job"}``.
+4. ``GET jobs/<id>/`` → ``{"state", "progress", "reason"}``.
+
+Bodies are read in 64 KiB blocks, so the web process holds constant memory whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import access
+from ..models import TranscriptionJob
+from ..services.recordings import recording_store, transcription_job_create
+
+BLOCK = 64 * 1024
+
+
+def _uploads_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "uploads"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _load(upload_id: str, user) -> tuple[dict, Path]:
+    try:
+        key = uuid.UUID(str(upload_id)).hex
+    except ValueError:
+        raise Http404 from None
+    meta_path = _uploads_dir() / f"{key}.json"
+    if not meta_path.exists():
+        raise Http404
+    meta = json.loads(meta_path.read_text())
+    if meta["user"] != user.pk:
+        raise Http404
+    return meta, _uploads_dir() / f"{key}.part"
+
+
+class UploadCreate(APIView):
+    def post(self, request, public_id):
+        interview, _tier = access.interview_for(request.user, public_id)
+        if not access.can_upload(request.user, interview.collection):
+            raise Http404
+        try:
+            size = int(request.data.get("size"))
+        except (TypeError, ValueError):
+            return Response({"detail": "size must be the file's length in bytes."}, status=400)
+        if size <= 0 or size > settings.RAWI_MAX_UPLOAD_BYTES:
+            return Response({"detail": "The file is empty or larger than this archive accepts."}, status=400)
+        key = uuid.uuid4()
+        meta = {
+            "interview": str(interview.public_id),
+            "user": request.user.pk,
+            "size": size,
+            "filename": str(request.data.get("filename", ""))[:255],
+            "options": {
+                "language": request.data.get("language") or None,
+                "multilingual": bool(request.data.get("multilingual", False)),
+            },
+        }
+        (_uploads_dir() / f"{key.hex}.part").touch(mode=0o600)
+        (_uploads_dir() / f"{key.hex}.json").write_text(json.dumps(meta))
+        return Response({"upload": str(key), "offset": 0, "size": size}, status=201)
+
+
+class UploadChunk(APIView):
+    def get(self, request, upload_id):
+        meta, part = _load(upload_id, request.user)
+        return Response({"offset": part.stat().st_size, "size": meta["size"]})
+
+    def patch(self, request, upload_id):
+        meta, part = _load(upload_id, request.user)
+        offset = part.stat().st_size
+        try:
+            claimed = int(request.headers.get("Upload-Offset", "-1"))
+        except ValueError:
+            claimed = -1
+        if claimed != offset:
+            return Response({"offset": offset, "size": meta["size"]}, status=409)
+        stream = request._request  # read the raw body in blocks, never all at once
+        with open(part, "ab") as out:
+            while block := stream.read(BLOCK):
+                if offset + len(block) > meta["size"]:
+                    return Response({"detail": "More bytes than the declared size."}, status=400)
+                out.write(block)
+                offset += len(block)
+        if offset < meta["size"]:
+            return Response({"offset": offset, "size": meta["size"]})
+        return self._finish(request, upload_id, meta, part)
+
+    def _finish(self, request, upload_id, meta, part):
+        interview, _tier = access.interview_for(request.user, meta["interview"])
+        with transaction.atomic(), open(part, "rb") as handle:
+            recording = recording_store(
+                interview=interview, fileobj=handle, original_filename=meta["filename"], actor=request.user
+            )
+            job = transcription_job_create(recording=recording, options=meta["options"], actor=request.user)
+        part.unlink(missing_ok=True)
+        part.with_suffix(".json").unlink(missing_ok=True)
+        return Response(
+            {
+                "offset": meta["size"],
+                "size": meta["size"],
+                "recording": str(recording.public_id),
+                "job": str(job.public_id),
+            },
+            status=201,
+        )
+
+
+class JobStatus(APIView):
+    def get(self, request, job_id):
+        try:
+            job = TranscriptionJob.objects.select_related("recording__interview").get(public_id=job_id)
+        except (TranscriptionJob.DoesNotExist, ValueError):
+            raise Http404 from None
+        interview, _tier = access.interview_for(request.user, job.recording.interview.public_id)
+        if not access.can_edit(request.user, interview) and not access.can_upload(request.user, interview.collection):
+            raise Http404
+        return Response(
+            {
+                "job": str(job.public_id),
+                "interview": str(interview.public_id),
+                "state": job.state,
+                "progress": job.progress,
+                "reason": job.reason,
+                "attempts": job.attempts,
+            }
+        )

@@ -1,0 +1,188 @@
+"""`python -m benchmarks.transcription --json`: transcription figures.
+
+- pipeline_rtf / direct_rtf / pipeline_vs_direct: the whole pipeline (`manage.py ingest --wait` with
+  the task run eagerly in the same process: store, probe, inspect, windows, transcribe, store segments,
+  render) against calling faster-whisper directly on the same ≥ 4 min file with the same settings,
+  both in fresh processes (model load included in both). Goal: ratio ≥ 0.9.
+- base_speed_x: audio seconds per wall second of base int8 called directly (goal ≥ 12 on 2 cores).
+- worker_peak_rss_mb: peak RSS of the pipeline on a 60-minute recording (goal < 1500).
+- store_peak_rss_mb: peak RSS of the recording store path (hashing stream into storage) on a 2 GB
+  upload (goal < 200); the resumable web upload endpoint reuses this path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = (
+    "We are recording this interview today. Thank you for speaking with us about your family and your home. "
+    "Please tell me where you were living before the war began. We lived near the old market with my parents "
+    "and my two brothers. In the winter there was no electricity and very little bread. My mother baked at night "
+    "when the shelling was quiet. The school closed in the spring and the teachers left the city. "
+)
+
+
+def child_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process (run in a fresh shell so ru_maxrss is its own)."""
+    wrapper = [sys.executable, "-c", _MEASURE, json.dumps(cmd)]
+    started = time.monotonic()
+    out = subprocess.run(wrapper, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+    rss = json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
+    return wall, rss
+
+
+_MEASURE = """
+import json, resource, subprocess, sys
+cmd = json.loads(sys.argv[1])
+proc = subprocess.run(cmd, capture_output=True, text=True)
+if proc.returncode != 0:
+    sys.stdout.write(proc.stdout[-2000:] + proc.stderr[-2000:]); sys.exit(proc.returncode)
+print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+_DIRECT = """
+import sys
+from pathlib import Path
+from archive import transcription
+spec = transcription.resolve_model(sys.argv[2], models_dir=Path(sys.argv[3]))
+from faster_whisper import WhisperModel
+model = WhisperModel(str(spec.path), device="cpu", compute_type="int8")
+kwargs = transcription.TranscribeOptions().whisper_kwargs()
+if not spec.multilingual:
+    kwargs["language"] = "en"
+segments, info = model.transcribe(sys.argv[1], **kwargs)
+print(sum(1 for _ in segments))
+"""
+
+
+def make_audio(work: Path, minutes: float) -> Path:
+    speech = work / "speech.wav"
+    if not speech.exists():
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech), SCRIPT], check=True)
+    seconds = float(subprocess.run(["soxi", "-D", str(speech)], capture_output=True, text=True, check=True).stdout)
+    repeats = max(1, int(minutes * 60 / seconds + 0.999))
+    out = work / f"speech_{minutes:g}min.flac"
+    subprocess.run(["sox", str(speech), "-r", "16000", str(out), "repeat", str(repeats - 1)], check=True)
+    return out
+
+
+def duration_of(path: Path) -> float:
+    return float(subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True).stdout)
+
+
+def pipeline_env(data: Path, model: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAWI_DATA_DIR": str(data),
+        "DEBUG": "true",
+        "SECRET_KEY": "benchmark-secret-key-0123456789-0123456789-0123456789",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "RAWI_WHISPER_MODEL": model,
+        "RAWI_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+
+
+def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float]:
+    env = pipeline_env(data, model)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    cmd = [sys.executable, "manage.py", "ingest", str(audio), "--collection", "bench", "--title", "Benchmark",
+           "--narrator", "Bench Narrator", "--anonymity", "anonymous", "--access", "staff", "--language", "en", "--wait"]  # fmt: skip
+    return timed(cmd, env)
+
+
+def run_direct(audio: Path, model: str, models_dir: Path) -> tuple[float, float]:
+    return timed([sys.executable, "-c", _DIRECT, str(audio), model, str(models_dir)], {**os.environ})
+
+
+def store_2gb(work: Path, gigabytes: float) -> float:
+    big = work / "big.bin"
+    with open(big, "wb") as handle:
+        block = os.urandom(1 << 20)
+        for _ in range(int(gigabytes * 1024)):
+            handle.write(block)
+    data = work / "store-data"
+    env = pipeline_env(data, "tiny.en")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    code = (
+        "import django; django.setup()\n"
+        "from archive import services\n"
+        "from archive.services.recordings import recording_store\n"
+        "c = services.collection_get_or_create(slug='bench')\n"
+        "i = services.interview_create(collection=c, title='Big upload')\n"
+        f"r = recording_store(interview=i, fileobj=open({str(big)!r}, 'rb'), original_filename='big.mp3')\n"
+        "print(r.sha256)\n"
+    )
+    _wall, rss = timed([sys.executable, "-c", code], env)
+    big.unlink()
+    return rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--model", default="base", help="model for the pipeline-vs-direct figure")
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--long-minutes", type=float, default=60.0)
+    parser.add_argument("--long-model", default="tiny.en", help="model for the 60-minute RSS run")
+    parser.add_argument("--upload-gb", type=float, default=2.0)
+    parser.add_argument("--skip-long", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rawi-bench-"))
+    figures: dict[str, object] = {"cpu_count": os.cpu_count(), "model": args.model}
+    try:
+        models_dir = work / "pipeline" / "models"
+        audio = make_audio(work, args.minutes)
+        seconds = duration_of(audio)
+        # Warm the joined model and the page cache before timing either side.
+        from archive import transcription
+
+        transcription.resolve_model(args.model, models_dir=models_dir)
+        direct_wall, direct_rss = run_direct(audio, args.model, models_dir)
+        pipeline_wall, pipeline_rss = run_pipeline(work / "pipeline", audio, args.model)
+        figures.update(
+            audio_seconds=round(seconds, 1),
+            direct_wall_s=round(direct_wall, 2),
+            pipeline_wall_s=round(pipeline_wall, 2),
+            direct_rtf=round(direct_wall / seconds, 4),
+            pipeline_rtf=round(pipeline_wall / seconds, 4),
+            pipeline_vs_direct=round(direct_wall / pipeline_wall, 3),
+            base_speed_x=round(seconds / direct_wall, 2) if args.model == "base" else None,
+            direct_peak_rss_mb=round(direct_rss, 1),
+            pipeline_peak_rss_mb=round(pipeline_rss, 1),
+        )
+        if not args.skip_long:
+            long_audio = make_audio(work, args.long_minutes)
+            long_wall, long_rss = run_pipeline(work / "long", long_audio, args.long_model)
+            figures.update(
+                long_audio_seconds=round(duration_of(long_audio), 1),
+                long_model=args.long_model,
+                long_wall_s=round(long_wall, 1),
+                worker_peak_rss_mb=round(long_rss, 1),
+            )
+        figures["store_upload_gb"] = args.upload_gb
+        figures["store_peak_rss_mb"] = round(store_2gb(work, args.upload_gb), 1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Accuracy suite on ../shared/audio (skipped when absent): English WER with tiny.en and base,
+Arabic language detection with base. References come from shared/audio/MANIFEST.tsv."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from archive import transcription
+from tests.transcription_audio import SHARED_AUDIO, words_of
+
+pytestmark = pytest.mark.skipif(not (SHARED_AUDIO / "MANIFEST.tsv").exists(), reason="../shared/audio is absent")
+
+
+def manifest() -> list[dict[str, str]]:
+    if not (SHARED_AUDIO / "MANIFEST.tsv").exists():
+        return []
+    with open(SHARED_AUDIO / "MANIFEST.tsv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+ENGLISH = [row for row in manifest() if row["language"] == "en" and row["reference"]]
+ARABIC = [row for row in manifest() if row["language"] == "ar"]
+
+
+def corpus_wer(pairs: list[tuple[str, str]]) -> float:
+    errors = words = 0
+    for reference, hypothesis in pairs:
+        ref, hyp = words_of(reference), words_of(hypothesis)
+        previous = list(range(len(hyp) + 1))
+        for i, r in enumerate(ref, 1):
+            current = [i] + [0] * len(hyp)
+            for j, h in enumerate(hyp, 1):
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+            previous = current
+        errors += previous[-1]
+        words += len(ref)
+    return errors / words
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.mark.parametrize(("model", "limit"), [("tiny.en", 0.05), ("base", 0.03)])
+def test_it_transcribes_english_within_the_wer_budget(models_dir, model, limit):
+    spec = transcription.resolve_model(model, models_dir=models_dir)
+    pairs = []
+    for row in ENGLISH:
+        result = transcription.transcribe(SHARED_AUDIO / row["file"], model_spec=spec)
+        assert result.language == "en"
+        pairs.append((row["reference"], result.text))
+    assert len(pairs) == 7
+    assert corpus_wer(pairs) <= limit
+
+
+def test_it_detects_the_habibi_clips_as_arabic_with_base(models_dir):
+    spec = transcription.resolve_model("base", models_dir=models_dir)
+    detected = {
+        row["file"]: transcription.transcribe(SHARED_AUDIO / row["file"], model_spec=spec).language for row in ARABIC
+    }
+    assert detected == {"habibi_Najdi.wav": "ar", "habibi_Hijazi.wav": "ar", "habibi_UAE.wav": "ar"}
