@@ -51,3 +51,11 @@ urlpatterns += [
         name="interview-redactions-suggest",
     ),
 ]
+
+from . import upload as upload_views  # noqa: E402 (resumable recording upload and job status, transcription work)
+
+urlpatterns += [
+    path("interviews/<uuid:public_id>/uploads/", upload_views.UploadCreate.as_view(), name="upload-create"),
+    path("uploads/<uuid:upload_id>/", upload_views.UploadChunk.as_view(), name="upload-chunk"),
+    path("jobs/<uuid:job_id>/", upload_views.JobStatus.as_view(), name="job-status"),
+]
