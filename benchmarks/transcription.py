@@ -104,7 +104,8 @@ def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float]:
     env = pipeline_env(data, model)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
     cmd = [sys.executable, "manage.py", "ingest", str(audio), "--collection", "bench", "--title", "Benchmark",
-           "--narrator", "Bench Narrator", "--anonymity", "anonymous", "--access", "staff", "--language", "en", "--wait"]  # fmt: skip
+           "--narrator", "Bench Narrator", "--anonymity", "anonymous", "--access", "staff",
+           "--language", "en", "--wait"]  # fmt: skip
     return timed(cmd, env)
 
 

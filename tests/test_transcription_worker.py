@@ -83,7 +83,8 @@ class Stack:
 
     def ingest(self, path: Path, *extra: str, wait: bool = True) -> subprocess.CompletedProcess:
         args = ["ingest", str(path), "--collection", "acceptance", "--title", "Acceptance interview",
-                "--narrator", "Canary Person Name", "--anonymity", "anonymous", "--access", "staff", *extra]  # fmt: skip
+                "--narrator", "Canary Person Name", "--anonymity", "anonymous",
+                "--access", "staff", *extra]  # fmt: skip
         if wait:
             args.append("--wait")
         return self.manage(*args, check=False)
