@@ -624,6 +624,7 @@ def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _T
     public_ids: dict[int, str] = {}
     whole = True
     docs = toks = 0
+    filtering = any(getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator"))
     for interview_id, policy, public_id, meta_json, n_docs, n_toks in cursor.fetchall():
         if seen.get(interview_id) != policy:
             whole = False  # not visible to this user, or stale: fail closed
@@ -631,12 +632,22 @@ def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _T
         visible.append(interview_id)
         docs += n_docs
         toks += n_toks
-        data = json.loads(meta_json)
-        meta[interview_id] = data
+        meta[interview_id] = meta_json  # parsed only when needed (filters, facets, hits)
         public_ids[interview_id] = public_id
-        if filters.interview_ok(data):
+        if not filtering or filters.interview_ok(json.loads(meta_json)):
             allowed.append(interview_id)
-    return _TierScope(tier, visible, allowed, whole, meta, public_ids, toks, docs)
+    return _TierScope(tier, visible, allowed, whole, _LazyMeta(meta), public_ids, toks, docs)
+
+
+class _LazyMeta(dict):
+    """interview id -> metadata, JSON-decoded on first access."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if isinstance(value, str):
+            value = json.loads(value)
+            super().__setitem__(key, value)
+        return value
 
 
 class Backend:

@@ -10,6 +10,7 @@ PostgreSQL is measured when --pg-url or RAWI_PG_URL is given (a database named r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -34,19 +35,19 @@ class Generator:
         self.rng = rng
         self.en = EN_COMMON + pseudo_words(rng, 20000, "abcdefghiklmnoprstuvwy", 4, 10)
         self.ar = AR_COMMON + pseudo_words(rng, 15000, "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", 3, 7)
-        self.en_w = [1 / (r + 1) ** 1.05 for r in range(len(self.en))]
-        self.ar_w = [1 / (r + 1) ** 1.05 for r in range(len(self.ar))]
+        self.en_w = list(itertools.accumulate(1 / (r + 1) ** 1.05 for r in range(len(self.en))))
+        self.ar_w = list(itertools.accumulate(1 / (r + 1) ** 1.05 for r in range(len(self.ar))))
 
     def segment(self) -> tuple[str, str]:
         rng = self.rng
         n = rng.randint(8, 30)
         if rng.random() < 0.3:
-            words = rng.choices(self.ar, weights=self.ar_w, k=n)
+            words = rng.choices(self.ar, cum_weights=self.ar_w, k=n)
             if rng.random() < 0.3:  # some harakat, as typed transcripts have
                 i = rng.randrange(n)
                 words[i] = "".join(c + (rng.choice(HARAKAT) if rng.random() < 0.5 else "") for c in words[i])
             return "ar", " ".join(words) + "."
-        words = rng.choices(self.en, weights=self.en_w, k=n)
+        words = rng.choices(self.en, cum_weights=self.en_w, k=n)
         words[0] = words[0].capitalize()
         return "en", " ".join(words) + "."
 
