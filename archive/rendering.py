@@ -9,12 +9,15 @@ HTML views, the API, search indexing, exporters, audio redaction and management 
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from . import access, crypto
 from .models import (
@@ -504,36 +507,34 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
 
 
 def _store_segments(stored: RenderedInterview, segments: tuple[SegmentRendering, ...]) -> None:
-    existing = {row.index: row for row in stored.segments.all()}
+    # Compare against plain column values, words as their stored JSON text (no model instances and no
+    # JSON parsing: after one edit most rows are unchanged), then write only the rows that differ. A
+    # backend that formats JSON differently only makes rows look changed, so they are rewritten.
+    fields = ("start", "end", "speaker", "text", "language")
+    rows = RenderedSegment.objects.filter(rendering=stored).values_list(
+        "pk", "index", *fields, Cast("words", output_field=TextField())
+    )
+    existing = {row[1]: row for row in rows.iterator(2000)}
     to_create: list[RenderedSegment] = []
     to_update: list[RenderedSegment] = []
     for segment in segments:
         words = [w.as_json() for w in segment.words]
+        values = (segment.start, segment.end, segment.speaker, segment.text, segment.language)
         row = existing.pop(segment.index, None)
-        if row is None:
-            to_create.append(
-                RenderedSegment(
-                    rendering=stored,
-                    index=segment.index,
-                    start=segment.start,
-                    end=segment.end,
-                    speaker=segment.speaker,
-                    text=segment.text,
-                    language=segment.language,
-                    words=words,
-                )
-            )
+        if row is not None and tuple(row[2:7]) == values and row[7] == json.dumps(words):
             continue
-        values = (segment.start, segment.end, segment.speaker, segment.text, segment.language, words)
-        if (row.start, row.end, row.speaker, row.text, row.language, row.words) != values:
-            row.start, row.end, row.speaker, row.text, row.language, row.words = values
-            to_update.append(row)
+        fresh = RenderedSegment(
+            pk=row[0] if row else None,
+            rendering=stored,
+            index=segment.index,
+            words=words,
+            **dict(zip(fields, values, strict=True)),
+        )
+        (to_create if row is None else to_update).append(fresh)
     if existing:
-        RenderedSegment.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+        RenderedSegment.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
     RenderedSegment.objects.bulk_create(to_create, batch_size=500)
-    RenderedSegment.objects.bulk_update(
-        to_update, ["start", "end", "speaker", "text", "language", "words"], batch_size=500
-    )
+    RenderedSegment.objects.bulk_update(to_update, [*fields, "words"], batch_size=500)
 
 
 def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True) -> Rendering:

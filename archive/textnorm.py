@@ -7,6 +7,7 @@ original text so that matches found in normalised text redact the right characte
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ ARABIC_LETTERS = re.compile("[\u0600-\u06ff]")
 ARABIC_INDIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
+@functools.lru_cache(maxsize=8192)
 def _fold_char(char: str) -> str:
     if char == TATWEEL or ARABIC_DIACRITICS.match(char):
         return ""
@@ -35,6 +37,10 @@ def normalise(text: str) -> str:
 
 def normalise_with_map(text: str) -> tuple[str, list[int]]:
     """Normalised text and, for each of its characters, the index of the original character."""
+    if text.isascii():
+        # Fast path, same result: NFKC, the Arabic folds and digit mapping leave ASCII unchanged, and
+        # casefold() of ASCII is lower(), one character for one.
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     offsets: list[int] = []
     for index, char in enumerate(text):

@@ -1,0 +1,136 @@
+"""Redaction benchmark: `python -m benchmarks.redaction --json` prints one JSON object.
+
+- rerender_ms: re-rendering (materialise) all tiers of a 2-hour interview of 1,500 segments with 40
+  approved redactions after one new span redaction is added (redaction_add_span → materialise), median
+  of a few runs; goal < 300 ms.
+- suggestions_ms: the detectors over 20,000 words of mixed English/Arabic testimony; goal < 2,000 ms.
+Runs against a throw-away SQLite database in a temporary data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+
+def setup_django() -> None:
+    data_dir = tempfile.mkdtemp(prefix="rawi-bench-")
+    os.environ["RAWI_DATA_DIR"] = data_dir
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-use-anywhere-1234567890")
+    os.environ.setdefault("DEBUG", "false")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+EN = [
+    "The checkpoint on the old road was closed again this morning and nobody could bring bread in.",
+    "My brother Tareq was taken in March, and we have heard nothing since then from anyone.",
+    "We waited by the crossing for hours while the negotiators talked inside the tent.",
+    "Call 0944 123 456 if the line drops, or write to a.b@example.org when the power returns.",
+]
+AR = [
+    "نحن نعلّم الأطفال في الأقبية والكهرباء تأتي ساعتين في اليوم فقط.",
+    "كل عائلة في الوعر تنتظر خبراً عن معتقل منذ ١٢ آذار ٢٠١٣.",
+    "ذهبت بحمص مع أبو فادي إلى السوق القديم وعدنا قبل المغرب.",
+]
+
+
+def build_interview(segments: int = 1500, redactions: int = 40):
+    from archive import services
+    from archive.models import Narrator
+
+    collection = services.collection_get_or_create(slug="bench", title="Benchmark")
+    narrator = services.narrator_create(
+        collection=collection, legal_name="Bench Narrator Name", anonymity=Narrator.Anonymity.ANONYMOUS, descriptor="a resident"
+    )
+    interview = services.interview_create(collection=collection, title="Two hours", access_level="public", narrators=[narrator])
+    lines = EN + AR
+    rows = []
+    clock = 0.0
+    for index in range(segments):
+        text = lines[index % len(lines)]
+        words, t = [], clock
+        for word in text.split():
+            words.append({"w": word, "s": round(t, 2), "e": round(t + 0.35, 2), "p": 0.9})
+            t += 0.4
+        rows.append(
+            services.SegmentInput(
+                start=clock, end=t, text=text, role="narrator", narrator=narrator, words=words,
+                language="ar" if text in AR else "en",
+            )
+        )
+        clock = t + 0.4  # ~4.8 s per segment: 1,500 segments ≈ 2 hours
+    services.transcript_store(interview=interview, segments=rows, source="manual", rebuild=False)
+    services.consent_record(narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True)
+    transcript = interview.transcripts.get(is_current=True)
+    segments_by_index = {s.index: s for s in transcript.segments.all()}
+    for n in range(redactions):
+        segment = segments_by_index[(n * 37) % segments]
+        services.redaction_add_span(segment=segment, start_char=0, end_char=3, category="other", visible_from="staff")
+    return interview, segments_by_index
+
+
+def bench_rerender(runs: int = 5) -> dict:
+    from django.db import transaction
+
+    from archive import services
+
+    interview, segments = build_interview()
+    timings = []
+    for run in range(runs):
+        segment = segments[11 + run * 101]
+        with transaction.atomic():
+            began = time.perf_counter()
+            services.redaction_add_span(segment=segment, start_char=4, end_char=9, category="name", visible_from="researcher")
+            timings.append((time.perf_counter() - began) * 1000)
+    return {"rerender_ms": round(statistics.median(timings), 1), "rerender_ms_runs": [round(t, 1) for t in timings]}
+
+
+def bench_suggestions() -> dict:
+    from archive.suggestions import GazetteerName, Suggester
+
+    lines = EN + AR
+    texts, words = [], 0
+    while words < 20000:
+        text = lines[len(texts) % len(lines)]
+        texts.append(text)
+        words += len(text.split())
+    names = [GazetteerName(n, "place") for n in ("al-Waer", "Waer", "الوعر", "حمص", "Homs", "Qasr al-Ward Street")]
+    names += [GazetteerName(f"Person {i} Family{i}", "name") for i in range(200)]
+    began = time.perf_counter()
+    suggester = Suggester(names)
+    found = sum(len(suggester.suggest(text)) for text in texts)
+    elapsed = (time.perf_counter() - began) * 1000
+    return {"suggestions_ms": round(elapsed, 1), "suggestions_words": words, "suggestions_found": found}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    setup_django()
+    result = {"segments": 1500, "redactions": 40}
+    result.update(bench_rerender())
+    result.update(bench_suggestions())
+    result["rerender_goal_ms"] = 300
+    result["suggestions_goal_ms"] = 2000
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
