@@ -51,9 +51,14 @@ def build_interview(segments: int = 1500, redactions: int = 40):
 
     collection = services.collection_get_or_create(slug="bench", title="Benchmark")
     narrator = services.narrator_create(
-        collection=collection, legal_name="Bench Narrator Name", anonymity=Narrator.Anonymity.ANONYMOUS, descriptor="a resident"
+        collection=collection,
+        legal_name="Bench Narrator Name",
+        anonymity=Narrator.Anonymity.ANONYMOUS,
+        descriptor="a resident",
     )
-    interview = services.interview_create(collection=collection, title="Two hours", access_level="public", narrators=[narrator])
+    interview = services.interview_create(
+        collection=collection, title="Two hours", access_level="public", narrators=[narrator]
+    )
     lines = EN + AR
     rows = []
     clock = 0.0
@@ -65,13 +70,20 @@ def build_interview(segments: int = 1500, redactions: int = 40):
             t += 0.4
         rows.append(
             services.SegmentInput(
-                start=clock, end=t, text=text, role="narrator", narrator=narrator, words=words,
+                start=clock,
+                end=t,
+                text=text,
+                role="narrator",
+                narrator=narrator,
+                words=words,
                 language="ar" if text in AR else "en",
             )
         )
         clock = t + 0.4  # ~4.8 s per segment: 1,500 segments ≈ 2 hours
     services.transcript_store(interview=interview, segments=rows, source="manual", rebuild=False)
-    services.consent_record(narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True)
+    services.consent_record(
+        narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True
+    )
     transcript = interview.transcripts.get(is_current=True)
     segments_by_index = {s.index: s for s in transcript.segments.all()}
     for n in range(redactions):
@@ -91,7 +103,9 @@ def bench_rerender(runs: int = 5) -> dict:
         segment = segments[11 + run * 101]
         with transaction.atomic():
             began = time.perf_counter()
-            services.redaction_add_span(segment=segment, start_char=4, end_char=9, category="name", visible_from="researcher")
+            services.redaction_add_span(
+                segment=segment, start_char=4, end_char=9, category="name", visible_from="researcher"
+            )
             timings.append((time.perf_counter() - began) * 1000)
     return {"rerender_ms": round(statistics.median(timings), 1), "rerender_ms_runs": [round(t, 1) for t in timings]}
 
