@@ -97,7 +97,7 @@ def bench_rerender(runs: int = 5) -> dict:
 
     from archive import services
 
-    interview, segments = build_interview()
+    _interview, segments = build_interview()
     timings = []
     for run in range(runs):
         segment = segments[11 + run * 101]
