@@ -63,3 +63,20 @@ urlpatterns += [
     path("audit/alerts/", views_audit.alert_list, name="audit_alerts"),
     path("audit/alerts/<int:alert_id>/resolve/", views_audit.alert_resolve, name="audit_alert_resolve"),
 ]
+
+from . import views_transcript, views_upload  # noqa: E402 (recording upload and transcript editing, transcription work)
+
+urlpatterns += [
+    path("collections/<slug:slug>/upload/", views_upload.recording_upload, name="collection_upload"),
+    path("interviews/<uuid:public_id>/transcript/", views_transcript.transcript_edit, name="transcript_edit"),
+    path(
+        "interviews/<uuid:public_id>/transcript/<int:index>/",
+        views_transcript.segment_correct_view,
+        name="segment_correct",
+    ),
+    path(
+        "interviews/<uuid:public_id>/transcript/<int:index>/speaker/",
+        views_transcript.segment_speaker_view,
+        name="segment_speaker",
+    ),
+]

@@ -13,6 +13,7 @@ Bodies are read in 64 KiB blocks, so the web process holds constant memory whate
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def _load(upload_id: str, user) -> tuple[dict, Path]:
     return meta, _uploads_dir() / f"{key}.part"
 
 
+def _job_options(data) -> dict:
+    """Transcription options from the upload request; anything unexpected falls back to detection."""
+    language = data.get("language")
+    per_channel = data.get("per_channel")
+    return {
+        "language": language if isinstance(language, str) and re.fullmatch(r"[a-z]{2,3}", language) else None,
+        "multilingual": data.get("multilingual") is True,
+        "per_channel": per_channel if per_channel in (True, False) else None,
+    }
+
+
 class UploadCreate(APIView):
     def post(self, request, public_id):
         interview, _tier = access.interview_for(request.user, public_id)
@@ -66,10 +78,7 @@ class UploadCreate(APIView):
             "user": request.user.pk,
             "size": size,
             "filename": str(request.data.get("filename", ""))[:255],
-            "options": {
-                "language": request.data.get("language") or None,
-                "multilingual": bool(request.data.get("multilingual", False)),
-            },
+            "options": _job_options(request.data),
         }
         (_uploads_dir() / f"{key.hex}.part").touch(mode=0o600)
         (_uploads_dir() / f"{key.hex}.json").write_text(json.dumps(meta))

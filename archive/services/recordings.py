@@ -232,3 +232,49 @@ def job_claim(job_id: int, *, worker: str) -> bool:
             progress=0.0,
         )
     )
+
+
+@transaction.atomic
+def recorded_interview_create(
+    *,
+    collection: Any,
+    title: str,
+    narrator_name: str,
+    anonymity: str,
+    access_level: str,
+    language: str | None = None,
+    mode: str | None = None,
+    interviewer: Any = None,
+    actor: Any = None,
+) -> Interview:
+    """An interview with its narrator (real name sealed under the narrator's own key) and the default
+    consent (archiving and machine processing on our own workers; wider use is recorded later by an
+    editor), ready for a recording. `interviewer`: the user who gathered it. Shared by
+    `manage.py ingest` and the upload page."""
+    from .interviews import interview_create
+    from .people import consent_record, narrator_create
+
+    narrator = narrator_create(collection=collection, legal_name=narrator_name, anonymity=anonymity, actor=actor)
+    extra: dict[str, Any] = {"mode": mode} if mode else {}
+    interview = interview_create(
+        collection=collection,
+        title=title,
+        narrators=[narrator],
+        access_level=access_level,
+        languages=[language] if language else [],
+        # Whoever gathered the interview sees it at custodian tier (access.user_tier).
+        interviewers=[interviewer] if interviewer is not None else [],
+        actor=actor,
+        **extra,
+    )
+    consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
+    return interview
+
+
+def transcription_jobs(interview: Interview) -> list[TranscriptionJob]:
+    """The interview's transcription jobs, newest first (state, progress and reason only; no names)."""
+    return list(
+        TranscriptionJob.objects.filter(recording__interview=interview)
+        .only("public_id", "state", "progress", "reason", "attempts", "created_at", "finished_at", "options")
+        .order_by("-created_at", "-pk")
+    )

@@ -15,7 +15,12 @@ from django.db import transaction
 
 from archive import media, services
 from archive.models import Interview, Narrator, Tier, TranscriptionJob
-from archive.services.recordings import AUDIO_VIDEO_EXTENSIONS, recording_store, transcription_job_create
+from archive.services.recordings import (
+    AUDIO_VIDEO_EXTENSIONS,
+    recorded_interview_create,
+    recording_store,
+    transcription_job_create,
+)
 
 
 def is_audio_or_video(path: Path) -> bool:
@@ -70,21 +75,14 @@ class Command(BaseCommand):
         self.stdout.write(str(interview.public_id))
 
     def _create_interview(self, opts: dict[str, Any]) -> Interview:
-        collection = services.collection_get_or_create(slug=opts["collection"])
-        narrator = services.narrator_create(
-            collection=collection, legal_name=opts["narrator"], anonymity=opts["anonymity"]
-        )
-        interview = services.interview_create(
-            collection=collection,
+        return recorded_interview_create(
+            collection=services.collection_get_or_create(slug=opts["collection"]),
             title=opts["title"],
-            narrators=[narrator],
+            narrator_name=opts["narrator"],
+            anonymity=opts["anonymity"],
             access_level=opts["access"],
-            languages=[opts["language"]] if opts["language"] else [],
+            language=opts["language"],
         )
-        # Default consent: archiving and machine processing on our own workers; wider use is
-        # recorded later by an editor.
-        services.consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
-        return interview
 
     def _ingest_media(self, path: Path, opts: dict[str, Any]) -> tuple[Interview, TranscriptionJob]:
         per_channel = {"auto": None, "yes": True, "no": False}[opts["per_channel"]]

@@ -1,0 +1,176 @@
+"""Editors' transcript corrections from the transcript page: what each segment's edit form may be
+pre-filled with, corrections that keep span redactions on the words they hide, and speaker assignment.
+
+Why a layer over `segment_edit`: a span redaction is a character range of one segment. An edit that
+inserts or removes text before it would move the range onto other words and uncover the redacted ones
+at lower tiers, so ranges are re-anchored on the text they covered, and an edit that changes redacted
+text itself is refused (fail closed). And the form must never carry text the editor's tier may not
+see: below custodian, a segment is offered for editing only when nothing in it is hidden at that tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from ..models import Interview, Narrator, Redaction, Segment, Tier
+from ..rendering import rendering_for
+from .audit import audit_log
+from .interviews import segment_assign_speaker, segment_edit
+
+NOT_EDITABLE_REASON = (
+    "Part of this segment is redacted at your tier. Only a custodian can correct it here, so that "
+    "the hidden words are never sent to your browser."
+)
+
+
+class SegmentEditRefused(Exception):
+    """The correction was not saved; `reason` says why in words fit for the editor."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EditableSegment:
+    index: int
+    start: float
+    end: float
+    speaker: str  # as the editor's tier renders it
+    role: str
+    narrator_id: str  # public id of the assigned narrator, or ""
+    text: str  # the editor's tier rendering; the form's initial value only when `editable`
+    language: str
+    editable: bool
+    reason: str = ""
+
+
+def _current_segments(interview: Interview) -> dict[int, Segment]:
+    segments = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True)
+    return {s.index: s for s in segments.select_related("speaker_narrator")}
+
+
+def _editable(segment: Segment, rendered_text: str, tier: str) -> bool:
+    # Custodians see everything; below, the tier's rendering must be the text itself (nothing hidden).
+    return tier == Tier.CUSTODIAN or rendered_text == segment.raw_text
+
+
+def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSegment]:
+    """Every segment of the current transcript as the edit forms may show it at `tier` (staff or above)."""
+    if tier not in (Tier.STAFF, Tier.CUSTODIAN):
+        raise ValueError("transcript editing is for staff and custodians")
+    rendering = rendering_for(interview, tier)
+    raw = _current_segments(interview)
+    out: list[EditableSegment] = []
+    for rendered in rendering.segments:
+        segment = raw.get(rendered.index)
+        editable = segment is not None and _editable(segment, rendered.text, tier)
+        out.append(
+            EditableSegment(
+                index=rendered.index,
+                start=rendered.start,
+                end=rendered.end,
+                speaker=rendered.speaker,
+                role=segment.speaker_role if segment else Segment.SpeakerRole.OTHER,
+                narrator_id=str(segment.speaker_narrator.public_id) if segment and segment.speaker_narrator else "",
+                text=rendered.text,
+                language=rendered.language,
+                editable=editable,
+                reason="" if editable else NOT_EDITABLE_REASON,
+            )
+        )
+    return out
+
+
+def _reanchor(old_text: str, new_text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The range in `new_text` holding what [start:end] held in `old_text`, nearest the old place."""
+    fragment = old_text[start:end]
+    positions = []
+    found = new_text.find(fragment)
+    while found >= 0:
+        positions.append(found)
+        found = new_text.find(fragment, found + 1)
+    if not positions:
+        return None
+    shift = len(new_text) - len(old_text)
+    best = min(positions, key=lambda p: (min(abs(p - start), abs(p - start - shift)), p))
+    return best, best + len(fragment)
+
+
+@transaction.atomic
+def segment_correct(*, interview: Interview, index: int, text: str, tier: str, actor: Any) -> Segment:
+    """Save an editor's correction of segment `index` of the current transcript. Raises
+    SegmentEditRefused (nothing saved) when the tier may not see the whole segment, or when the edit
+    changes text that a span redaction hides."""
+    if tier not in (Tier.STAFF, Tier.CUSTODIAN):
+        raise SegmentEditRefused("Only staff can correct transcripts.")
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise SegmentEditRefused("A segment cannot be empty.")
+    if len(text) > 20_000:
+        raise SegmentEditRefused("That text is too long for one segment.")
+    segment = (
+        Segment.objects.select_for_update()
+        .filter(transcript__interview=interview, transcript__is_current=True, index=index)
+        .first()
+    )
+    if segment is None:
+        raise SegmentEditRefused("That segment no longer exists; reload the page.")
+    rendered = {s.index: s.text for s in rendering_for(interview, tier).segments}
+    if not _editable(segment, rendered.get(index, ""), tier):
+        raise SegmentEditRefused(NOT_EDITABLE_REASON)
+    old = segment.raw_text
+    if text == old:
+        return segment
+    spans = list(Redaction.objects.select_for_update().filter(kind=Redaction.Kind.SPAN, segment=segment))
+    moved: list[tuple[Redaction, tuple[int, int]]] = []
+    for redaction in spans:
+        anchored = _reanchor(old, text, redaction.start_char, redaction.end_char)
+        if anchored is None:
+            if redaction.status == Redaction.Status.REJECTED:
+                continue
+            raise SegmentEditRefused(
+                "This correction changes words that are redacted. Change or remove the redaction in the "
+                "workbench first; nothing was saved."
+            )
+        moved.append((redaction, anchored))
+    for redaction, (start, end) in moved:
+        if (start, end) != (redaction.start_char, redaction.end_char):
+            Redaction.objects.filter(pk=redaction.pk).update(start_char=start, end_char=end)
+    if moved:
+        audit_log(
+            actor=actor,
+            action="redaction_reanchor",
+            target_type="interview",
+            target_id=str(interview.public_id),
+            detail={"segment": index, "redactions": len(moved)},
+        )
+    return segment_edit(segment=segment, text=text, actor=actor)
+
+
+@transaction.atomic
+def segment_speaker_set(
+    *, interview: Interview, index: int, role: str, narrator_id: str = "", all_with_same_label: bool, actor: Any
+) -> int:
+    """Assign segment `index` (and, if asked, every segment with the same original label) to a
+    narrator of this interview, the interviewer, or nobody in particular. Returns segments changed."""
+    if role not in Segment.SpeakerRole.values:
+        raise SegmentEditRefused("Choose narrator, interviewer or other.")
+    segment = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True, index=index).first()
+    if segment is None:
+        raise SegmentEditRefused("That segment no longer exists; reload the page.")
+    narrator: Narrator | None = None
+    if role == Segment.SpeakerRole.NARRATOR:
+        narrators = list(interview.narrators.all())
+        if narrator_id:
+            narrator = next((n for n in narrators if str(n.public_id) == narrator_id), None)
+        elif len(narrators) == 1:
+            narrator = narrators[0]
+        if narrator is None:
+            raise SegmentEditRefused("Choose which narrator is speaking.")
+    return segment_assign_speaker(
+        segment=segment, role=role, narrator=narrator, actor=actor, all_with_same_label=all_with_same_label
+    )
