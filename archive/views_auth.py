@@ -27,9 +27,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import crypto
 from .models import Alert, LoginFailure, Membership, SecondFactor
 from .services import audit_log
+from .services.people import second_factor_seal, second_factor_secret
 
 PENDING_KEY = "_rawi_pending_user"
 PENDING_AT_KEY = "_rawi_pending_at"
@@ -56,16 +56,12 @@ def needs_second_factor(user: Any) -> bool:
     )
 
 
-def _context(user_pk: int) -> str:
-    return f"totp:{user_pk}"
-
-
 def totp_secret(factor: SecondFactor) -> str:
-    return crypto.open_json(factor.secret_ciphertext, _context(factor.user_id))["secret"]
+    return second_factor_secret(user_pk=factor.user_id, sealed=factor.secret_ciphertext)
 
 
 def seal_secret(user_pk: int, secret: str) -> str:
-    return crypto.seal_json({"secret": secret}, _context(user_pk))
+    return second_factor_seal(user_pk=user_pk, secret=secret)
 
 
 def verify_code(factor: SecondFactor, code: str) -> bool:

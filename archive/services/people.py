@@ -391,3 +391,14 @@ def _current(interview: Interview) -> list[ConsentRecord]:
     from ..access import current_consents
 
     return current_consents(interview)
+
+
+# Second factor secrets (sealed under the KEK; opened only here) ---------------------------------
+
+
+def second_factor_seal(*, user_pk: int, secret: str) -> str:
+    return crypto.seal_json({"secret": secret}, f"totp:{user_pk}")
+
+
+def second_factor_secret(*, user_pk: int, sealed: str) -> str:
+    return crypto.open_json(sealed, f"totp:{user_pk}")["secret"]
