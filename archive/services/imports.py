@@ -39,7 +39,7 @@ from .audit import audit_log
 from .interviews import SegmentInput, interview_create, interview_update, transcript_store
 from .people import collection_get_or_create, consent_record, interview_touch, narrator_create
 from .quarantine import quarantine_store
-from .recordings import recording_store
+from .recordings import recording_store, transcription_job_create
 
 logger = logging.getLogger(__name__)
 
@@ -305,11 +305,9 @@ def import_parsed(
                 )
                 outcome.voice_segments += len(result.segments)
             else:
-                # Not sent to the standard runner: it would replace the whole chat transcript with
-                # this one note. The in_place option marks it for an in-place runner.
-                job = TranscriptionJob.objects.create(
-                    recording=stored, options=job_options, heartbeat_at=timezone.now()
-                )
+                # in_place: the runner inserts this note's segments into the chat transcript at the
+                # offset (transcripts_ingest.note_insert) instead of replacing the transcript.
+                job = transcription_job_create(recording=stored, options=job_options, actor=actor)
             outcome.jobs.append(job)
         voice_names = {item.name for _, item in voice_recordings}
         for item in parsed.attachments:

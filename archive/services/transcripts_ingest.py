@@ -12,14 +12,18 @@ import os
 import socket
 import threading
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import media, transcription
-from ..models import Interview, TranscriptionJob
+from ..models import Interview, Recording, Segment, Transcript, TranscriptionJob
+from .audit import audit_log
 from .interviews import SegmentInput, interview_update, transcript_store
+from .people import interview_touch
 from .recordings import MAX_ATTEMPTS, job_claim, job_touch, recording_source
 
 logger = logging.getLogger(__name__)
@@ -184,6 +188,20 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
         recording = job.recording
         interview: Interview = recording.interview
         provenance = result.provenance
+        if (job.options or {}).get("in_place"):
+            note_insert(
+                interview=interview,
+                recording=recording,
+                segments=_segment_inputs(result),
+                offset=float(job.options.get("offset") or 0.0),
+                provenance={
+                    "engine": f"{provenance.engine} {provenance.engine_version}",
+                    "model": provenance.model_name,
+                    "model_sha256": provenance.model_sha256,
+                    "language": result.language,
+                },
+            )
+            return _finish(job, result, empty_reason="No speech was found in the voice note.")
         transcript_store(
             interview=interview,
             segments=_segment_inputs(result),
@@ -204,11 +222,155 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
             interview_update(interview=interview, languages=[result.language])
         if recording.duration_seconds is None and info.decoded_duration:
             type(recording).objects.filter(pk=recording.pk).update(duration_seconds=info.decoded_duration)
-        job.state = TranscriptionJob.State.DONE
-        job.progress = 1.0
-        job.reason = "" if result.segments else "No speech was found in the recording."
-        job.finished_at = timezone.now()
-        job.heartbeat_at = job.finished_at
-        job.save(update_fields=["state", "progress", "reason", "finished_at", "heartbeat_at"])
-    logger.info("transcription job %s done: %d segments", job_id, len(result.segments))
+        return _finish(job, result, empty_reason="No speech was found in the recording.")
+
+
+def _finish(job: TranscriptionJob, result: transcription.Transcription, *, empty_reason: str) -> str:
+    job.state = TranscriptionJob.State.DONE
+    job.progress = 1.0
+    job.reason = "" if result.segments else empty_reason
+    job.finished_at = timezone.now()
+    job.heartbeat_at = job.finished_at
+    job.save(update_fields=["state", "progress", "reason", "finished_at", "heartbeat_at"])
+    logger.info("transcription job %s done: %d segments", job.pk, len(result.segments))
     return "done"
+
+
+NOTE_WITHOUT_SPEECH = "[voice note without speech]"
+_PARKED = 1_000_000  # indexes are moved above this while a transcript is renumbered
+
+
+def _placeholder_texts() -> tuple[str, ...]:
+    from .imports import VOICE_FAILED, VOICE_PENDING
+
+    return (VOICE_PENDING, VOICE_FAILED, NOTE_WITHOUT_SPEECH)
+
+
+@transaction.atomic
+def note_insert(
+    *,
+    interview: Interview,
+    recording: Recording,
+    segments: list[SegmentInput],
+    offset: float,
+    provenance: dict[str, Any],
+    actor: Any = None,
+) -> Transcript:
+    """Put a voice note's transcribed segments into the current transcript at `offset` (seconds),
+    in place: no new transcript version. Every other Segment row is kept as it is, so editors'
+    corrections and span redactions (which point at Segment rows) still apply; only indexes move.
+    The note's placeholder segment (left by the importer) is replaced and lends its speaker to the
+    note's segments, unless an editor already typed the note in: then the editor's text is kept."""
+    Interview.objects.select_for_update().filter(pk=interview.pk).first()
+    transcript = interview.transcripts.filter(is_current=True).first()
+    shifted = [_shift(item, offset) for item in segments]
+    if transcript is None:
+        return transcript_store(
+            interview=interview,
+            segments=shifted,
+            source=Transcript.Source.WHISPER,
+            recording=recording,
+            language=provenance.get("language", ""),
+            engine=provenance.get("engine", ""),
+            model_name=provenance.get("model", ""),
+            model_sha256=provenance.get("model_sha256", ""),
+            options={"in_place_notes": [_note_record(recording, offset, provenance, len(shifted))]},
+            actor=actor,
+        )
+    rows = list(transcript.segments.order_by("index"))
+    placeholder = next(
+        (r for r in rows if abs(r.start - offset) < 0.001 and r.raw_text in _placeholder_texts() and not r.edited),
+        None,
+    )
+    typed_by_editor = any(abs(r.start - offset) < 0.001 and r.edited for r in rows) and placeholder is None
+    record = _note_record(recording, offset, provenance, 0 if typed_by_editor else len(shifted))
+    if not typed_by_editor:
+        _splice(transcript, rows, placeholder, shifted, offset)
+    options = dict(transcript.options or {})
+    options["in_place_notes"] = [*options.get("in_place_notes", []), record]
+    Transcript.objects.filter(pk=transcript.pk).update(options=options)
+    audit_log(
+        actor=actor,
+        action="transcript_note_insert",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"version": transcript.version, "segments": record["segments"]},
+    )
+    interview_touch(interview)
+    return transcript
+
+
+def _shift(item: SegmentInput, offset: float) -> SegmentInput:
+    words = [
+        {
+            **w,
+            "s": None if w.get("s") is None else round(w["s"] + offset, 3),
+            "e": None if w.get("e") is None else round(w["e"] + offset, 3),
+        }
+        for w in item.words
+    ]
+    return SegmentInput(
+        start=round(item.start + offset, 3),
+        end=round(max(item.end, item.start) + offset, 3),
+        text=item.text,
+        language=item.language,
+        speaker=item.speaker,
+        role=item.role,
+        narrator=item.narrator,
+        channel=item.channel,
+        words=words,
+    )
+
+
+def _note_record(recording: Recording, offset: float, provenance: dict[str, Any], count: int) -> dict[str, Any]:
+    return {
+        "recording": str(recording.public_id),
+        "input_sha256": recording.sha256,
+        "offset": offset,
+        "segments": count,
+        **{k: provenance.get(k, "") for k in ("engine", "model", "model_sha256", "language")},
+    }
+
+
+def _splice(
+    transcript: Transcript, rows: list[Segment], placeholder: Segment | None, notes: list[SegmentInput], offset: float
+) -> None:
+    if not notes:
+        if placeholder is not None:
+            # Keep the row (and whatever points at it); say that the note held no speech.
+            Segment.objects.filter(pk=placeholder.pk).update(raw_text=NOTE_WITHOUT_SPEECH, raw_words=[])
+        return
+    if placeholder is not None:
+        position = rows.index(placeholder)
+        speaker, role = placeholder.raw_speaker, placeholder.speaker_role
+        narrator_id, language = placeholder.speaker_narrator_id, placeholder.language
+        rows.remove(placeholder)
+        placeholder.delete()
+    else:
+        position = next((i for i, r in enumerate(rows) if r.start > offset), len(rows))
+        speaker, role, narrator_id, language = "", Segment.SpeakerRole.OTHER, None, ""
+    # Park every index above the range in use, then write the final order in one pass, so the unique
+    # (transcript, index) constraint holds after every statement on every backend.
+    Segment.objects.filter(transcript=transcript).update(index=F("index") + _PARKED)
+    new_rows = [
+        Segment(
+            transcript=transcript,
+            index=2 * _PARKED + i,
+            start=item.start,
+            end=item.end,
+            raw_text=item.text,
+            language=item.language or language or transcript.language,
+            raw_speaker=item.speaker or speaker,
+            speaker_role=role if not item.speaker else item.role,
+            speaker_narrator_id=narrator_id,
+            channel=item.channel,
+            raw_words=item.words,
+        )
+        for i, item in enumerate(sorted(notes, key=lambda n: (n.start, n.end)))
+    ]
+    Segment.objects.bulk_create(new_rows)
+    created = list(Segment.objects.filter(transcript=transcript, index__gte=2 * _PARKED).order_by("index"))
+    ordered = rows[:position] + created + rows[position:]
+    for index, row in enumerate(ordered):
+        row.index = index
+    Segment.objects.bulk_update(ordered, ["index"], batch_size=500)
