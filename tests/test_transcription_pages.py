@@ -45,7 +45,7 @@ def test_it_shows_the_upload_page_only_to_those_who_may_upload(demo, client_as):
     page = client_as("fieldresearcher").get(url)
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-recording-upload' in html and "archive/upload.js" in html
+    assert "data-recording-upload" in html and "archive/upload.js" in html
     assert client_as("researcher").get(url).status_code == 404
     assert client_as("archivist").get(url).status_code == 404
     assert client_as(None).get(url).status_code == 302
@@ -206,7 +206,10 @@ def test_it_refuses_a_correction_that_changes_redacted_words_or_hidden_segments(
     )
     assert "Only a custodian can correct it here" in refused.content.decode()
     assert _segment(interview, 4).edited is False
-    assert client_as("researcher").post(f"/interviews/{interview.public_id}/transcript/3/", {"text": "x"}).status_code == 404
+    assert (
+        client_as("researcher").post(f"/interviews/{interview.public_id}/transcript/3/", {"text": "x"}).status_code
+        == 404
+    )
     assert client_as("editor").get(f"/interviews/{interview.public_id}/transcript/3/").status_code == 405
 
 
@@ -225,7 +228,9 @@ def test_it_assigns_a_speaker_to_every_segment_with_the_same_label(demo, client_
     )
     assert transcript.version == 1
     client = client_as("editor")
-    response = client.post(f"/interviews/{interview.public_id}/transcript/0/speaker/", {"role": "interviewer", "all_same": "on"})
+    response = client.post(
+        f"/interviews/{interview.public_id}/transcript/0/speaker/", {"role": "interviewer", "all_same": "on"}
+    )
     assert response.status_code == 302
     client.post(f"/interviews/{interview.public_id}/transcript/1/speaker/", {"role": "narrator"})
     staff = render(interview, "staff")
