@@ -33,7 +33,7 @@ from .models import (
     Tier,
     Transcript,
 )
-from .textnorm import Gazetteer
+from .textnorm import Gazetteer, normalise_with_map
 
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
 POLICY_CODE_VERSION = 3
@@ -195,6 +195,24 @@ class Inputs:
     entity_names: list[tuple[str, Rule]]
     identities: dict[int, NarratorIdentity]
     duration: float | None
+    # Normalised segment texts, computed once and shared by every tier's redactor.
+    normalised: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
+
+    passthrough: dict[int, tuple[RenderedWord, ...]] = field(default_factory=dict)
+
+    def words_unchanged(self, segment: Segment) -> tuple[RenderedWord, ...]:
+        cached = self.passthrough.get(segment.pk)
+        if cached is None:
+            cached = self.passthrough[segment.pk] = tuple(
+                RenderedWord(str(w.get("w", "")), w.get("s"), w.get("e"), w.get("p")) for w in segment.raw_words or ()
+            )
+        return cached
+
+    def normalised_text(self, segment: Segment) -> tuple[str, list[int]]:
+        cached = self.normalised.get(segment.pk)
+        if cached is None:
+            cached = self.normalised[segment.pk] = normalise_with_map(segment.raw_text)
+        return cached
 
 
 def entity_rules() -> list[tuple[str, Rule]]:
@@ -262,12 +280,17 @@ class TierRedactor:
         }
         self.categories: set[str] = set()
 
-    def intervals(self, text: str, segment_id: int | None = None) -> list[tuple[int, int, Rule]]:
+    def intervals(
+        self, text: str, segment_id: int | None = None, normalised: tuple[str, list[int]] | None = None
+    ) -> list[tuple[int, int, Rule]]:
         found: list[tuple[int, int, Rule]] = []
         if segment_id is not None:
             for start, end, rule in self.span_rules.get(segment_id, []):
                 found.append((max(0, start), min(len(text), end), rule))
-        found.extend((m.start, m.end, m.key) for m in self.gazetteer.find(text))
+        if self.gazetteer:
+            found.extend((m.start, m.end, m.key) for m in self.gazetteer.find(text, normalised))
+        if not found:
+            return found
         found = [item for item in found if item[1] > item[0]]
         found.sort(key=lambda item: (item[0], -item[1]))
         merged: list[tuple[int, int, Rule]] = []
@@ -315,7 +338,12 @@ def _segment_rendering(
     segment: Segment, redactor: TierRedactor, speaker: str
 ) -> tuple[SegmentRendering, list[tuple[float, float]]]:
     raw = segment.raw_text
-    intervals = redactor.intervals(raw, segment.pk)
+    normalised = redactor.inputs.normalised_text(segment) if redactor.gazetteer else None
+    intervals = redactor.intervals(raw, segment.pk, normalised)
+    if not intervals:
+        # Nothing hidden in this segment at this tier: text and words pass through unchanged.
+        words_out = redactor.inputs.words_unchanged(segment)
+        return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words_out), []
     text = redactor.apply(raw, intervals)
     words = list(segment.raw_words or [])
     offsets = _word_offsets(raw, words) if words else None
@@ -390,8 +418,12 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
     others: dict[str, int] = {}
     segments: list[SegmentRendering] = []
     spans: list[tuple[float, float]] = []
+    labels: dict[tuple[str, int | None, str], str] = {}
     for segment in inputs.segments:
-        speaker = _speaker_label(segment, inputs, tier, others)
+        key = (segment.speaker_role, segment.speaker_narrator_id, segment.raw_speaker)
+        speaker = labels.get(key)
+        if speaker is None:
+            speaker = labels[key] = _speaker_label(segment, inputs, tier, others)
         rendered, segment_spans = _segment_rendering(segment, redactor, speaker)
         segments.append(rendered)
         spans.extend(segment_spans)
@@ -485,6 +517,7 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
     RenderedInterview.objects.filter(interview=interview).exclude(tier__in=tiers).delete()
     inputs = load_inputs(interview, entity_names)
     stamp = policy_stamp(interview)
+    words_cache: dict[int, tuple[list, str]] = {}
     for tier in tiers:
         rendering = render(interview, tier, inputs)
         stored, _created = RenderedInterview.objects.update_or_create(
@@ -499,14 +532,16 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
                 "redaction_categories": list(rendering.redaction_categories),
             },
         )
-        _store_segments(stored, rendering.segments)
+        _store_segments(stored, rendering.segments, words_cache)
     from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
 
     search.index_interview(interview, tiers)
     return tiers
 
 
-def _store_segments(stored: RenderedInterview, segments: tuple[SegmentRendering, ...]) -> None:
+def _store_segments(
+    stored: RenderedInterview, segments: tuple[SegmentRendering, ...], words_cache: dict[int, tuple[list, str]] | None = None
+) -> None:
     # Compare against plain column values, words as their stored JSON text (no model instances and no
     # JSON parsing: after one edit most rows are unchanged), then write only the rows that differ. A
     # backend that formats JSON differently only makes rows look changed, so they are rewritten.
@@ -517,11 +552,17 @@ def _store_segments(stored: RenderedInterview, segments: tuple[SegmentRendering,
     existing = {row[1]: row for row in rows.iterator(2000)}
     to_create: list[RenderedSegment] = []
     to_update: list[RenderedSegment] = []
+    words_cache = {} if words_cache is None else words_cache
     for segment in segments:
-        words = [w.as_json() for w in segment.words]
+        # Unchanged word tuples are shared between tiers, so their JSON is built once per rebuild.
+        cached = words_cache.get(id(segment.words))
+        if cached is None:
+            as_list = [w.as_json() for w in segment.words]
+            cached = words_cache[id(segment.words)] = (as_list, json.dumps(as_list))
+        words, words_json = cached
         values = (segment.start, segment.end, segment.speaker, segment.text, segment.language)
         row = existing.pop(segment.index, None)
-        if row is not None and tuple(row[2:7]) == values and row[7] == json.dumps(words):
+        if row is not None and tuple(row[2:7]) == values and row[7] == words_json:
             continue
         fresh = RenderedSegment(
             pk=row[0] if row else None,

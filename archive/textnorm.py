@@ -101,10 +101,11 @@ class Gazetteer:
     def __bool__(self) -> bool:
         return self._regex is not None
 
-    def find(self, text: str) -> Iterator[Match]:
+    def find(self, text: str, normalised: tuple[str, list[int]] | None = None) -> Iterator[Match]:
+        """Matches in `text`; pass `normalised` (from normalise_with_map) to reuse its normalisation."""
         if self._regex is None or not text:
             return
-        norm, offsets = normalise_with_map(text)
+        norm, offsets = normalised or normalise_with_map(text)
         for found in self._regex.finditer(norm):
             for group, value in found.groupdict().items():
                 if value is not None:
