@@ -234,10 +234,24 @@ def test_it_finds_nothing_when_searching_for_canaries(demo, username):
         response = client.get("/api/v1/search/", {"q": f'"{canary.text}"'})
         assert response.status_code == 200
         body = response.json()
-        assert body["count"] == 0, (canary.why, body["count"])
-        results = json.dumps(body.get("results", []), ensure_ascii=False)
-        facets = json.dumps(body.get("facets", {}), ensure_ascii=False)
-        assert canary.text not in results and canary.text not in facets, canary.why
+        assert body["total"] == 0, (canary.why, body["total"])
+        hits = json.dumps(body["hits"], ensure_ascii=False)
+        facets = json.dumps(body["facets"], ensure_ascii=False)
+        assert canary.text not in hits and canary.text not in facets, canary.why
+        assert all(count == 0 for values in body["facets"].values() for count in _counts(values)), canary.why
+        # Autocomplete offers nothing that starts like the hidden text.
+        prefix = canary.text.split()[0][:4]
+        suggestions = client.get("/api/v1/search/suggest/", {"q": prefix})
+        if suggestions.status_code == 200:
+            assert canary.text.split()[0] not in json.dumps(suggestions.json(), ensure_ascii=False), canary.why
+
+
+def _counts(values) -> list[int]:
+    if isinstance(values, dict):
+        return [v for v in values.values() if isinstance(v, int)]
+    if isinstance(values, list):
+        return [item.get("count", 0) for item in values if isinstance(item, dict)]
+    return []
 
 
 def test_it_plants_each_kind_of_canary_in_the_demo(demo):
