@@ -44,7 +44,8 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     cards = []
     for interview, tier in access.visible_interviews(request.user, Interview.objects.filter(collection=collection)):
         cards.append(rendering_for(interview, tier, with_segments=False))
-    return render(request, "archive/collection_detail.html", {"collection": collection, "interviews": cards})
+    context = {"collection": collection, "interviews": cards, "can_upload": access.can_upload(request.user, collection)}
+    return render(request, "archive/collection_detail.html", context)
 
 
 def interview_list(request: HttpRequest) -> HttpResponse:
