@@ -123,4 +123,4 @@ class Command(BaseCommand):
                 last = percent
             if time.monotonic() > deadline:
                 raise CommandError("Timed out waiting for the transcription job.")
-            time.sleep(1.0)
+            time.sleep(0.25)
