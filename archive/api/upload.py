@@ -20,6 +20,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -61,7 +64,37 @@ def _job_options(data) -> dict:
     }
 
 
+_OFFSET = inline_serializer("UploadOffset", {"offset": serializers.IntegerField(), "size": serializers.IntegerField()})
+_STARTED = inline_serializer(
+    "UploadStarted",
+    {"upload": serializers.UUIDField(), "offset": serializers.IntegerField(), "size": serializers.IntegerField()},
+)
+_FINISHED = inline_serializer(
+    "UploadFinished",
+    {
+        "offset": serializers.IntegerField(),
+        "size": serializers.IntegerField(),
+        "recording": serializers.UUIDField(),
+        "job": serializers.UUIDField(),
+    },
+)
+_DETAIL = inline_serializer("UploadError", {"detail": serializers.CharField()})
+
+
 class UploadCreate(APIView):
+    @extend_schema(
+        request=inline_serializer(
+            "UploadCreate",
+            {
+                "size": serializers.IntegerField(help_text="the file's length in bytes"),
+                "filename": serializers.CharField(required=False, help_text="kept sealed for custodians"),
+                "language": serializers.CharField(required=False, help_text="ISO 639 code; detected if absent"),
+                "multilingual": serializers.BooleanField(required=False),
+                "per_channel": serializers.BooleanField(required=False, allow_null=True),
+            },
+        ),
+        responses={201: _STARTED, 400: _DETAIL, 404: None},
+    )
     def post(self, request, public_id):
         interview, _tier = access.interview_for(request.user, public_id)
         if not access.can_upload(request.user, interview.collection):
@@ -86,10 +119,24 @@ class UploadCreate(APIView):
 
 
 class UploadChunk(APIView):
+    @extend_schema(responses={200: _OFFSET, 404: None})
     def get(self, request, upload_id):
         meta, part = _load(upload_id, request.user)
         return Response({"offset": part.stat().st_size, "size": meta["size"]})
 
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True, description="bytes held")
+        ],
+        responses={
+            200: _OFFSET,
+            201: OpenApiResponse(_FINISHED, description="last byte received: recording stored, job queued"),
+            400: _DETAIL,
+            404: None,
+            409: OpenApiResponse(_OFFSET, description="wrong offset: resume from the server's"),
+        },
+    )
     def patch(self, request, upload_id):
         meta, part = _load(upload_id, request.user)
         offset = part.stat().st_size
@@ -131,6 +178,22 @@ class UploadChunk(APIView):
 
 
 class JobStatus(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TranscriptionJobStatus",
+                {
+                    "job": serializers.UUIDField(),
+                    "interview": serializers.UUIDField(),
+                    "state": serializers.ChoiceField(choices=TranscriptionJob.State.choices),
+                    "progress": serializers.FloatField(),
+                    "reason": serializers.CharField(),
+                    "attempts": serializers.IntegerField(),
+                },
+            ),
+            404: None,
+        }
+    )
     def get(self, request, job_id):
         try:
             job = TranscriptionJob.objects.select_related("recording__interview").get(public_id=job_id)
