@@ -16,8 +16,10 @@ not see changes a score. PostgreSQL's ts_rank uses no corpus statistics and is u
 # ruff: noqa: S608 -- table names come from the fixed TIERS list; every value is a query parameter.
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import re
@@ -45,6 +47,7 @@ MAX_PER_PAGE = 50
 SNIPPET_CHARS = 220
 SUGGEST_SAMPLE_DOCS = 400
 META_TABLE = "search_meta"
+LANG_TABLE = "search_lang"
 
 
 def doc_table(tier: str) -> str:
@@ -62,9 +65,25 @@ def fts_table(tier: str) -> str:
 # Schema ------------------------------------------------------------------------------------------
 
 
+META_COLUMNS = (
+    "tier, interview_id, policy, public_id, meta, docs, toks, collection, collection_title, year, mode, topics"
+)
+
+
 def schema_statements(vendor: str) -> list[str]:
-    """DDL for every tier's tables; used by migration 0002_search and the benchmark."""
+    """DDL for every tier's tables; used by migration 0002_search and the benchmark.
+
+    SQLite: `search_doc_<tier>` holds the displayed and normalised text; `search_fts_<tier>` is a
+    contentless FTS5 table with two columns, `body` (the normalised words) and `bi` (one token per
+    adjacent word pair: the pair itself where either word is common, else a filler; see `bigrams`),
+    so that phrases of common words are looked up as single rare tokens. A document's rowid encodes
+    (interview, segment, language) (see `doc_id`), so counts and facets never touch the document table.
+    """
     statements: list[str] = []
+    meta_extra = (
+        "collection TEXT NOT NULL, collection_title TEXT NOT NULL, year TEXT NOT NULL, mode TEXT NOT NULL, "
+        "topics TEXT NOT NULL"
+    )
     if vendor == "sqlite":
         for tier in TIERS:
             doc, fts = doc_table(tier), fts_table(tier)
@@ -75,13 +94,15 @@ def schema_statements(vendor: str) -> list[str]:
                     text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL)""",
                 f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
                 f"""CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(
-                    body, content='{doc}', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+                    body, bi, content='', tokenize='unicode61 remove_diacritics 2')""",
             ]
-        statements.append(
+        statements += [
             f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
                 tier TEXT NOT NULL, interview_id INTEGER NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
-                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, PRIMARY KEY (tier, interview_id))"""
-        )
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, {meta_extra},
+                PRIMARY KEY (tier, interview_id))""",
+            f"CREATE TABLE IF NOT EXISTS {LANG_TABLE} (code INTEGER PRIMARY KEY, language TEXT NOT NULL UNIQUE)",
+        ]
     elif vendor == "postgresql":
         vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
         for tier in TIERS:
@@ -98,13 +119,16 @@ def schema_statements(vendor: str) -> list[str]:
         statements.append(
             f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
                 tier TEXT NOT NULL, interview_id BIGINT NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
-                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, PRIMARY KEY (tier, interview_id))"""
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, {meta_extra},
+                PRIMARY KEY (tier, interview_id))"""
         )
     return statements
 
 
 def drop_statements(vendor: str) -> list[str]:
     statements = [f"DROP TABLE IF EXISTS {META_TABLE}"]
+    if vendor == "sqlite":
+        statements.append(f"DROP TABLE IF EXISTS {LANG_TABLE}")
     for tier in TIERS:
         if vendor == "sqlite":
             statements.append(f"DROP TABLE IF EXISTS {fts_table(tier)}")
@@ -116,18 +140,152 @@ def drop_statements(vendor: str) -> list[str]:
 
 # Tokens as FTS5 unicode61 sees them: runs of letters and numbers (marks and punctuation separate).
 TOKEN = re.compile(r"[^\W_]+")
+# unicode61 keeps private-use characters inside tokens, Python's \w does not; the index uses two of them
+# (below), so they are removed from indexed text and the two tokenisers agree.
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+PAIR_JOIN = "\ue000"  # joins a word pair into one `bi` token: "of" + J + "the"
+PAIR_FILLER = "\ue001"  # stands for a pair of two uncommon words, keeping `bi` positions aligned with `body`
+
+# Common words (normalised): a pair containing one is indexed as a single `bi` token, so a phrase such as
+# "of the" or "في الحي" reads one short posting list instead of intersecting two huge ones (the
+# "common grams" technique). Changing this list changes the `bi` column: run `manage.py reindex` after.
+COMMON_WORDS = frozenset(
+    normalise(w)
+    for w in [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "him",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "up",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "في",
+        "من",
+        "على",
+        "إلى",
+        "عن",
+        "مع",
+        "أن",
+        "إن",
+        "لا",
+        "ما",
+        "لم",
+        "لن",
+        "قد",
+        "كان",
+        "كانت",
+        "كل",
+        "بعد",
+        "قبل",
+        "هذا",
+        "هذه",
+        "ذلك",
+        "التي",
+        "الذي",
+        "هو",
+        "هي",
+        "هم",
+        "نحن",
+        "أنا",
+        "و",
+        "أو",
+        "ثم",
+        "حتى",
+        "إذا",
+        "بين",
+        "عند",
+    ]
+)
 
 
 def fold_token(token: str) -> str:
     """What unicode61 remove_diacritics 2 compares: case-folded, Latin diacritics removed."""
     if token.isascii():
         return token
+    return _fold_non_ascii(token)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_non_ascii(token: str) -> str:
     decomposed = unicodedata.normalize("NFD", token)
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def tokens(body: str) -> list[str]:
     return [fold_token(t) for t in TOKEN.findall(body)]
+
+
+def _common_pair(first: str, second: str) -> bool:
+    return first in COMMON_WORDS or second in COMMON_WORDS
+
+
+def bigrams(body: str) -> str:
+    """The `bi` column for a normalised body: token i stands for the pair (word i, word i+1)."""
+    found = tokens(body)
+    return " ".join(
+        (a + PAIR_JOIN + b) if (a in COMMON_WORDS or b in COMMON_WORDS) else PAIR_FILLER
+        for a, b in itertools.pairwise(found)
+    )
+
+
+def index_tokens(ntok: int) -> int:
+    """Tokens FTS5 counts for a document of `ntok` words (body plus bi), the `D` of its bm25."""
+    return ntok + max(ntok - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -140,12 +298,28 @@ class Doc:
     text: str  # the tier's display text
     body: str  # normalised text, what is indexed
     ntok: int
+    bi: str = ""  # the `bi` column (SQLite), derived from body
+
+
+def normalise_body(text: str) -> str:
+    if text.isascii():
+        # Same result as normalise() (NFKC, the Arabic folds and digit mapping leave ASCII unchanged,
+        # casefold() of ASCII is lower()), several times faster; the bulk build runs this a million times.
+        return text.lower()
+    return PRIVATE_USE.sub(" ", normalise(text))
 
 
 def make_doc(seg_index: int, start: float, end: float, language: str, speaker: str, text: str) -> Doc:
     """The one way a document is made, by the transactional and the bulk path alike."""
-    body = normalise(text)
-    return Doc(seg_index, float(start), float(end), language or "", speaker or "", text, body, len(TOKEN.findall(body)))
+    body = normalise_body(text)
+    found = TOKEN.findall(body)
+    if not body.isascii():
+        found = [fold_token(t) for t in found]
+    bi = " ".join(
+        (a + PAIR_JOIN + b) if (a in COMMON_WORDS or b in COMMON_WORDS) else PAIR_FILLER
+        for a, b in itertools.pairwise(found)
+    )
+    return Doc(seg_index, float(start), float(end), language or "", speaker or "", text, body, len(found), bi)
 
 
 def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -164,13 +338,65 @@ def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# SQLite document ids: interview (31 bits) | segment index (24 bits) | language code (8 bits). Ordering by
+# id is ordering by (interview, segment), and counts per interview and language come from the FTS rowids.
+ID_INTERVIEW_SHIFT = 32
+ID_SEGMENT_SHIFT = 8
+ID_LANG_MASK = 0xFF
+
+
+def doc_id(interview_id: int, seg_index: int, lang_code: int) -> int:
+    if not (0 < interview_id < 2**31 and 0 <= seg_index < 2**24 and 0 <= lang_code <= ID_LANG_MASK):
+        raise ValueError("search document id out of range")
+    return (interview_id << ID_INTERVIEW_SHIFT) | (seg_index << ID_SEGMENT_SHIFT) | lang_code
+
+
+def lang_codes(cursor, languages: Iterable[str]) -> dict[str, int]:
+    """Small integer codes for language tags (SQLite; stable once given)."""
+    wanted = sorted(set(languages))
+    codes: dict[str, int] = {}
+    for language in wanted:
+        cursor.execute(f"SELECT code FROM {LANG_TABLE} WHERE language = %s", [language])
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(f"SELECT coalesce(max(code), 0) + 1 FROM {LANG_TABLE}")
+            code = cursor.fetchone()[0]
+            if code > ID_LANG_MASK:
+                raise ValueError("too many distinct languages for the search index")
+            cursor.execute(f"INSERT INTO {LANG_TABLE} (code, language) VALUES (%s, %s)", [code, language])
+        else:
+            code = row[0]
+        codes[language] = code
+    return codes
+
+
+def sqlite_rows(interview_id: int, docs: Sequence[Doc], codes: dict[str, int]) -> tuple[list[tuple], list[tuple]]:
+    """(document rows, FTS rows) for one interview; shared by insert_docs and the bulk benchmark build."""
+    doc_rows, fts_rows = [], []
+    for d in docs:
+        rowid = doc_id(interview_id, d.seg_index, codes[d.language])
+        doc_rows.append(
+            (rowid, interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok)
+        )
+        fts_rows.append((rowid, d.body, d.bi))
+    return doc_rows, fts_rows
+
+
+SQLITE_DOC_INSERT = (
+    'INSERT INTO {doc} (id, interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+SQLITE_FTS_INSERT = "INSERT INTO {fts} (rowid, body, bi) VALUES (?, ?, ?)"
+
+
 def _delete_interview_docs(cursor, vendor: str, tier: str, interview_id: int) -> None:
     doc, fts = doc_table(tier), fts_table(tier)
     if vendor == "sqlite":
-        cursor.execute(
-            f"INSERT INTO {fts}({fts}, rowid, body) SELECT 'delete', id, body FROM {doc} WHERE interview_id = %s",
-            [interview_id],
-        )
+        # Contentless FTS5: a row is removed by handing back exactly what was indexed.
+        cursor.execute(f"SELECT id, body FROM {doc} WHERE interview_id = %s", [interview_id])
+        old = [(rowid, body, bigrams(body)) for rowid, body in cursor.fetchall()]
+        if old:
+            cursor.executemany(f"INSERT INTO {fts} ({fts}, rowid, body, bi) VALUES ('delete', %s, %s, %s)", old)
     cursor.execute(f"DELETE FROM {doc} WHERE interview_id = %s", [interview_id])
     cursor.execute(f"DELETE FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview_id])
 
@@ -178,33 +404,44 @@ def _delete_interview_docs(cursor, vendor: str, tier: str, interview_id: int) ->
 def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequence[Doc]) -> None:
     """Insert documents for one interview at one tier (the caller removed the old ones)."""
     doc, fts = doc_table(tier), fts_table(tier)
+    if vendor == "sqlite":
+        doc_rows, fts_rows = sqlite_rows(interview_id, docs, lang_codes(cursor, (d.language for d in docs)))
+        cursor.executemany(SQLITE_DOC_INSERT.format(doc=doc).replace("?", "%s"), doc_rows)
+        cursor.executemany(SQLITE_FTS_INSERT.format(fts=fts).replace("?", "%s"), fts_rows)
+        return
     cursor.executemany(
         f'INSERT INTO {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [(interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok) for d in docs],
     )
-    if vendor == "sqlite":
-        cursor.execute(
-            f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE interview_id = %s", [interview_id]
-        )
+
+
+def meta_row(tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]) -> tuple:
+    """One row of META_TABLE (META_COLUMNS order): the interview's metadata at the tier, its document and
+    token counts (bm25 statistics of a partly visible tier) and the facet values as plain columns."""
+    return (
+        tier,
+        interview_id,
+        policy,
+        public_id,
+        json.dumps(meta, ensure_ascii=False),
+        len(docs),
+        sum(index_tokens(d.ntok) for d in docs),
+        meta.get("collection", ""),
+        meta.get("collection_title", ""),
+        meta.get("year", ""),
+        meta.get("mode", ""),
+        json.dumps(list(dict.fromkeys(meta.get("topics") or [])), ensure_ascii=False),
+    )
+
+
+META_INSERT = f"INSERT INTO {META_TABLE} ({META_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
 
 
 def insert_meta(
     cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]
 ) -> None:
-    cursor.execute(
-        f"INSERT INTO {META_TABLE} (tier, interview_id, policy, public_id, meta, docs, toks) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [
-            tier,
-            interview_id,
-            policy,
-            public_id,
-            json.dumps(meta, ensure_ascii=False),
-            len(docs),
-            sum(d.ntok for d in docs),
-        ],
-    )
+    cursor.execute(META_INSERT, list(meta_row(tier, interview_id, policy, public_id, meta, docs)))
 
 
 def index_interview(interview: Interview, tiers: Iterable[str]) -> None:
@@ -432,10 +669,33 @@ def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
     )
 
 
+def _pair_route(phrase: Phrase) -> bool:
+    """Whether a phrase of two or more words can be read from the `bi` column: every adjacent pair holds a
+    common word (so it was indexed as a pair, not the filler). For a prefix phrase the last pair's first
+    word must be common, since its completions may or may not be."""
+    pairs = list(itertools.pairwise(phrase.tokens))
+    if not pairs:
+        return False
+    if phrase.prefix:
+        *pairs, last = pairs
+        if last[0] not in COMMON_WORDS:
+            return False
+    return all(_common_pair(a, b) for a, b in pairs)
+
+
 def to_fts5(tree: Any) -> str:
+    """FTS5 query text. A word or a phrase with an uncommon pair matches in `body`; a phrase made of
+    common pairs matches the same documents and positions as single `bi` tokens (one phrase either way,
+    so bm25 sees the same phrase count)."""
     if isinstance(tree, Phrase):
-        quoted = '"' + " ".join(tree.tokens).replace('"', '""') + '"'
-        return quoted + (" *" if tree.prefix else "")
+        if _pair_route(tree):
+            words = [a + PAIR_JOIN + b for a, b in itertools.pairwise(tree.tokens)]
+            column = "bi"
+        else:
+            words = list(tree.tokens)
+            column = "body"
+        quoted = '"' + " ".join(words).replace('"', '""') + '"'
+        return f"{column} : " + quoted + (" *" if tree.prefix else "")
     joined = f" {tree.op.upper()} ".join(to_fts5(c) for c in tree.children)
     text = f"({joined})"
     if tree.negated:
@@ -608,46 +868,56 @@ class _TierScope:
     visible: list[int]  # interviews whose documents this user may see at this tier (stats set)
     allowed: list[int]  # visible and passing the interview filters (candidate set)
     whole_table: bool  # the user sees every interview indexed at this tier
-    meta: dict[int, dict[str, Any]]
-    public_ids: dict[int, str]
+    meta: dict[int, dict[str, Any]]  # decoded metadata, loaded for filters and for the hits shown
+    public_ids: dict[int, str]  # loaded for the hits shown
     toks: int
     docs: int
 
 
+FILTER_FIELDS = ("collection", "date_from", "date_to", "mode", "topic", "narrator")
+
+
 def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _TierScope:
-    cursor.execute(
-        f"SELECT interview_id, policy, public_id, meta, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier]
-    )
+    """Which of the tier's indexed interviews the user sees (policy stamps must match: stale rows fail
+    closed), and the bm25 statistics of those. Metadata is read only when interview filters need it."""
+    filtering = any(getattr(filters, n) for n in FILTER_FIELDS)
+    columns = "interview_id, policy, docs, toks" + (", meta" if filtering else "")
+    cursor.execute(f"SELECT {columns} FROM {META_TABLE} WHERE tier = %s", [tier])
     visible: list[int] = []
     allowed: list[int] = []
     meta: dict[int, dict[str, Any]] = {}
-    public_ids: dict[int, str] = {}
     whole = True
     docs = toks = 0
-    filtering = any(getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator"))
-    for interview_id, policy, public_id, meta_json, n_docs, n_toks in cursor.fetchall():
+    for row in cursor.fetchall():
+        interview_id, policy, n_docs, n_toks = row[:4]
         if seen.get(interview_id) != policy:
             whole = False  # not visible to this user, or stale: fail closed
             continue
         visible.append(interview_id)
         docs += n_docs
         toks += n_toks
-        meta[interview_id] = meta_json  # parsed only when needed (filters, facets, hits)
-        public_ids[interview_id] = public_id
-        if not filtering or filters.interview_ok(json.loads(meta_json)):
-            allowed.append(interview_id)
-    return _TierScope(tier, visible, allowed, whole, _LazyMeta(meta), public_ids, toks, docs)
+        if filtering:
+            decoded = json.loads(row[4])
+            meta[interview_id] = decoded
+            if not filters.interview_ok(decoded):
+                continue
+        allowed.append(interview_id)
+    return _TierScope(tier, visible, allowed, whole, meta, {}, toks, docs)
 
 
-class _LazyMeta(dict):
-    """interview id -> metadata, JSON-decoded on first access."""
-
-    def __getitem__(self, key):
-        value = super().__getitem__(key)
-        if isinstance(value, str):
-            value = json.loads(value)
-            super().__setitem__(key, value)
-        return value
+def _load_hit_meta(cursor, backend: Backend, scope: _TierScope, interview_ids: Iterable[int]) -> None:
+    """Metadata and public ids of the interviews behind the hits shown (visible ones only)."""
+    visible = set(scope.visible)
+    wanted = sorted({i for i in interview_ids if i in visible and i not in scope.public_ids})
+    if not wanted:
+        return
+    clause, params = backend.ids_clause("interview_id", wanted)
+    cursor.execute(
+        f"SELECT interview_id, public_id, meta FROM {META_TABLE} WHERE tier = %s AND {clause}", [scope.tier, *params]
+    )
+    for interview_id, public_id, meta_json in cursor.fetchall():
+        scope.public_ids[interview_id] = public_id
+        scope.meta.setdefault(interview_id, json.loads(meta_json))
 
 
 class Backend:
@@ -724,17 +994,56 @@ class TierQuery:
             return None
         return self.scope.allowed
 
-    def count_by_interview(self) -> list[tuple[int, str, int]]:
+    def _fts_where(self, ids: list[int] | None) -> tuple[str, list[Any]]:
+        """SQLite: WHERE clause over the FTS table alone (interview and language come from the rowid)."""
+        fts = fts_table(self.scope.tier)
+        where = f"{fts} MATCH %s"
+        params: list[Any] = [to_fts5(self.tree)]
+        if ids is not None:
+            where += f" AND ({fts}.rowid >> {ID_INTERVIEW_SHIFT}) IN (SELECT value FROM json_each(%s))"
+            params.append(json.dumps(ids))
+        if self.filters.language:
+            where += f" AND ({fts}.rowid & {ID_LANG_MASK}) = (SELECT code FROM {LANG_TABLE} WHERE language = %s)"
+            params.append(self.filters.language)
+        return where, params
+
+    def facet_counts(self) -> list[tuple[str, str, str, int]]:
+        """(facet, value, label, matching documents) for every facet, in one statement: matches are
+        counted per (interview, language), then joined to the per-interview facet columns."""
         ids = self._ids()
         if ids == []:
             return []
-        source, where, params = self.backend.candidates(self.scope.tier, self.tree, ids, self.filters.language)
-        self.cursor.execute(
-            f"SELECT d.interview_id, d.language, count(*) FROM {source} WHERE {where} "
-            "GROUP BY d.interview_id, d.language",
-            params,
+        tier = self.scope.tier
+        if self.backend.vendor == "sqlite":
+            fts = fts_table(tier)
+            where, params = self._fts_where(ids)
+            counted = (
+                f"SELECT {fts}.rowid >> {ID_INTERVIEW_SHIFT} AS iid, {fts}.rowid & {ID_LANG_MASK} AS lang, "
+                f"count(*) AS n FROM {fts} WHERE {where} GROUP BY 1, 2"
+            )
+            language = f"coalesce((SELECT l.language FROM {LANG_TABLE} l WHERE l.code = c.lang), '')"
+            topics = "v, json_each(v.topics) t"
+        else:
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+            counted = (
+                "SELECT d.interview_id AS iid, d.language AS lang, count(*) AS n "
+                f"FROM {source} WHERE {where} GROUP BY 1, 2"
+            )
+            language = "c.lang"
+            topics = "v CROSS JOIN LATERAL json_array_elements_text(v.topics::json) AS t(value)"
+        sql = (
+            f"WITH c AS MATERIALIZED ({counted}), "
+            f"v AS MATERIALIZED (SELECT c.n AS n, {language} AS language, m.collection AS collection, "
+            "m.collection_title AS title, m.year AS year, m.mode AS mode, m.topics AS topics "
+            f"FROM c JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = c.iid) "
+            "SELECT 'collection', collection, max(title), sum(n) FROM v GROUP BY collection "
+            "UNION ALL SELECT 'language', language, '', sum(n) FROM v GROUP BY language "
+            "UNION ALL SELECT 'year', year, '', sum(n) FROM v GROUP BY year "
+            "UNION ALL SELECT 'mode', mode, '', sum(n) FROM v GROUP BY mode "
+            f"UNION ALL SELECT 'topic', t.value, '', sum(n) FROM {topics} GROUP BY t.value"
         )
-        return [(i, lang, n) for i, lang, n in self.cursor.fetchall() if i in self.scope.meta]
+        self.cursor.execute(sql, [*params, tier])
+        return [(facet, value, label, int(n)) for facet, value, label, n in self.cursor.fetchall()]
 
     def top(self, limit: int) -> list[tuple[float, int]]:
         """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""
@@ -742,8 +1051,8 @@ class TierQuery:
         if ids == [] or limit <= 0:
             return []
         tier = self.scope.tier
-        source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
         if self.backend.vendor == "postgresql":
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
             rank_sql, rank_params = to_tsquery_sql(self.tree)
             self.cursor.execute(
                 f"SELECT -ts_rank(d.vec, {rank_sql}) AS score, d.id FROM {source} WHERE {where} "
@@ -751,11 +1060,14 @@ class TierQuery:
                 rank_params + params + [limit],
             )
             return [(float(s), i) for s, i in self.cursor.fetchall()]
-        fts = fts_table(tier)
         if self.scope.whole_table:
+            # The table holds exactly what the user sees: FTS5's own bm25, top-n without touching documents.
+            # Ties break on the rowid, that is (interview, segment).
+            fts = fts_table(tier)
+            where, params = self._fts_where(ids)
             self.cursor.execute(
-                f"SELECT bm25({fts}) AS score, d.id FROM {source} WHERE {where} "
-                "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
+                f"SELECT bm25({fts}) AS score, {fts}.rowid FROM {fts} WHERE {where} "
+                f"ORDER BY score, {fts}.rowid LIMIT %s",
                 [*params, limit],
             )
             return [(float(s), i) for s, i in self.cursor.fetchall()]
@@ -783,7 +1095,7 @@ class TierQuery:
         for doc_id, interview_id, seg_index, body, ntok in self.cursor.fetchall():
             sequence = tokens(body)
             tf = [_phrase_count(sequence, p) for p in phrases]
-            scored.append((_bm25(tf, idf, ntok, avgdl), interview_id, seg_index, doc_id))
+            scored.append((_bm25(tf, idf, index_tokens(ntok), avgdl), interview_id, seg_index, doc_id))
         scored.sort()
         return [(s, doc_id) for s, _i, _x, doc_id in scored[:limit]]
 
@@ -836,21 +1148,16 @@ def snippet(text: str, tree: Any, width: int = SNIPPET_CHARS) -> str:
     return "".join(pieces)
 
 
-def _facets(counts: list[tuple[str, int, str, int]], scopes: dict[str, _TierScope]) -> dict[str, list[dict[str, Any]]]:
+def _facets(rows: list[tuple[str, str, str, int]]) -> dict[str, list[dict[str, Any]]]:
+    """Facet lists from (facet, value, label, count) rows of every tier searched."""
     tallies: dict[str, Counter] = {name: Counter() for name in FACETS}
     labels: dict[str, str] = {}
-    for tier, interview_id, language, n in counts:
-        meta = scopes[tier].meta[interview_id]
-        tallies["collection"][meta["collection"]] += n
-        labels[meta["collection"]] = meta["collection_title"]
-        if language:
-            tallies["language"][language] += n
-        if meta["year"]:
-            tallies["year"][meta["year"]] += n
-        if meta["mode"]:
-            tallies["mode"][meta["mode"]] += n
-        for topic in dict.fromkeys(meta["topics"]):
-            tallies["topic"][topic] += n
+    for name, value, label, n in rows:
+        if name != "collection" and not value:
+            continue
+        tallies[name][value] += n
+        if name == "collection":
+            labels[value] = label
     facets: dict[str, list[dict[str, Any]]] = {}
     for name, tally in tallies.items():
         ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
@@ -859,6 +1166,23 @@ def _facets(counts: list[tuple[str, int, str, int]], scopes: dict[str, _TierScop
             for value, count in ordered
         ]
     return facets
+
+
+SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_CACHE_KIB = 64 * 1024
+
+
+def _sqlite_pragmas(connection) -> None:
+    """Memory-map the database and give the page cache room for the FTS index (once per connection)."""
+    if connection.vendor != "sqlite":
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_rawi_search_tuned", None) is raw:
+        return
+    raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+    raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    connection._rawi_search_tuned = raw
 
 
 def query_fingerprint(query: str) -> str:
@@ -889,9 +1213,10 @@ def run_search(
         results.facets = {name: [] for name in FACETS} if facets else {}
         return results
     backend = Backend(connection)
+    _sqlite_pragmas(backend.connection)
     scopes: dict[str, _TierScope] = {}
     tier_queries: dict[str, TierQuery] = {}
-    counts: list[tuple[str, int, str, int]] = []
+    facet_rows: list[tuple[str, str, str, int]] = []
     with backend.connection.cursor() as cursor:
         for tier in TIERS:
             seen = seen_by_tier.get(tier)
@@ -904,10 +1229,10 @@ def run_search(
             tree = expand(base_tree, alias_groups(tier))
             tier_query = TierQuery(backend, cursor, scope, tree, filters)
             tier_queries[tier] = tier_query
-            counts += [(tier, i, lang, n) for i, lang, n in tier_query.count_by_interview()]
-        results.total = sum(n for *_rest, n in counts)
+            facet_rows += tier_query.facet_counts()
+        results.total = sum(n for name, _v, _l, n in facet_rows if name == "collection")
         if facets:
-            results.facets = _facets(counts, scopes)
+            results.facets = _facets(facet_rows)
         wanted = page * per_page
         ranked: list[tuple[float, str, int]] = []
         if results.total > (page - 1) * per_page:
@@ -917,7 +1242,9 @@ def run_search(
         chosen = ranked[(page - 1) * per_page : wanted]
         rows: dict[tuple[str, int], tuple] = {}
         for tier, tier_query in tier_queries.items():
-            for doc_id, row in tier_query.rows([d for _s, t, d in chosen if t == tier]).items():
+            found = tier_query.rows([d for _s, t, d in chosen if t == tier])
+            _load_hit_meta(cursor, backend, scopes[tier], (row[1] for row in found.values()))
+            for doc_id, row in found.items():
                 rows[(tier, doc_id)] = row
     for score, tier, doc_id in chosen:
         row = rows.get((tier, doc_id))
@@ -925,6 +1252,8 @@ def run_search(
             continue
         _id, interview_id, seg_index, start, end, language, speaker, text = row
         scope = scopes[tier]
+        if interview_id not in scope.public_ids:
+            continue
         meta = scope.meta[interview_id]
         public_id = scope.public_ids[interview_id]
         results.hits.append(

@@ -20,8 +20,217 @@ import tempfile
 import time
 from pathlib import Path
 
-EN_COMMON = ["the", "of", "and", "to", "a", "in", "was", "we", "were", "it", "that", "he", "they", "my", "for", "on", "with", "at", "our", "by", "from", "this", "not", "there", "had", "but", "his", "all", "one", "people", "no", "when", "what", "about", "would", "could", "after", "house", "city", "street", "night", "day", "food", "water", "bread", "army", "checkpoint", "siege", "family", "brother", "mother", "children", "school", "hospital", "doctor", "shelling", "bombing", "truce", "convoy", "negotiations", "prisoners", "detainees", "district", "neighbourhood", "market", "prices", "sugar", "flour", "fuel", "electricity", "winter", "summer", "morning", "evening", "phone", "line", "internet", "message", "voice", "fear", "hope", "waiting", "years", "months", "weeks", "soldiers", "fighters", "government", "opposition", "committee", "agreement", "buses", "evacuation", "leave", "stay", "home", "roof", "window", "street", "corner", "mosque", "church", "teacher", "student", "lesson", "exams", "war", "peace", "news", "radio", "television", "journalist", "photographer", "camera", "pictures", "video", "friend", "neighbour", "cousin", "uncle", "wife", "husband", "son", "daughter"]  # noqa: E501
-AR_COMMON = ["في", "من", "على", "إلى", "أن", "كان", "كانت", "هذا", "هذه", "التي", "الذي", "مع", "عن", "لا", "ما", "كل", "بعد", "قبل", "نحن", "هم", "هي", "هو", "الحي", "الوعر", "حمص", "الحصار", "الخبز", "الماء", "الكهرباء", "المدرسة", "المستشفى", "الطبيب", "القصف", "الهدنة", "القافلة", "المفاوضات", "المعتقلين", "الأسرى", "السوق", "الأسعار", "السكر", "الطحين", "الوقود", "الشتاء", "الصيف", "الصباح", "المساء", "الهاتف", "الإنترنت", "رسالة", "صوت", "الخوف", "الأمل", "ننتظر", "سنوات", "أشهر", "أسابيع", "الجنود", "المقاتلين", "الحكومة", "المعارضة", "اللجنة", "الاتفاق", "الباصات", "الخروج", "البيت", "السطح", "النافذة", "الشارع", "الجامع", "المعلمة", "الطلاب", "الامتحانات", "الحرب", "السلام", "الأخبار", "الصحفي", "المصور", "الصور", "أخي", "أمي", "الأطفال", "عائلة"]  # noqa: E501
+EN_COMMON = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "was",
+    "we",
+    "were",
+    "it",
+    "that",
+    "he",
+    "they",
+    "my",
+    "for",
+    "on",
+    "with",
+    "at",
+    "our",
+    "by",
+    "from",
+    "this",
+    "not",
+    "there",
+    "had",
+    "but",
+    "his",
+    "all",
+    "one",
+    "people",
+    "no",
+    "when",
+    "what",
+    "about",
+    "would",
+    "could",
+    "after",
+    "house",
+    "city",
+    "street",
+    "night",
+    "day",
+    "food",
+    "water",
+    "bread",
+    "army",
+    "checkpoint",
+    "siege",
+    "family",
+    "brother",
+    "mother",
+    "children",
+    "school",
+    "hospital",
+    "doctor",
+    "shelling",
+    "bombing",
+    "truce",
+    "convoy",
+    "negotiations",
+    "prisoners",
+    "detainees",
+    "district",
+    "neighbourhood",
+    "market",
+    "prices",
+    "sugar",
+    "flour",
+    "fuel",
+    "electricity",
+    "winter",
+    "summer",
+    "morning",
+    "evening",
+    "phone",
+    "line",
+    "internet",
+    "message",
+    "voice",
+    "fear",
+    "hope",
+    "waiting",
+    "years",
+    "months",
+    "weeks",
+    "soldiers",
+    "fighters",
+    "government",
+    "opposition",
+    "committee",
+    "agreement",
+    "buses",
+    "evacuation",
+    "leave",
+    "stay",
+    "home",
+    "roof",
+    "window",
+    "street",
+    "corner",
+    "mosque",
+    "church",
+    "teacher",
+    "student",
+    "lesson",
+    "exams",
+    "war",
+    "peace",
+    "news",
+    "radio",
+    "television",
+    "journalist",
+    "photographer",
+    "camera",
+    "pictures",
+    "video",
+    "friend",
+    "neighbour",
+    "cousin",
+    "uncle",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+]
+AR_COMMON = [
+    "في",
+    "من",
+    "على",
+    "إلى",
+    "أن",
+    "كان",
+    "كانت",
+    "هذا",
+    "هذه",
+    "التي",
+    "الذي",
+    "مع",
+    "عن",
+    "لا",
+    "ما",
+    "كل",
+    "بعد",
+    "قبل",
+    "نحن",
+    "هم",
+    "هي",
+    "هو",
+    "الحي",
+    "الوعر",
+    "حمص",
+    "الحصار",
+    "الخبز",
+    "الماء",
+    "الكهرباء",
+    "المدرسة",
+    "المستشفى",
+    "الطبيب",
+    "القصف",
+    "الهدنة",
+    "القافلة",
+    "المفاوضات",
+    "المعتقلين",
+    "الأسرى",
+    "السوق",
+    "الأسعار",
+    "السكر",
+    "الطحين",
+    "الوقود",
+    "الشتاء",
+    "الصيف",
+    "الصباح",
+    "المساء",
+    "الهاتف",
+    "الإنترنت",
+    "رسالة",
+    "صوت",
+    "الخوف",
+    "الأمل",
+    "ننتظر",
+    "سنوات",
+    "أشهر",
+    "أسابيع",
+    "الجنود",
+    "المقاتلين",
+    "الحكومة",
+    "المعارضة",
+    "اللجنة",
+    "الاتفاق",
+    "الباصات",
+    "الخروج",
+    "البيت",
+    "السطح",
+    "النافذة",
+    "الشارع",
+    "الجامع",
+    "المعلمة",
+    "الطلاب",
+    "الامتحانات",
+    "الحرب",
+    "السلام",
+    "الأخبار",
+    "الصحفي",
+    "المصور",
+    "الصور",
+    "أخي",
+    "أمي",
+    "الأطفال",
+    "عائلة",
+]
 HARAKAT = "\u064e\u064f\u0650\u0652\u0651"
 
 
@@ -77,69 +286,60 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def bench_meta(iid: int) -> dict:
+    return {
+        "collection": f"c{iid % 7}",
+        "collection_title": f"Collection {iid % 7}",
+        "title": f"Interview {iid}",
+        "mode": ["phone", "whatsapp_voice", "email"][iid % 3],
+        "recorded_on": f"{2012 + iid % 6}-0{1 + iid % 9}",
+        "year": f"{2012 + iid % 6}",
+        "languages": ["en", "ar"],
+        "topics": ["siege", "prices"][: 1 + iid % 2],
+        "narrators": ["Resident B"],
+        "place": "Homs",
+    }
+
+
 def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
+    """Bulk build through the same functions as the transactional path (make_doc, sqlite_rows, meta_row)."""
     from django.db import connection
 
     from archive import search
 
-    raw = connection.connection if connection.connection else (connection.ensure_connection() or connection.connection)
+    connection.ensure_connection()
+    raw = connection.connection
     raw.execute("PRAGMA synchronous=OFF")
-    doc, fts = search.doc_table("public"), search.fts_table("public")
+    doc_sql = search.SQLITE_DOC_INSERT.format(doc=search.doc_table("public"))
+    fts_sql = search.SQLITE_FTS_INSERT.format(fts=search.fts_table("public"))
+    with connection.cursor() as cursor:
+        codes = search.lang_codes(cursor, ["en", "ar"])
     seen: dict[int, str] = {}
-    started = time.perf_counter()
-    rowid = 0
-    interview = 0
-    chunk: list[tuple] = []
-    toks = 0
-
-    def flush():
-        nonlocal chunk
-        if not chunk:
-            return
-        raw.executemany(
-            f'INSERT INTO {doc} (id, interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            chunk,
-        )
-        raw.execute(
-            f"INSERT INTO {fts}(rowid, body) SELECT id, body FROM {doc} WHERE id BETWEEN ? AND ?",
-            (chunk[0][0], chunk[-1][0]),
-        )
-        chunk = []
-
     texts = [gen.segment() for _ in range(segments)]
-    generated = time.perf_counter()
-    for i, (language, text) in enumerate(texts):
-        if i % per_interview == 0:
-            interview += 1
-            seen[interview] = "bench"
-        d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
-        rowid = i + 1
-        toks += d.ntok
-        chunk.append((rowid, interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
-        if len(chunk) >= 20000:
-            flush()
-    flush()
-    meta_rows = []
-    for iid in seen:
-        meta = {
-            "collection": f"c{iid % 7}",
-            "collection_title": f"Collection {iid % 7}",
-            "title": f"Interview {iid}",
-            "mode": ["phone", "whatsapp_voice", "email"][iid % 3],
-            "recorded_on": f"{2012 + iid % 6}-0{1 + iid % 9}",
-            "year": f"{2012 + iid % 6}",
-            "languages": ["en", "ar"],
-            "topics": ["siege", "prices"][: 1 + iid % 2],
-            "narrators": ["Resident B"],
-            "place": "Homs",
-        }
-        meta_rows.append(("public", iid, "bench", str(iid), json.dumps(meta), per_interview, 0))
-    raw.executemany(f"INSERT INTO {search.META_TABLE} VALUES (?,?,?,?,?,?,?)", meta_rows)
+    started = time.perf_counter()
+    doc_chunk: list[tuple] = []
+    fts_chunk: list[tuple] = []
+    meta_rows: list[tuple] = []
+    for first in range(0, segments, per_interview):
+        interview = first // per_interview + 1
+        seen[interview] = "bench"
+        docs = [
+            search.make_doc(i - first, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
+            for i, (language, text) in enumerate(texts[first : first + per_interview], start=first)
+        ]
+        doc_rows, fts_rows = search.sqlite_rows(interview, docs, codes)
+        doc_chunk += doc_rows
+        fts_chunk += fts_rows
+        meta_rows.append(search.meta_row("public", interview, "bench", str(interview), bench_meta(interview), docs))
+        if len(doc_chunk) >= 20000:
+            raw.executemany(doc_sql, doc_chunk)
+            raw.executemany(fts_sql, fts_chunk)
+            doc_chunk, fts_chunk = [], []
+    raw.executemany(doc_sql, doc_chunk)
+    raw.executemany(fts_sql, fts_chunk)
+    raw.executemany(search.META_INSERT.replace("%s", "?"), meta_rows)
     raw.commit()
-    elapsed = time.perf_counter() - generated
-    del started
-    return elapsed, {"public": seen}
+    return time.perf_counter() - started, {"public": seen}
 
 
 def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
@@ -177,22 +377,8 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
                 copy.write_row((interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
         cur.execute(f"CREATE INDEX {doc}_vec ON {doc} USING GIN (vec)")
         for iid in seen:
-            meta = {
-                "collection": f"c{iid % 7}",
-                "collection_title": f"Collection {iid % 7}",
-                "title": f"Interview {iid}",
-                "mode": ["phone", "whatsapp_voice", "email"][iid % 3],
-                "recorded_on": f"{2012 + iid % 6}-0{1 + iid % 9}",
-                "year": f"{2012 + iid % 6}",
-                "languages": ["en", "ar"],
-                "topics": ["siege", "prices"][: 1 + iid % 2],
-                "narrators": ["Resident B"],
-                "place": "Homs",
-            }
-            cur.execute(
-                f"INSERT INTO {search.META_TABLE} VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                ("public", iid, "bench", str(iid), json.dumps(meta), per_interview, 0),
-            )
+            docs = [search.Doc(0, 0.0, 0.0, "", "", "", "", 0)] * per_interview
+            cur.execute(search.META_INSERT, search.meta_row("public", iid, "bench", str(iid), bench_meta(iid), docs))
         cur.execute(f"ANALYZE {doc}")
     raw.commit()
     return time.perf_counter() - started, {"public": seen}
@@ -274,7 +460,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_django(data_dir, args.pg_url or None)
         from django.db import connections
 
-        result: dict = {"segments": args.segments, "per_interview": args.per_interview}
+        result: dict = {
+            "segments": args.segments,
+            "per_interview": args.per_interview,
+            "cpus": os.cpu_count(),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        }
         gen = Generator()
         sets = queries(gen, args.queries)
         if not args.no_sqlite:
@@ -303,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["like_to_index_p50_ratio"] = {
                     k: round(r["like_scan"][k]["p50_ms"] / max(r["search"][k]["p50_ms"], 0.01), 1) for k in r["search"]
                 }
+    result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 
