@@ -144,11 +144,11 @@ TOKEN = re.compile(r"[^\W_]+")
 # (below), so they are removed from indexed text and the two tokenisers agree.
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 PAIR_JOIN = "\ue000"  # joins a word pair into one `bi` token: "of" + J + "the"
-PAIR_FILLER = "\ue001"  # stands for a pair of two uncommon words, keeping `bi` positions aligned with `body`
 
-# Common words (normalised): a pair containing one is indexed as a single `bi` token, so a phrase such as
-# "of the" or "في الحي" reads one short posting list instead of intersecting two huge ones (the
-# "common grams" technique). Changing this list changes the `bi` column: run `manage.py reindex` after.
+# Common words (normalised). A pair of two of them is also indexed as a single `bi` token, so the phrase
+# "of the" or "في على" reads one posting list instead of intersecting two that span most documents (a
+# narrow form of "common grams"). A phrase with any other word is anchored by that word's short list and
+# stays in `body`. Changing this list changes the `bi` column: run `manage.py reindex` after.
 COMMON_WORDS = frozenset(
     normalise(w)
     for w in [
@@ -270,22 +270,19 @@ def tokens(body: str) -> list[str]:
     return [fold_token(t) for t in TOKEN.findall(body)]
 
 
-def _common_pair(first: str, second: str) -> bool:
-    return first in COMMON_WORDS or second in COMMON_WORDS
+def _pairs(found: list[str]) -> list[str]:
+    """The `bi` tokens of a token sequence: every adjacent pair of two common words."""
+    return [a + PAIR_JOIN + b for a, b in itertools.pairwise(found) if a in COMMON_WORDS and b in COMMON_WORDS]
 
 
 def bigrams(body: str) -> str:
-    """The `bi` column for a normalised body: token i stands for the pair (word i, word i+1)."""
-    found = tokens(body)
-    return " ".join(
-        (a + PAIR_JOIN + b) if (a in COMMON_WORDS or b in COMMON_WORDS) else PAIR_FILLER
-        for a, b in itertools.pairwise(found)
-    )
+    """The `bi` column of a normalised body (what make_doc indexed; needed to delete it again)."""
+    return " ".join(_pairs(tokens(body)))
 
 
-def index_tokens(ntok: int) -> int:
-    """Tokens FTS5 counts for a document of `ntok` words (body plus bi), the `D` of its bm25."""
-    return ntok + max(ntok - 1, 0)
+def index_tokens(sequence: list[str]) -> int:
+    """Tokens FTS5 counts for a document (body plus bi): the `D` of its bm25."""
+    return len(sequence) + len(_pairs(sequence))
 
 
 @dataclass(frozen=True)
@@ -299,6 +296,7 @@ class Doc:
     body: str  # normalised text, what is indexed
     ntok: int
     bi: str = ""  # the `bi` column (SQLite), derived from body
+    nbi: int = 0  # tokens in bi
 
 
 def normalise_body(text: str) -> str:
@@ -315,11 +313,19 @@ def make_doc(seg_index: int, start: float, end: float, language: str, speaker: s
     found = TOKEN.findall(body)
     if not body.isascii():
         found = [fold_token(t) for t in found]
-    bi = " ".join(
-        (a + PAIR_JOIN + b) if (a in COMMON_WORDS or b in COMMON_WORDS) else PAIR_FILLER
-        for a, b in itertools.pairwise(found)
+    pairs = _pairs(found)
+    return Doc(
+        seg_index,
+        float(start),
+        float(end),
+        language or "",
+        speaker or "",
+        text,
+        body,
+        len(found),
+        " ".join(pairs),
+        len(pairs),
     )
-    return Doc(seg_index, float(start), float(end), language or "", speaker or "", text, body, len(found), bi)
 
 
 def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -426,7 +432,7 @@ def meta_row(tier: str, interview_id: int, policy: str, public_id: str, meta: di
         public_id,
         json.dumps(meta, ensure_ascii=False),
         len(docs),
-        sum(index_tokens(d.ntok) for d in docs),
+        sum(d.ntok + d.nbi for d in docs),
         meta.get("collection", ""),
         meta.get("collection_title", ""),
         meta.get("year", ""),
@@ -670,26 +676,17 @@ def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
 
 
 def _pair_route(phrase: Phrase) -> bool:
-    """Whether a phrase of two or more words can be read from the `bi` column: every adjacent pair holds a
-    common word (so it was indexed as a pair, not the filler). For a prefix phrase the last pair's first
-    word must be common, since its completions may or may not be."""
-    pairs = list(itertools.pairwise(phrase.tokens))
-    if not pairs:
-        return False
-    if phrase.prefix:
-        *pairs, last = pairs
-        if last[0] not in COMMON_WORDS:
-            return False
-    return all(_common_pair(a, b) for a, b in pairs)
+    """Whether a phrase is read from the `bi` column: exactly two common words, no prefix."""
+    return len(phrase.tokens) == 2 and not phrase.prefix and all(t in COMMON_WORDS for t in phrase.tokens)
 
 
 def to_fts5(tree: Any) -> str:
-    """FTS5 query text. A word or a phrase with an uncommon pair matches in `body`; a phrase made of
-    common pairs matches the same documents and positions as single `bi` tokens (one phrase either way,
-    so bm25 sees the same phrase count)."""
+    """FTS5 query text, every phrase limited to one column. A two-common-word phrase matches its single
+    `bi` token (same documents, same count per document: one phrase for bm25 either way); everything
+    else matches in `body`."""
     if isinstance(tree, Phrase):
         if _pair_route(tree):
-            words = [a + PAIR_JOIN + b for a, b in itertools.pairwise(tree.tokens)]
+            words = [PAIR_JOIN.join(tree.tokens)]
             column = "bi"
         else:
             words = list(tree.tokens)
@@ -1092,10 +1089,10 @@ class TierQuery:
             f"SELECT d.id, d.interview_id, d.seg_index, d.body, d.ntok FROM {source} WHERE {where}", params
         )
         scored = []
-        for doc_id, interview_id, seg_index, body, ntok in self.cursor.fetchall():
+        for doc_id, interview_id, seg_index, body, _ntok in self.cursor.fetchall():
             sequence = tokens(body)
             tf = [_phrase_count(sequence, p) for p in phrases]
-            scored.append((_bm25(tf, idf, index_tokens(ntok), avgdl), interview_id, seg_index, doc_id))
+            scored.append((_bm25(tf, idf, index_tokens(sequence), avgdl), interview_id, seg_index, doc_id))
         scored.sort()
         return [(s, doc_id) for s, _i, _x, doc_id in scored[:limit]]
 
