@@ -39,16 +39,17 @@ def child_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process (run in a fresh shell so ru_maxrss is its own)."""
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of a child process (run under a
+    fresh wrapper so that ru_maxrss is its own)."""
     wrapper = [sys.executable, "-c", _MEASURE, json.dumps(cmd)]
     started = time.monotonic()
     out = subprocess.run(wrapper, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - started
     if out.returncode != 0:
         raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
-    rss = json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
-    return wall, rss
+    usage = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, usage["rss_mb"], usage["cpu_s"]
 
 
 _MEASURE = """
@@ -57,7 +58,8 @@ cmd = json.loads(sys.argv[1])
 proc = subprocess.run(cmd, capture_output=True, text=True)
 if proc.returncode != 0:
     sys.stdout.write(proc.stdout[-2000:] + proc.stderr[-2000:]); sys.exit(proc.returncode)
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}))
 """
 
 _DIRECT = """
@@ -103,7 +105,7 @@ def pipeline_env(data: Path, model: str) -> dict[str, str]:
     }
 
 
-def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float]:
+def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float, float]:
     env = pipeline_env(data, model)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
     cmd = [sys.executable, "manage.py", "ingest", str(audio), "--collection", "bench", "--title", "Benchmark",
@@ -112,7 +114,7 @@ def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float]:
     return timed(cmd, env)
 
 
-def run_direct(audio: Path, model: str, models_dir: Path) -> tuple[float, float]:
+def run_direct(audio: Path, model: str, models_dir: Path) -> tuple[float, float, float]:
     return timed([sys.executable, "-c", _DIRECT, str(audio), model, str(models_dir)], {**os.environ})
 
 
@@ -243,8 +245,8 @@ def main() -> None:
             from archive import transcription
 
             transcription.resolve_model(args.model, models_dir=models_dir)
-            direct_wall, direct_rss = run_direct(audio, args.model, models_dir)
-            pipeline_wall, pipeline_rss = run_pipeline(work / "pipeline", audio, args.model)
+            direct_wall, direct_rss, direct_cpu = run_direct(audio, args.model, models_dir)
+            pipeline_wall, pipeline_rss, pipeline_cpu = run_pipeline(work / "pipeline", audio, args.model)
             figures.update(
                 audio_seconds=round(seconds, 1),
                 direct_wall_s=round(direct_wall, 2),
@@ -253,12 +255,17 @@ def main() -> None:
                 pipeline_rtf=round(pipeline_wall / seconds, 4),
                 pipeline_vs_direct=round(direct_wall / pipeline_wall, 3),
                 base_speed_x=round(seconds / direct_wall, 2) if args.model == "base" else None,
+                direct_cpu_s=round(direct_cpu, 1),
+                pipeline_cpu_s=round(pipeline_cpu, 1),
+                pipeline_vs_direct_cpu=round(direct_cpu / pipeline_cpu, 3),
+                # What the speed would be with the CPUs to itself: audio seconds per CPU second, times the cores.
+                speed_x_if_unshared=round(seconds / direct_cpu * (os.cpu_count() or 1), 2),
                 direct_peak_rss_mb=round(direct_rss, 1),
                 pipeline_peak_rss_mb=round(pipeline_rss, 1),
             )
         if not args.skip_long:
             long_audio = make_audio(work, args.long_minutes)
-            long_wall, long_rss = run_pipeline(work / "long", long_audio, args.long_model)
+            long_wall, long_rss, _long_cpu = run_pipeline(work / "long", long_audio, args.long_model)
             shutil.rmtree(work / "long", ignore_errors=True)
             figures.update(
                 long_audio_seconds=round(duration_of(long_audio), 1),

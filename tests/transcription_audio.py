@@ -137,10 +137,10 @@ class AudioFiles:
             speak(out, " ".join([SENTENCE] * repeat))
         return out
 
-    def paragraph(self) -> Path:
-        out = self.root / "paragraph.wav"
+    def paragraph(self, repeat: int = 1) -> Path:
+        out = self.root / ("paragraph.wav" if repeat == 1 else f"paragraph{repeat}.wav")
         if not out.exists():
-            speak(out, " ".join(PARAGRAPH))
+            speak(out, " ".join(PARAGRAPH * repeat))
         return out
 
     def truncated_mp3(self) -> Path:
