@@ -317,6 +317,9 @@ def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[flo
     seen: dict[int, str] = {}
     texts = [gen.segment() for _ in range(segments)]
     started = time.perf_counter()
+    # One transaction, as reindex has (Django's raw connection is in autocommit: row by row would commit
+    # every row and make FTS5 flush a tiny segment each time).
+    raw.execute("BEGIN")
     doc_chunk: list[tuple] = []
     fts_chunk: list[tuple] = []
     meta_rows: list[tuple] = []
