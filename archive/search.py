@@ -102,6 +102,10 @@ def schema_statements(vendor: str) -> list[str]:
                 meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, {meta_extra},
                 PRIMARY KEY (tier, interview_id))""",
             f"CREATE TABLE IF NOT EXISTS {LANG_TABLE} (code INTEGER PRIMARY KEY, language TEXT NOT NULL UNIQUE)",
+            # Covers the per-search reads of the metadata table (visibility, bm25 statistics, facet columns)
+            # without loading the rows' JSON.
+            f"""CREATE INDEX IF NOT EXISTS {META_TABLE}_scope ON {META_TABLE} (
+                tier, interview_id, policy, docs, toks, collection, collection_title, year, mode, topics)""",
         ]
     elif vendor == "postgresql":
         vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
@@ -344,17 +348,18 @@ def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# SQLite document ids: interview (31 bits) | segment index (24 bits) | language code (8 bits). Ordering by
-# id is ordering by (interview, segment), and counts per interview and language come from the FTS rowids.
+# SQLite document ids: interview (31 bits) | language code (8 bits) | segment index (24 bits). Counts per
+# interview and language group on one integer of the FTS rowid (rowid >> 24), never touching documents;
+# equal scores break ties on the id on both the FTS5 and the visible-only path.
 ID_INTERVIEW_SHIFT = 32
-ID_SEGMENT_SHIFT = 8
+ID_KEY_SHIFT = 24  # rowid >> 24: (interview, language)
 ID_LANG_MASK = 0xFF
 
 
 def doc_id(interview_id: int, seg_index: int, lang_code: int) -> int:
     if not (0 < interview_id < 2**31 and 0 <= seg_index < 2**24 and 0 <= lang_code <= ID_LANG_MASK):
         raise ValueError("search document id out of range")
-    return (interview_id << ID_INTERVIEW_SHIFT) | (seg_index << ID_SEGMENT_SHIFT) | lang_code
+    return (interview_id << ID_INTERVIEW_SHIFT) | (lang_code << ID_KEY_SHIFT) | seg_index
 
 
 def lang_codes(cursor, languages: Iterable[str]) -> dict[str, int]:
@@ -877,6 +882,17 @@ FILTER_FIELDS = ("collection", "date_from", "date_to", "mode", "topic", "narrato
 def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _TierScope:
     """Which of the tier's indexed interviews the user sees (policy stamps must match: stale rows fail
     closed), and the bm25 statistics of those. Metadata is read only when interview filters need it."""
+    if not any(getattr(filters, n) for n in FILTER_FIELDS):
+        cursor.execute(f"SELECT interview_id, policy FROM {META_TABLE} WHERE tier = %s", [tier])
+        indexed = dict(cursor.fetchall())
+        if indexed.items() <= seen.items():
+            # Every interview indexed at this tier is seen, at its current policy (the public case).
+            cursor.execute(
+                f"SELECT coalesce(sum(docs), 0), coalesce(sum(toks), 0) FROM {META_TABLE} WHERE tier = %s", [tier]
+            )
+            docs, toks = cursor.fetchone()
+            visible = list(indexed)
+            return _TierScope(tier, visible, visible, True, {}, {}, int(toks), int(docs))
     filtering = any(getattr(filters, n) for n in FILTER_FIELDS)
     columns = "interview_id, policy, docs, toks" + (", meta" if filtering else "")
     cursor.execute(f"SELECT {columns} FROM {META_TABLE} WHERE tier = %s", [tier])
@@ -904,8 +920,10 @@ def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _T
 
 def _load_hit_meta(cursor, backend: Backend, scope: _TierScope, interview_ids: Iterable[int]) -> None:
     """Metadata and public ids of the interviews behind the hits shown (visible ones only)."""
-    visible = set(scope.visible)
-    wanted = sorted({i for i in interview_ids if i in visible and i not in scope.public_ids})
+    wanted = {i for i in interview_ids if i not in scope.public_ids}
+    if not scope.whole_table:
+        wanted &= set(scope.visible)
+    wanted = sorted(wanted)
     if not wanted:
         return
     clause, params = backend.ids_clause("interview_id", wanted)
@@ -1000,7 +1018,10 @@ class TierQuery:
             where += f" AND ({fts}.rowid >> {ID_INTERVIEW_SHIFT}) IN (SELECT value FROM json_each(%s))"
             params.append(json.dumps(ids))
         if self.filters.language:
-            where += f" AND ({fts}.rowid & {ID_LANG_MASK}) = (SELECT code FROM {LANG_TABLE} WHERE language = %s)"
+            where += (
+                f" AND (({fts}.rowid >> {ID_KEY_SHIFT}) & {ID_LANG_MASK}) = "
+                f"(SELECT code FROM {LANG_TABLE} WHERE language = %s)"
+            )
             params.append(self.filters.language)
         return where, params
 
@@ -1015,8 +1036,8 @@ class TierQuery:
             fts = fts_table(tier)
             where, params = self._fts_where(ids)
             counted = (
-                f"SELECT {fts}.rowid >> {ID_INTERVIEW_SHIFT} AS iid, {fts}.rowid & {ID_LANG_MASK} AS lang, "
-                f"count(*) AS n FROM {fts} WHERE {where} GROUP BY 1, 2"
+                f"SELECT key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT} AS iid, key & {ID_LANG_MASK} AS lang, n FROM "
+                f"(SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1)"
             )
             language = f"coalesce((SELECT l.language FROM {LANG_TABLE} l WHERE l.code = c.lang), '')"
             topics = "v, json_each(v.topics) t"
@@ -1085,16 +1106,14 @@ class TierQuery:
             self.cursor.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
             idf.append(_idf(n_docs, self.cursor.fetchone()[0]))
         source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.filters.language)
-        self.cursor.execute(
-            f"SELECT d.id, d.interview_id, d.seg_index, d.body, d.ntok FROM {source} WHERE {where}", params
-        )
+        self.cursor.execute(f"SELECT d.id, d.body FROM {source} WHERE {where}", params)
         scored = []
-        for doc_id, interview_id, seg_index, body, _ntok in self.cursor.fetchall():
+        for doc_id, body in self.cursor.fetchall():
             sequence = tokens(body)
             tf = [_phrase_count(sequence, p) for p in phrases]
-            scored.append((_bm25(tf, idf, index_tokens(sequence), avgdl), interview_id, seg_index, doc_id))
-        scored.sort()
-        return [(s, doc_id) for s, _i, _x, doc_id in scored[:limit]]
+            scored.append((_bm25(tf, idf, index_tokens(sequence), avgdl), doc_id))
+        scored.sort()  # ties on the id, as the FTS5 path
+        return scored[:limit]
 
     def rows(self, doc_ids: list[int]) -> dict[int, tuple]:
         if not doc_ids:
