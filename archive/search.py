@@ -23,6 +23,7 @@ import itertools
 import json
 import math
 import re
+import secrets
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -48,6 +49,7 @@ SNIPPET_CHARS = 220
 SUGGEST_SAMPLE_DOCS = 400
 META_TABLE = "search_meta"
 LANG_TABLE = "search_lang"
+VERSION_TABLE = "search_version"  # tier -> a fresh random number at every change of its metadata rows
 
 
 def doc_table(tier: str) -> str:
@@ -126,11 +128,16 @@ def schema_statements(vendor: str) -> list[str]:
                 meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, {meta_extra},
                 PRIMARY KEY (tier, interview_id))"""
         )
+    statements.append(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tier TEXT PRIMARY KEY, version BIGINT NOT NULL)")
+    for tier in TIERS:
+        statements.append(
+            f"INSERT INTO {VERSION_TABLE} (tier, version) VALUES ('{tier}', 0) ON CONFLICT (tier) DO NOTHING"
+        )
     return statements
 
 
 def drop_statements(vendor: str) -> list[str]:
-    statements = [f"DROP TABLE IF EXISTS {META_TABLE}"]
+    statements = [f"DROP TABLE IF EXISTS {META_TABLE}", f"DROP TABLE IF EXISTS {VERSION_TABLE}"]
     if vendor == "sqlite":
         statements.append(f"DROP TABLE IF EXISTS {LANG_TABLE}")
     for tier in TIERS:
@@ -410,6 +417,13 @@ def _delete_interview_docs(cursor, vendor: str, tier: str, interview_id: int) ->
             cursor.executemany(f"INSERT INTO {fts} ({fts}, rowid, body, bi) VALUES ('delete', %s, %s, %s)", old)
     cursor.execute(f"DELETE FROM {doc} WHERE interview_id = %s", [interview_id])
     cursor.execute(f"DELETE FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview_id])
+    bump_version(cursor, tier)
+
+
+def bump_version(cursor, tier: str) -> None:
+    """Mark the tier's metadata as changed, in the writer's transaction. A random value, never a counter:
+    a rolled-back change must not leave a number that a later, different change could take again."""
+    cursor.execute(f"UPDATE {VERSION_TABLE} SET version = %s WHERE tier = %s", [secrets.randbits(62) + 1, tier])
 
 
 def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequence[Doc]) -> None:
@@ -453,6 +467,7 @@ def insert_meta(
     cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]
 ) -> None:
     cursor.execute(META_INSERT, list(meta_row(tier, interview_id, policy, public_id, meta, docs)))
+    bump_version(cursor, tier)
 
 
 def index_interview(interview: Interview, tiers: Iterable[str]) -> None:
@@ -883,16 +898,11 @@ def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _T
     """Which of the tier's indexed interviews the user sees (policy stamps must match: stale rows fail
     closed), and the bm25 statistics of those. Metadata is read only when interview filters need it."""
     if not any(getattr(filters, n) for n in FILTER_FIELDS):
-        cursor.execute(f"SELECT interview_id, policy FROM {META_TABLE} WHERE tier = %s", [tier])
-        indexed = dict(cursor.fetchall())
+        indexed, docs, toks = _indexed(cursor, tier)
         if indexed.items() <= seen.items():
             # Every interview indexed at this tier is seen, at its current policy (the public case).
-            cursor.execute(
-                f"SELECT coalesce(sum(docs), 0), coalesce(sum(toks), 0) FROM {META_TABLE} WHERE tier = %s", [tier]
-            )
-            docs, toks = cursor.fetchone()
             visible = list(indexed)
-            return _TierScope(tier, visible, visible, True, {}, {}, int(toks), int(docs))
+            return _TierScope(tier, visible, visible, True, {}, {}, toks, docs)
     filtering = any(getattr(filters, n) for n in FILTER_FIELDS)
     columns = "interview_id, policy, docs, toks" + (", meta" if filtering else "")
     cursor.execute(f"SELECT {columns} FROM {META_TABLE} WHERE tier = %s", [tier])
@@ -916,6 +926,33 @@ def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _T
                 continue
         allowed.append(interview_id)
     return _TierScope(tier, visible, allowed, whole, meta, {}, toks, docs)
+
+
+_INDEXED_CACHE: dict[tuple[str, str], tuple[int, dict[int, str], int, int]] = {}
+
+
+def _indexed(cursor, tier: str) -> tuple[dict[int, str], int, int]:
+    """{interview id: policy stamp} of every interview indexed at the tier, with its document and token
+    totals. Kept per process between searches while the tier's version is unchanged (ids and stamps
+    only, nothing of any text or query); every change of the metadata rows changes the version in the
+    same transaction."""
+    cursor.execute(f"SELECT version FROM {VERSION_TABLE} WHERE tier = %s", [tier])
+    row = cursor.fetchone()
+    version = row[0] if row else None
+    key = (str(cursor.db.alias) + ":" + str(cursor.db.settings_dict.get("NAME")), tier)
+    cached = _INDEXED_CACHE.get(key)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1], cached[2], cached[3]
+    cursor.execute(f"SELECT interview_id, policy, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier])
+    indexed: dict[int, str] = {}
+    docs = toks = 0
+    for interview_id, policy, n_docs, n_toks in cursor.fetchall():
+        indexed[interview_id] = policy
+        docs += n_docs
+        toks += n_toks
+    if version is not None:
+        _INDEXED_CACHE[key] = (version, indexed, docs, toks)
+    return indexed, docs, toks
 
 
 def _load_hit_meta(cursor, backend: Backend, scope: _TierScope, interview_ids: Iterable[int]) -> None:

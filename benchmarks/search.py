@@ -341,6 +341,7 @@ def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[flo
     raw.executemany(doc_sql, doc_chunk)
     raw.executemany(fts_sql, fts_chunk)
     raw.executemany(search.META_INSERT.replace("%s", "?"), meta_rows)
+    raw.execute(f"UPDATE {search.VERSION_TABLE} SET version = ? WHERE tier = 'public'", (random.getrandbits(62) + 1,))
     raw.commit()
     return time.perf_counter() - started, {"public": seen}
 
@@ -382,6 +383,9 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
         for iid in seen:
             docs = [search.Doc(0, 0.0, 0.0, "", "", "", "", 0)] * per_interview
             cur.execute(search.META_INSERT, search.meta_row("public", iid, "bench", str(iid), bench_meta(iid), docs))
+        cur.execute(
+            f"UPDATE {search.VERSION_TABLE} SET version = %s WHERE tier = 'public'", (random.getrandbits(62) + 1,)
+        )
         cur.execute(f"ANALYZE {doc}")
     raw.commit()
     return time.perf_counter() - started, {"public": seen}

@@ -224,6 +224,29 @@ def test_it_matches_phrases_of_common_words_through_word_pairs(world):
             assert [s for s, _d in python] == pytest.approx([s for s, _d in native], abs=1e-5)
 
 
+def test_it_never_reuses_a_visibility_snapshot_across_a_rollback(world):
+    """The per-process map of indexed interviews is keyed by a random version changed in the writer's
+    transaction; a rolled-back change must not leave a version a later change could take again."""
+
+    def public(query: str) -> search.Results:  # no interview filter: the cached whole-table path
+        return search.run_search(search.visible_by_tier_for_tier("public"), query)
+
+    world.interview("Kept", ["A quiet zebu morning."])
+    assert public("zebra").total == 0
+    with transaction.atomic():
+        world.interview("Rolled back", ["A zebra at the checkpoint."])
+        assert public("zebra").total == 1
+        transaction.set_rollback(True)
+    assert public("zebra").total == 0
+    world.interview("Later", ["Another zebra, another day."])
+    assert hits(public("zebra")) == [("Later", 0)]
+    assert hits(public("zebu")) == [("Kept", 0)]
+    with connection.cursor() as cursor:
+        assert search._load_scope(
+            cursor, "public", search.visible_by_tier_for_tier("public")["public"], search.Filters()
+        ).whole_table
+
+
 def test_it_normalises_arabic(world):
     world.interview("Arabic", ["كل عائلة في الْوَعْر تنتظر", "الوعر تحت الحصار", "مدرسة البنات"], language="ar")
     world.interview("English", ["Food never reached al-Waer that winter.", "Nothing else."])
