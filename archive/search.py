@@ -67,25 +67,22 @@ def fts_table(tier: str) -> str:
 # Schema ------------------------------------------------------------------------------------------
 
 
-META_COLUMNS = (
-    "tier, interview_id, policy, public_id, meta, docs, toks, collection, collection_title, year, mode, topics"
-)
+META_COLUMNS = "tier, interview_id, policy, public_id, meta, docs, toks, profile"
+PROFILE_TABLE = "search_profile"  # facet values shared by interviews: (collection, title, year, mode, topics)
 
 
 def schema_statements(vendor: str) -> list[str]:
     """DDL for every tier's tables; used by migration 0002_search and the benchmark.
 
     SQLite: `search_doc_<tier>` holds the displayed and normalised text; `search_fts_<tier>` is a
-    contentless FTS5 table with two columns, `body` (the normalised words) and `bi` (one token per
-    adjacent word pair: the pair itself where either word is common, else a filler; see `bigrams`),
-    so that phrases of common words are looked up as single rare tokens. A document's rowid encodes
-    (interview, segment, language) (see `doc_id`), so counts and facets never touch the document table.
+    contentless FTS5 table with two columns, `body` (the normalised words) and `bi` (one token for each
+    adjacent pair of two common words; see `COMMON_WORDS`), so that a phrase of two common words is one
+    token's posting list. A document's rowid encodes (interview, language, segment) (see `doc_id`), so
+    counts and facets never touch the document table. Each interview's facet values are one row of
+    `search_profile`, shared by every interview with the same values; facets are counted per profile.
     """
     statements: list[str] = []
-    meta_extra = (
-        "collection TEXT NOT NULL, collection_title TEXT NOT NULL, year TEXT NOT NULL, mode TEXT NOT NULL, "
-        "topics TEXT NOT NULL"
-    )
+    meta_extra = "profile BIGINT NOT NULL"
     if vendor == "sqlite":
         for tier in TIERS:
             doc, fts = doc_table(tier), fts_table(tier)
@@ -104,10 +101,7 @@ def schema_statements(vendor: str) -> list[str]:
                 meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, {meta_extra},
                 PRIMARY KEY (tier, interview_id))""",
             f"CREATE TABLE IF NOT EXISTS {LANG_TABLE} (code INTEGER PRIMARY KEY, language TEXT NOT NULL UNIQUE)",
-            # Covers the per-search reads of the metadata table (visibility, bm25 statistics, facet columns)
-            # without loading the rows' JSON.
-            f"""CREATE INDEX IF NOT EXISTS {META_TABLE}_scope ON {META_TABLE} (
-                tier, interview_id, policy, docs, toks, collection, collection_title, year, mode, topics)""",
+            f"CREATE TABLE IF NOT EXISTS {PROFILE_TABLE} (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
         ]
     elif vendor == "postgresql":
         vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
@@ -128,6 +122,15 @@ def schema_statements(vendor: str) -> list[str]:
                 meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, {meta_extra},
                 PRIMARY KEY (tier, interview_id))"""
         )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {PROFILE_TABLE} (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE)"
+        )
+    # Covers the per-search reads of the metadata table (visibility, bm25 statistics, facet profile)
+    # without loading the rows' JSON.
+    statements.append(
+        f"CREATE INDEX IF NOT EXISTS {META_TABLE}_scope ON {META_TABLE} "
+        "(tier, interview_id, policy, docs, toks, profile)"
+    )
     statements.append(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tier TEXT PRIMARY KEY, version BIGINT NOT NULL)")
     for tier in TIERS:
         statements.append(
@@ -137,7 +140,7 @@ def schema_statements(vendor: str) -> list[str]:
 
 
 def drop_statements(vendor: str) -> list[str]:
-    statements = [f"DROP TABLE IF EXISTS {META_TABLE}", f"DROP TABLE IF EXISTS {VERSION_TABLE}"]
+    statements = [f"DROP TABLE IF EXISTS {t}" for t in (META_TABLE, VERSION_TABLE, PROFILE_TABLE)]
     if vendor == "sqlite":
         statements.append(f"DROP TABLE IF EXISTS {LANG_TABLE}")
     for tier in TIERS:
@@ -441,9 +444,35 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
     )
 
 
-def meta_row(tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]) -> tuple:
+def facet_profile(meta: dict) -> str:
+    """The facet values of an interview's metadata at a tier, as the canonical key of its profile."""
+    values = [
+        meta.get("collection", ""),
+        meta.get("collection_title", ""),
+        meta.get("year", ""),
+        meta.get("mode", ""),
+        list(dict.fromkeys(meta.get("topics") or [])),
+    ]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def profile_id(cursor, meta: dict) -> int:
+    """The id of the interview's facet profile (made on first use; works on a DB-API cursor too)."""
+    key = facet_profile(meta)
+    cursor.execute(f"SELECT id FROM {PROFILE_TABLE} WHERE key = %s", [key])
+    row = cursor.fetchone()
+    if row is None:
+        cursor.execute(f"INSERT INTO {PROFILE_TABLE} (key) VALUES (%s)", [key])
+        cursor.execute(f"SELECT id FROM {PROFILE_TABLE} WHERE key = %s", [key])
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+def meta_row(
+    tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc], profile: int
+) -> tuple:
     """One row of META_TABLE (META_COLUMNS order): the interview's metadata at the tier, its document and
-    token counts (bm25 statistics of a partly visible tier) and the facet values as plain columns."""
+    token counts (bm25 statistics of a partly visible tier) and its facet profile."""
     return (
         tier,
         interview_id,
@@ -452,21 +481,18 @@ def meta_row(tier: str, interview_id: int, policy: str, public_id: str, meta: di
         json.dumps(meta, ensure_ascii=False),
         len(docs),
         sum(d.ntok + d.nbi for d in docs),
-        meta.get("collection", ""),
-        meta.get("collection_title", ""),
-        meta.get("year", ""),
-        meta.get("mode", ""),
-        json.dumps(list(dict.fromkeys(meta.get("topics") or [])), ensure_ascii=False),
+        profile,
     )
 
 
-META_INSERT = f"INSERT INTO {META_TABLE} ({META_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
+META_INSERT = f"INSERT INTO {META_TABLE} ({META_COLUMNS}) VALUES ({', '.join(['%s'] * 8)})"
 
 
 def insert_meta(
     cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]
 ) -> None:
-    cursor.execute(META_INSERT, list(meta_row(tier, interview_id, policy, public_id, meta, docs)))
+    row = meta_row(tier, interview_id, policy, public_id, meta, docs, profile_id(cursor, meta))
+    cursor.execute(META_INSERT, list(row))
     bump_version(cursor, tier)
 
 
@@ -1063,8 +1089,9 @@ class TierQuery:
         return where, params
 
     def facet_counts(self) -> list[tuple[str, str, str, int]]:
-        """(facet, value, label, matching documents) for every facet, in one statement: matches are
-        counted per (interview, language), then joined to the per-interview facet columns."""
+        """(facet, value, label, matching documents) for every facet. Matches are counted per (interview,
+        language) from the FTS rowids, joined to the interviews' facet profiles and summed per (profile,
+        language): a few rows whatever the number of hits, expanded into facet values here."""
         ids = self._ids()
         if ids == []:
             return []
@@ -1072,33 +1099,43 @@ class TierQuery:
         if self.backend.vendor == "sqlite":
             fts = fts_table(tier)
             where, params = self._fts_where(ids)
-            counted = (
-                f"SELECT key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT} AS iid, key & {ID_LANG_MASK} AS lang, n FROM "
-                f"(SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1)"
-            )
-            language = f"coalesce((SELECT l.language FROM {LANG_TABLE} l WHERE l.code = c.lang), '')"
-            topics = "v, json_each(v.topics) t"
+            counted = f"SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1"
+            interview = f"(c.key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT})"
+            language = f"(c.key & {ID_LANG_MASK})"
         else:
             source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
             counted = (
                 "SELECT d.interview_id AS iid, d.language AS lang, count(*) AS n "
                 f"FROM {source} WHERE {where} GROUP BY 1, 2"
             )
-            language = "c.lang"
-            topics = "v CROSS JOIN LATERAL json_array_elements_text(v.topics::json) AS t(value)"
-        sql = (
-            f"WITH c AS MATERIALIZED ({counted}), "
-            f"v AS MATERIALIZED (SELECT c.n AS n, {language} AS language, m.collection AS collection, "
-            "m.collection_title AS title, m.year AS year, m.mode AS mode, m.topics AS topics "
-            f"FROM c JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = c.iid) "
-            "SELECT 'collection', collection, max(title), sum(n) FROM v GROUP BY collection "
-            "UNION ALL SELECT 'language', language, '', sum(n) FROM v GROUP BY language "
-            "UNION ALL SELECT 'year', year, '', sum(n) FROM v GROUP BY year "
-            "UNION ALL SELECT 'mode', mode, '', sum(n) FROM v GROUP BY mode "
-            f"UNION ALL SELECT 'topic', t.value, '', sum(n) FROM {topics} GROUP BY t.value"
+            interview, language = "c.iid", "c.lang"
+        self.cursor.execute(
+            f"WITH c AS MATERIALIZED ({counted}) SELECT m.profile, {language}, sum(c.n) FROM c "
+            f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = {interview} GROUP BY 1, 2",
+            [*params, tier],
         )
-        self.cursor.execute(sql, [*params, tier])
-        return [(facet, value, label, int(n)) for facet, value, label, n in self.cursor.fetchall()]
+        counts = [(int(p), lang, int(n)) for p, lang, n in self.cursor.fetchall()]
+        if not counts:
+            return []
+        clause, extra = self.backend.ids_clause("id", sorted({p for p, _l, _n in counts}))
+        self.cursor.execute(f"SELECT id, key FROM {PROFILE_TABLE} WHERE {clause}", extra)
+        profiles = {int(i): json.loads(key) for i, key in self.cursor.fetchall()}
+        sqlite = self.backend.vendor == "sqlite"
+        names: dict[Any, str] = {}
+        if sqlite:
+            self.cursor.execute(f"SELECT code, language FROM {LANG_TABLE}")
+            names = dict(self.cursor.fetchall())
+        out: list[tuple[str, str, str, int]] = []
+        for profile, lang, n in counts:
+            collection, title, year, mode, topics = profiles[profile]
+            out += [
+                ("collection", collection, title, n),
+                ("language", names.get(lang, "") if sqlite else lang, "", n),
+                ("year", year, "", n),
+                ("mode", mode, "", n),
+            ]
+            out += [("topic", topic, "", n) for topic in topics]
+        return out
 
     def top(self, limit: int) -> list[tuple[float, int]]:
         """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""

@@ -333,7 +333,10 @@ def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[flo
         doc_rows, fts_rows = search.sqlite_rows(interview, docs, codes)
         doc_chunk += doc_rows
         fts_chunk += fts_rows
-        meta_rows.append(search.meta_row("public", interview, "bench", str(interview), bench_meta(interview), docs))
+        meta = bench_meta(interview)
+        with connection.cursor() as cursor:
+            profile = search.profile_id(cursor, meta)
+        meta_rows.append(search.meta_row("public", interview, "bench", str(interview), meta, docs, profile))
         if len(doc_chunk) >= 20000:
             raw.executemany(doc_sql, doc_chunk)
             raw.executemany(fts_sql, fts_chunk)
@@ -382,7 +385,9 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
         cur.execute(f"CREATE INDEX {doc}_vec ON {doc} USING GIN (vec)")
         for iid in seen:
             docs = [search.Doc(0, 0.0, 0.0, "", "", "", "", 0)] * per_interview
-            cur.execute(search.META_INSERT, search.meta_row("public", iid, "bench", str(iid), bench_meta(iid), docs))
+            meta = bench_meta(iid)
+            row = search.meta_row("public", iid, "bench", str(iid), meta, docs, search.profile_id(cur, meta))
+            cur.execute(search.META_INSERT, row)
         cur.execute(
             f"UPDATE {search.VERSION_TABLE} SET version = %s WHERE tier = 'public'", (random.getrandbits(62) + 1,)
         )
