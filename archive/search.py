@@ -11,6 +11,13 @@ SQLite FTS5's bm25 uses table-wide statistics. When a user sees every interview 
 (every public search), the native bm25 is used; when they see only part of a tier's table, the same
 bm25 formula is computed here from the statistics of the visible documents alone, so nothing they may
 not see changes a score. PostgreSQL's ts_rank uses no corpus statistics and is used as is.
+
+Speed at a million segments (SQLite; see schema_statements): the FTS5 table is contentless, with a
+second column of pair tokens for phrases of two common words; a document's rowid carries its
+interview and language, so counts and facets are one aggregate over FTS rowids joined to per-interview
+facet profiles, and the whole-table top-n is FTS5's own bm25 without a join. The map of indexed
+interviews and policy stamps is reused between searches while the tier's random version is unchanged.
+Nothing derived from a query or from text is cached.
 """
 
 # ruff: noqa: S608 -- table names come from the fixed TIERS list; every value is a query parameter.
@@ -526,6 +533,29 @@ def remove_interview(interview_id: int) -> None:
     with transaction.atomic(), default_connection.cursor() as cursor:
         for tier in TIERS:
             _delete_interview_docs(cursor, default_connection.vendor, tier, interview_id)
+
+
+def rebuild_fts(chunk: int = 20000) -> None:
+    """SQLite: refill every tier's contentless FTS table from its document table, in one transaction per
+    tier. Run by reindex, so a change of COMMON_WORDS (which changes what `bi` holds, and so what a
+    'delete' must hand back) cannot leave stale index entries behind."""
+    if default_connection.vendor != "sqlite":
+        return
+    for tier in TIERS:
+        doc, fts = doc_table(tier), fts_table(tier)
+        with transaction.atomic(), default_connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {fts} ({fts}) VALUES ('delete-all')")
+            last = -1
+            while True:
+                cursor.execute(f"SELECT id, body FROM {doc} WHERE id > %s ORDER BY id LIMIT %s", [last, chunk])
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                cursor.executemany(
+                    SQLITE_FTS_INSERT.format(fts=fts).replace("?", "%s"),
+                    [(rowid, body, bigrams(body)) for rowid, body in rows],
+                )
+                last = rows[-1][0]
 
 
 def optimise() -> None:
@@ -1444,6 +1474,7 @@ def reindex(*, rebuild_stale: bool = True, stdout=None) -> int:
             else:
                 index_interview(interview, [t for t in tiers if t in stored])
         count += 1
+    rebuild_fts()
     with transaction.atomic():
         optimise()
     return count
