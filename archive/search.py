@@ -112,6 +112,7 @@ def schema_statements(vendor: str) -> list[str]:
         ]
     elif vendor == "postgresql":
         vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
+        vector += " || to_tsvector('simple'::regconfig, pairs)"
         for tier in TIERS:
             doc = doc_table(tier)
             statements += [
@@ -119,6 +120,7 @@ def schema_statements(vendor: str) -> list[str]:
                     id BIGSERIAL PRIMARY KEY, interview_id BIGINT NOT NULL, seg_index INTEGER NOT NULL,
                     start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION NOT NULL, language TEXT NOT NULL,
                     speaker TEXT NOT NULL, text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL,
+                    pairs TEXT NOT NULL DEFAULT '',
                     vec tsvector GENERATED ALWAYS AS ({vector}) STORED)""",
                 f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
                 f"CREATE INDEX IF NOT EXISTS {doc}_vec ON {doc} USING GIN (vec)",
@@ -165,6 +167,7 @@ TOKEN = re.compile(r"[^\W_]+")
 # (below), so they are removed from indexed text and the two tokenisers agree.
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 PAIR_JOIN = "\ue000"  # joins a word pair into one `bi` token: "of" + J + "the"
+PG_PAIR_JOIN = "qzjxq"  # the same on PostgreSQL, whose parser keeps a run of letters and digits one word
 
 # Common words (normalised). A pair of two of them is also indexed as a single `bi` token, so the phrase
 # "of the" or "في على" reads one posting list instead of intersecting two that span most documents (a
@@ -445,10 +448,19 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
         cursor.executemany(SQLITE_FTS_INSERT.format(fts=fts).replace("?", "%s"), fts_rows)
         return
     cursor.executemany(
-        f'INSERT INTO {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok) '
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [(interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok) for d in docs],
+        f'INSERT INTO {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok, pairs) '
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok, pg_pairs(d))
+            for d in docs
+        ],
     )
+
+
+def pg_pairs(d: Doc) -> str:
+    """PostgreSQL's `pairs` column: the same pair tokens as SQLite's `bi`, joined with letters so that the
+    default parser keeps each pair one word (it splits on private-use characters)."""
+    return d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN)
 
 
 def facet_profile(meta: dict) -> str:
@@ -779,6 +791,9 @@ def to_fts5(tree: Any) -> str:
 def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
     """A tsquery SQL expression over the three configurations, with parameters (no user syntax)."""
     if isinstance(tree, Phrase):
+        if _pair_route(tree):
+            # Two common words: their pair lexeme (letters and digits only, no tsquery syntax).
+            return "to_tsquery('simple'::regconfig, %s)", [PG_PAIR_JOIN.join(tree.tokens)]
         if tree.prefix:
             # Tokens are letters and digits only, so they cannot carry tsquery syntax.
             text = " <-> ".join(tree.tokens) + ":*"

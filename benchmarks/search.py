@@ -373,7 +373,7 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
     started = time.perf_counter()
     with raw.cursor() as cur:
         with cur.copy(
-            f'COPY {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok) FROM STDIN'
+            f'COPY {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok, pairs) FROM STDIN'
         ) as copy:
             interview = 0
             for i, (language, text) in enumerate(texts):
@@ -381,7 +381,20 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
                     interview += 1
                     seen[interview] = "bench"
                 d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
-                copy.write_row((interview, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
+                copy.write_row(
+                    (
+                        interview,
+                        d.seg_index,
+                        d.start,
+                        d.end,
+                        d.language,
+                        d.speaker,
+                        d.text,
+                        d.body,
+                        d.ntok,
+                        search.pg_pairs(d),
+                    )
+                )
         cur.execute(f"CREATE INDEX {doc}_vec ON {doc} USING GIN (vec)")
         for iid in seen:
             docs = [search.Doc(0, 0.0, 0.0, "", "", "", "", 0)] * per_interview

@@ -16,7 +16,7 @@ def _old_layout(schema_editor) -> bool:
         else:
             cursor.execute(
                 "SELECT count(*) FROM information_schema.columns "
-                "WHERE table_name = 'search_meta' AND column_name = 'profile'"
+                "WHERE table_name = 'search_doc_public' AND column_name = 'pairs'"
             )
         return cursor.fetchone()[0] == 0
 
