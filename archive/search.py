@@ -481,7 +481,7 @@ def profile_id(cursor, meta: dict) -> int:
     cursor.execute(f"SELECT id FROM {PROFILE_TABLE} WHERE key = %s", [key])
     row = cursor.fetchone()
     if row is None:
-        cursor.execute(f"INSERT INTO {PROFILE_TABLE} (key) VALUES (%s)", [key])
+        cursor.execute(f"INSERT INTO {PROFILE_TABLE} (key) VALUES (%s) ON CONFLICT (key) DO NOTHING", [key])
         cursor.execute(f"SELECT id FROM {PROFILE_TABLE} WHERE key = %s", [key])
         row = cursor.fetchone()
     return int(row[0])
