@@ -44,6 +44,13 @@ def transcript_edit(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
+def _start(request: HttpRequest) -> float | None:
+    try:
+        return float(request.POST["start"])
+    except (KeyError, ValueError):
+        return None
+
+
 def _back(interview: Interview, index: int) -> HttpResponse:
     return redirect(reverse("archive:transcript_edit", args=[interview.public_id]) + f"#seg-{index}")
 
@@ -54,7 +61,12 @@ def segment_correct_view(request: HttpRequest, public_id: str, index: int) -> Ht
     interview, tier = _editor_lookup(request, public_id)
     try:
         segment_correct(
-            interview=interview, index=index, text=request.POST.get("text", ""), tier=tier, actor=request.user
+            interview=interview,
+            index=index,
+            text=request.POST.get("text", ""),
+            tier=tier,
+            actor=request.user,
+            expected_start=_start(request),
         )
     except SegmentEditRefused as exc:
         messages.error(request, f"Segment {index + 1}: {exc.reason}")
@@ -75,6 +87,7 @@ def segment_speaker_view(request: HttpRequest, public_id: str, index: int) -> Ht
             narrator_id=request.POST.get("narrator", ""),
             all_with_same_label=request.POST.get("all_same") == "on",
             actor=request.user,
+            expected_start=_start(request),
         )
     except SegmentEditRefused as exc:
         messages.error(request, f"Segment {index + 1}: {exc.reason}")

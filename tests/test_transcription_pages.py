@@ -214,6 +214,21 @@ def test_it_refuses_a_correction_that_changes_redacted_words_or_hidden_segments(
 
 
 @pytest.mark.django_db
+def test_it_refuses_a_correction_aimed_at_a_segment_that_moved(demo, client_as):
+    interview = demo.interview("skype-photographer")
+    url = f"/interviews/{interview.public_id}/transcript/2/"
+    page = client_as("editor").get(f"/interviews/{interview.public_id}/transcript/").content.decode()
+    start = _segment(interview, 2).start
+    assert f'name="start" value="{start:f}"' in page
+    moved = client_as("editor").post(url, {"text": "Moved?", "start": f"{start + 10:f}"}, follow=True)
+    assert "The transcript changed since the page was loaded" in moved.content.decode()
+    assert _segment(interview, 2).edited is False
+    saved = client_as("editor").post(url, {"text": "How do goods get in now?", "start": f"{start:f}"}, follow=True)
+    assert "Segment 3 saved." in saved.content.decode()
+    assert render(interview, "public").segments[2].text == "How do goods get in now?"
+
+
+@pytest.mark.django_db
 def test_it_assigns_a_speaker_to_every_segment_with_the_same_label(demo, client_as):
     interview = demo.interview("skype-photographer")
     transcript = interview.transcripts.get(is_current=True)

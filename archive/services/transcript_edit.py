@@ -26,6 +26,15 @@ NOT_EDITABLE_REASON = (
 )
 
 
+CHANGED_REASON = "The transcript changed since the page was loaded (a voice note or a new version); reload it."
+
+
+def _same_place(segment: Segment, expected_start: float | None) -> bool:
+    # Forms name a segment by index; a voice note inserted meanwhile shifts indexes, so the form also
+    # carries the segment's start time and a mismatch is refused rather than applied to another segment.
+    return expected_start is None or abs(segment.start - expected_start) < 0.0005
+
+
 class SegmentEditRefused(Exception):
     """The correction was not saved; `reason` says why in words fit for the editor."""
 
@@ -101,7 +110,9 @@ def _reanchor(old_text: str, new_text: str, start: int, end: int) -> tuple[int, 
 
 
 @transaction.atomic
-def segment_correct(*, interview: Interview, index: int, text: str, tier: str, actor: Any) -> Segment:
+def segment_correct(
+    *, interview: Interview, index: int, text: str, tier: str, actor: Any, expected_start: float | None = None
+) -> Segment:
     """Save an editor's correction of segment `index` of the current transcript. Raises
     SegmentEditRefused (nothing saved) when the tier may not see the whole segment, or when the edit
     changes text that a span redaction hides."""
@@ -117,8 +128,8 @@ def segment_correct(*, interview: Interview, index: int, text: str, tier: str, a
         .filter(transcript__interview=interview, transcript__is_current=True, index=index)
         .first()
     )
-    if segment is None:
-        raise SegmentEditRefused("That segment no longer exists; reload the page.")
+    if segment is None or not _same_place(segment, expected_start):
+        raise SegmentEditRefused(CHANGED_REASON)
     rendered = {s.index: s.text for s in rendering_for(interview, tier).segments}
     if not _editable(segment, rendered.get(index, ""), tier):
         raise SegmentEditRefused(NOT_EDITABLE_REASON)
@@ -153,15 +164,22 @@ def segment_correct(*, interview: Interview, index: int, text: str, tier: str, a
 
 @transaction.atomic
 def segment_speaker_set(
-    *, interview: Interview, index: int, role: str, narrator_id: str = "", all_with_same_label: bool, actor: Any
+    *,
+    interview: Interview,
+    index: int,
+    role: str,
+    narrator_id: str = "",
+    all_with_same_label: bool,
+    actor: Any,
+    expected_start: float | None = None,
 ) -> int:
     """Assign segment `index` (and, if asked, every segment with the same original label) to a
     narrator of this interview, the interviewer, or nobody in particular. Returns segments changed."""
     if role not in Segment.SpeakerRole.values:
         raise SegmentEditRefused("Choose narrator, interviewer or other.")
     segment = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True, index=index).first()
-    if segment is None:
-        raise SegmentEditRefused("That segment no longer exists; reload the page.")
+    if segment is None or not _same_place(segment, expected_start):
+        raise SegmentEditRefused(CHANGED_REASON)
     narrator: Narrator | None = None
     if role == Segment.SpeakerRole.NARRATOR:
         narrators = list(interview.narrators.all())
