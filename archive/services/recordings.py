@@ -148,9 +148,24 @@ def quarantine_context(interview: Interview) -> str:
 
 
 def _enqueue(job_id: int) -> None:
+    """Send the job's id to the queue. A broker that is down loses nothing: the job row stays
+    queued, the watchdog sends it again, and `ingest --wait` can run it in its own process."""
     from ..tasks import transcribe_recording
 
-    transcribe_recording.delay(job_id)
+    try:
+        transcribe_recording.apply_async(args=[job_id], retry=False)
+    except Exception:  # kombu raises many connection error types; the job row is the truth
+        logger.warning("transcription job %s could not be sent to the broker; it stays queued", job_id)
+
+
+def workers_available(timeout: float = 2.0) -> bool:
+    """Whether any Celery worker answers a ping over the broker."""
+    from config.celery import app
+
+    try:
+        return bool(app.control.ping(timeout=timeout))
+    except Exception:
+        return False
 
 
 @transaction.atomic
@@ -246,6 +261,7 @@ def recorded_interview_create(
     mode: str | None = None,
     interviewer: Any = None,
     actor: Any = None,
+    consent_scopes: dict[str, bool] | None = None,
 ) -> Interview:
     """An interview with its narrator (real name sealed under the narrator's own key) and the default
     consent (archiving and machine processing on our own workers; wider use is recorded later by an
@@ -267,7 +283,8 @@ def recorded_interview_create(
         actor=actor,
         **extra,
     )
-    consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
+    scopes = {"archive": True, "processing": True, **(consent_scopes or {})}
+    consent_record(narrator=narrator, interview=interview, actor=actor, **scopes)
     return interview
 
 

@@ -20,7 +20,20 @@ from archive.services.recordings import (
     recorded_interview_create,
     recording_store,
     transcription_job_create,
+    workers_available,
 )
+from archive.services.transcripts_ingest import TransientJobError, transcription_job_run
+
+
+def consent_for_access(access: str, *, voice: bool) -> dict[str, bool]:
+    """The consent the operator asserts by choosing an access level on the command line (recorded as
+    a consent version like any other, and amendable by an editor in the consent ledger)."""
+    return {
+        "research_access": access in (Tier.PUBLIC, Tier.RESEARCHER),
+        "publication": access == Tier.PUBLIC,
+        "public_web": access == Tier.PUBLIC,
+        "voice_release": voice,
+    }
 
 
 def is_audio_or_video(path: Path) -> bool:
@@ -47,6 +60,11 @@ class Command(BaseCommand):
         parser.add_argument("--multilingual", action="store_true", help="Mixed-language speech.")
         parser.add_argument(
             "--per-channel", choices=["auto", "yes", "no"], default="auto", help="Transcribe stereo channels apart."
+        )
+        parser.add_argument(
+            "--withhold-voice",
+            action="store_true",
+            help="Record that the narrator did not release their voice: no audio below staff.",
         )
         parser.add_argument("--wait", action="store_true", help="Block until transcription ends.")
         parser.add_argument("--timeout", type=float, default=6 * 3600, help="Seconds --wait waits at most.")
@@ -82,6 +100,7 @@ class Command(BaseCommand):
             anonymity=opts["anonymity"],
             access_level=opts["access"],
             language=opts["language"],
+            consent_scopes=consent_for_access(opts["access"], voice=not opts["withhold_voice"]),
         )
 
     def _ingest_media(self, path: Path, opts: dict[str, Any]) -> tuple[Interview, TranscriptionJob]:
@@ -111,6 +130,16 @@ class Command(BaseCommand):
         return interview
 
     def _wait(self, job: TranscriptionJob, timeout: float) -> TranscriptionJob:
+        if not workers_available():
+            # No worker answers (or no broker): run the job here. The job's conditional claim keeps a
+            # worker that appears later from running it a second time.
+            self.stderr.write("no transcription worker answered; transcribing in this process")
+            try:
+                transcription_job_run(job.pk)
+            except TransientJobError:
+                pass  # the job went back to the queue with its reason; a worker will pick it up
+            job.refresh_from_db()
+            return job
         deadline = time.monotonic() + timeout
         last = -1
         while True:
