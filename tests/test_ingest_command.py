@@ -1,0 +1,46 @@
+"""`manage.py ingest` on a machine where no worker runs: the job runs in the command's own process,
+and the access level the operator chose is recorded as consent, so the rendering exists at that tier."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from archive.models import ConsentRecord, Interview, TranscriptionJob
+from archive.rendering import rendering_for
+from tests.transcription_audio import speak
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def no_broker():
+    from config.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    yield
+    app.conf.broker_url = previous
+
+
+def test_it_transcribes_in_process_when_no_worker_answers(no_broker, settings, tmp_path):
+    settings.RAWI_WHISPER_MODEL = "tiny.en"
+    path = speak(tmp_path / "speech.wav", "The bakery on our street closed in the winter.")
+    out = io.StringIO()
+    call_command(
+        "ingest", str(path), "--collection", "cli", "--title", "Bakery", "--narrator", "Hala Canary",
+        "--anonymity", "anonymous", "--access", "public", "--wait", stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    public_id = out.getvalue().strip().splitlines()[-1]
+    interview = Interview.objects.get(public_id=public_id)
+    assert TranscriptionJob.objects.get(recording__interview=interview).state == "done"
+    consent = ConsentRecord.objects.get(interview=interview)
+    assert (consent.research_access, consent.publication, consent.public_web, consent.voice_release) == (
+        True, True, True, True,
+    )  # fmt: skip
+    public = rendering_for(interview, "public")
+    assert "bakery" in public.text.lower()
+    assert public.narrators[0].display_name == "Anonymous narrator"
+    assert public.audio_allowed is True
