@@ -40,6 +40,7 @@ from .interviews import SegmentInput, interview_create, interview_update, transc
 from .people import collection_get_or_create, consent_record, interview_touch, narrator_create
 from .quarantine import quarantine_store
 from .recordings import recording_store, transcription_job_create
+from .suggestions import suggestions_generate
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +348,8 @@ def import_parsed(
             },
         )
         interview_touch(interview)
+        # The detectors' suggestions wait in the editors' workbench; nothing is applied.
+        suggestions_generate(interview=interview, actor=actor)
     return outcome
 
 

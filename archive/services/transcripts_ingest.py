@@ -25,6 +25,7 @@ from .audit import audit_log
 from .interviews import SegmentInput, interview_update, transcript_store
 from .people import interview_touch
 from .recordings import MAX_ATTEMPTS, job_claim, job_touch, recording_source
+from .suggestions import suggestions_generate
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +223,8 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
             interview_update(interview=interview, languages=[result.language])
         if recording.duration_seconds is None and info.decoded_duration:
             type(recording).objects.filter(pk=recording.pk).update(duration_seconds=info.decoded_duration)
+        # Suggestions (names, numbers, places) wait for an editor's decision; nothing is applied.
+        suggestions_generate(interview=interview)
         return _finish(job, result, empty_reason="No speech was found in the recording.")
 
 
