@@ -44,3 +44,32 @@ def test_it_transcribes_in_process_when_no_worker_answers(no_broker, settings, t
     assert "bakery" in public.text.lower()
     assert public.narrators[0].display_name == "Anonymous narrator"
     assert public.audio_allowed is True
+
+
+def test_it_ingests_a_bulk_zip_as_one_interview_per_row(tmp_path):
+    from tests.test_importers import zip_of
+
+    chat = b"31/12/2020, 21:41 - A: the bread ran out\n31/12/2020, 21:42 - B: we waited at the crossing\n"
+    bulk = tmp_path / "bulk.zip"
+    bulk.write_bytes(
+        zip_of(
+            (
+                "metadata.csv",
+                b"file,title,narrator,anonymity,access,language\nchats/a.txt,Chat A,Nadia Canary,anonymous,staff,en\n"
+                b"chats/b.txt,Chat B,Omar Canary,pseudonymous,researcher,en\n",
+            ),
+            ("chats/a.txt", chat),
+            ("chats/b.txt", chat),
+        )
+    )
+    out = io.StringIO()
+    call_command(
+        "ingest", str(bulk), "--collection", "bulk", "--title", "ignored", "--narrator", "x",
+        "--anonymity", "anonymous", "--access", "staff", stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    ids = out.getvalue().split()
+    assert sorted(Interview.objects.get(public_id=i).title for i in ids) == ["Chat A", "Chat B"]
+    assert [s.text for s in rendering_for(Interview.objects.get(public_id=ids[0]), "staff").segments] == [
+        "the bread ran out",
+        "we waited at the crossing",
+    ]

@@ -75,6 +75,11 @@ class Command(BaseCommand):
             raise CommandError("The path is not a readable file.")
         if is_audio_or_video(path):
             interview, job = self._ingest_media(path, opts)
+        elif path.suffix.lower() == ".zip" and self._is_bulk(path):
+            # A bulk zip (metadata CSV + files) makes one interview per row: one id per line.
+            for created in self._ingest_bulk(path, opts):
+                self.stdout.write(str(created.public_id))
+            return
         else:
             interview, job = self._ingest_other(path, opts), None
         if job is not None:
@@ -118,6 +123,35 @@ class Command(BaseCommand):
                 },
             )
         return interview, job
+
+    def _is_bulk(self, path: Path) -> bool:
+        from archive.importers import ImportRefused, detect_kind
+
+        try:
+            return detect_kind(path.name, path.read_bytes()) == "bulk"
+        except ImportRefused:
+            return False
+
+    def _ingest_bulk(self, path: Path, opts: dict[str, Any]) -> list[Interview]:
+        from archive.importers import ImportRefused
+        from archive.services.imports import import_file
+
+        try:
+            outcomes = import_file(
+                data=path.read_bytes(),
+                filename=path.name,
+                collection_slug=opts["collection"],
+                title=opts["title"],
+                narrator_name=opts["narrator"],
+                anonymity=opts["anonymity"],
+                access=opts["access"],
+                language=opts["language"] or "",
+                voice_notes="now" if opts["wait"] else "queue",
+                kind="bulk",
+            )
+        except ImportRefused as exc:
+            raise CommandError(f"Import refused: {exc.reason}") from exc
+        return [outcome.interview for outcome in outcomes]
 
     def _ingest_other(self, path: Path, opts: dict[str, Any]) -> Interview:
         try:
