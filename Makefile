@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export RAWI_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: run test venv migrations lint clean
 
