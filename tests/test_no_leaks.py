@@ -262,3 +262,4 @@ def test_it_plants_each_kind_of_canary_in_the_demo(demo):
     assert "legal name of sealed narrator" in whys
     assert "title of an interview hidden at this tier" in whys
     assert "text of an interview hidden at this tier" in whys
+    assert "quarantined metadata" in whys

@@ -79,6 +79,8 @@ def seed(data: dict) -> bool:
         _span(item, interviews, Redaction.Status.APPROVED)
     for item in data.get("suggested", []):
         _span(item, interviews, Redaction.Status.SUGGESTED)
+    for item in data.get("quarantine", []):
+        services.quarantine_store(interview=interviews[item["interview"]], source=item["source"], payload=item["payload"])
     return True
 
 
