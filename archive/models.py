@@ -278,9 +278,7 @@ class Transcript(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["interview", "version"], name="transcript_unique_version"),
-            models.UniqueConstraint(
-                fields=["interview"], condition=Q(is_current=True), name="transcript_one_current"
-            ),
+            models.UniqueConstraint(fields=["interview"], condition=Q(is_current=True), name="transcript_one_current"),
         ]
 
     def __str__(self) -> str:
@@ -307,7 +305,9 @@ class Segment(models.Model):
     # Words: [{"w": text, "s": start, "e": end, "p": probability}], times may be null.
     raw_words = models.JSONField(default=list, blank=True)
     edited = models.BooleanField(default=False)
-    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -404,7 +404,9 @@ class Redaction(models.Model):
     replacement = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUGGESTED)
     source = models.CharField(max_length=30, default="manual", help_text="manual, gazetteer, phone, email, …")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -491,7 +493,9 @@ class AuditEvent(models.Model):
     """Append-only, hash-chained. Details hold ids and tiers only, never text or names."""
 
     created_at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=40, db_index=True)
     target_type = models.CharField(max_length=40, blank=True)

@@ -171,9 +171,9 @@ class Rule:
 
 
 def replacement_for(redaction: Redaction) -> str:
-    if redaction.replacement_kind == Redaction.ReplacementKind.PSEUDONYM:
-        if redaction.entity_id and redaction.entity.pseudonym:
-            return redaction.entity.pseudonym
+    kind = redaction.replacement_kind
+    if kind == Redaction.ReplacementKind.PSEUDONYM and redaction.entity_id and redaction.entity.pseudonym:
+        return redaction.entity.pseudonym
     if redaction.replacement_kind == Redaction.ReplacementKind.GENERALISATION:
         if redaction.replacement:
             return redaction.replacement
@@ -343,7 +343,9 @@ def _segment_rendering(
     if not intervals:
         # Nothing hidden in this segment at this tier: text and words pass through unchanged.
         words_out = redactor.inputs.words_unchanged(segment)
-        return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words_out), []
+        return SegmentRendering(
+            segment.index, segment.start, segment.end, speaker, raw, segment.language, words_out
+        ), []
     text = redactor.apply(raw, intervals)
     words = list(segment.raw_words or [])
     offsets = _word_offsets(raw, words) if words else None
@@ -428,7 +430,9 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
         segments.append(rendered)
         spans.extend(segment_spans)
     narrators = tuple(
-        NarratorRendering(str(identity.narrator.public_id), narrator_display(identity, tier), identity.narrator.anonymity)
+        NarratorRendering(
+            str(identity.narrator.public_id), narrator_display(identity, tier), identity.narrator.anonymity
+        )
         for narrator_id, identity in inputs.identities.items()
         if interview.narrators.filter(pk=narrator_id).exists()
         and (tier == Tier.CUSTODIAN or identity.narrator.anonymity != Narrator.Anonymity.SEALED)
@@ -540,7 +544,9 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
 
 
 def _store_segments(
-    stored: RenderedInterview, segments: tuple[SegmentRendering, ...], words_cache: dict[int, tuple[list, str]] | None = None
+    stored: RenderedInterview,
+    segments: tuple[SegmentRendering, ...],
+    words_cache: dict[int, tuple[list, str]] | None = None,
 ) -> None:
     # Compare against plain column values, words as their stored JSON text (no model instances and no
     # JSON parsing: after one edit most rows are unchanged), then write only the rows that differ. A

@@ -50,20 +50,56 @@ def main() -> int:
     env["CELERY_BROKER_URL"] = broker.connection_url
     processes = [
         subprocess.Popen(
-            [python, "-m", "celery", "-A", "config", "worker", "--beat", "-Q", "transcribe,default",
-             "--concurrency", "1", "--loglevel", "INFO",
-             "--schedule", str(Path(env["RAWI_DATA_DIR"]) / "celerybeat-schedule")],
-            env=env, cwd=BASE_DIR, start_new_session=True,
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--beat",
+                "-Q",
+                "transcribe,default",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(Path(env["RAWI_DATA_DIR"]) / "celerybeat-schedule"),
+            ],
+            env=env,
+            cwd=BASE_DIR,
+            start_new_session=True,
         ),
         subprocess.Popen(
-            [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "4", "--timeout", "600", "--access-logfile", "-",
-             "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s'],
-            env=env, cwd=BASE_DIR, start_new_session=True,
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "600",
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                '%(t)s "%(m)s %(U)s" %(s)s',
+            ],
+            env=env,
+            cwd=BASE_DIR,
+            start_new_session=True,
         ),
     ]
     print(seeded.stdout.strip(), flush=True)
-    print(f"\nRawi is running at http://127.0.0.1:{port}/  (data in {env['RAWI_DATA_DIR']}; Ctrl-C stops everything)\n", flush=True)
+    print(
+        f"\nRawi is running at http://127.0.0.1:{port}/  (data in {env['RAWI_DATA_DIR']}; Ctrl-C stops everything)\n",
+        flush=True,
+    )
 
     stopping = False
 

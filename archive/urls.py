@@ -45,9 +45,7 @@ urlpatterns += [
     path("login/enrol/", views_auth.login_enrol, name="login_enrol"),
     path("account/second-factor/", views_auth.totp_enrol, name="totp_enrol"),
     path("interviews/<uuid:public_id>/consent/", views_consent.consent_ledger, name="consent_ledger"),
-    path(
-        "interviews/<uuid:public_id>/consent/<uuid:narrator_id>/", views_consent.consent_edit, name="consent_edit"
-    ),
+    path("interviews/<uuid:public_id>/consent/<uuid:narrator_id>/", views_consent.consent_edit, name="consent_edit"),
     path(
         "interviews/<uuid:public_id>/consent/<uuid:narrator_id>/withdraw/",
         views_consent.consent_withdraw,

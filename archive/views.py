@@ -56,7 +56,9 @@ def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     interview, tier = access.interview_for(request.user, public_id)
     rendering = rendering_for(interview, tier)
     if tier != "public":
-        audit_log(actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier)
+        audit_log(
+            actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier
+        )
     return render(
         request,
         "archive/interview_detail.html",

@@ -51,9 +51,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def needs_second_factor(user: Any) -> bool:
-    return bool(
-        user.is_superuser or user.is_staff or user.memberships.filter(role__in=STAFF_ROLES).exists()
-    )
+    return bool(user.is_superuser or user.is_staff or user.memberships.filter(role__in=STAFF_ROLES).exists())
 
 
 def totp_secret(factor: SecondFactor) -> str:
@@ -98,9 +96,7 @@ def record_failure(username: str, ip: str | None, stage: str) -> None:
     LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
     if is_locked(username, ip):
         # Once per lockout: the count equals the limit exactly on the failure that locks.
-        count = LoginFailure.objects.filter(
-            created_at__gte=_window_start(), username=username.lower(), ip=ip
-        ).count()
+        count = LoginFailure.objects.filter(created_at__gte=_window_start(), username=username.lower(), ip=ip).count()
         if count == _setting("RAWI_LOGIN_MAX_FAILURES", 5):
             user = get_user_model().objects.filter(username__iexact=username).first()
             audit_log(
@@ -268,6 +264,7 @@ def login_enrol(request: HttpRequest) -> HttpResponse:
 @login_required
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     """A signed-in user sets up (or replaces) their TOTP app."""
+
     def done() -> HttpResponse:
         from django.contrib import messages
 

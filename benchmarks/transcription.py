@@ -75,7 +75,8 @@ kwargs["language"] = "en"  # as the pipeline run (ingest --language en)
 if not spec.multilingual:
     kwargs["multilingual"] = False
 if options.batch_size:
-    segments, info = BatchedInferencePipeline(model=model).transcribe(sys.argv[1], batch_size=options.batch_size, **kwargs)
+    pipeline = BatchedInferencePipeline(model=model)
+    segments, info = pipeline.transcribe(sys.argv[1], batch_size=options.batch_size, **kwargs)
 else:
     segments, info = model.transcribe(sys.argv[1], **kwargs)
 print(sum(1 for _ in segments))

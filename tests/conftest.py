@@ -34,7 +34,9 @@ def load_demo() -> Demo:
     if not Collection.objects.filter(slug=data["collection"]["slug"]).exists():
         seed(data)
     collection = Collection.objects.get(slug=data["collection"]["slug"])
-    interviews = {item["key"]: Interview.objects.get(collection=collection, title=item["title"]) for item in data["interviews"]}
+    interviews = {
+        item["key"]: Interview.objects.get(collection=collection, title=item["title"]) for item in data["interviews"]
+    }
     return Demo(data=data, collection=collection, interviews=interviews)
 
 

@@ -27,15 +27,24 @@ def test_it_serves_the_callers_rendering_with_a_token(demo, client_as):
     body = response.json()
     assert body["tier"] == "researcher"
     assert body["narrators"] == [
-        {"public_id": body["narrators"][0]["public_id"], "display_name": "a media activist in the district", "anonymity": "anonymous"}
+        {
+            "public_id": body["narrators"][0]["public_id"],
+            "display_name": "a media activist in the district",
+            "anonymity": "anonymous",
+        }
     ]
     texts = [segment["text"] for segment in body["segments"]]
-    assert "In May the negotiators were held at a checkpoint for hours. [name withheld] was among them, and after that the whole process froze." in texts
+    assert (
+        "In May the negotiators were held at a checkpoint for hours. [name withheld] was among them, and after that the whole process froze."
+        in texts
+    )
     assert "You can reach me on a media activist in the district if the line drops, but only on WhatsApp." in texts
 
 
 def test_it_obtains_a_token_with_username_and_password(demo, client_as):
-    response = client_as(None).post("/api/v1/auth/token/", {"username": "researcher", "password": "rawi-demo-researcher"})
+    response = client_as(None).post(
+        "/api/v1/auth/token/", {"username": "researcher", "password": "rawi-demo-researcher"}
+    )
     assert response.status_code == 200
     assert response.json()["token"] == Token.objects.get(user__username="researcher").key
 

@@ -9,9 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "archive"
 RAW_ATTRIBUTES = {
-    "raw_text", "raw_words", "raw_speaker", "raw_name", "raw_alias",
-    "legal_name_ciphertext", "contacts_ciphertext", "location_ciphertext", "aliases_ciphertext",
-    "payload_ciphertext", "wrapped_key",
+    "raw_text",
+    "raw_words",
+    "raw_speaker",
+    "raw_name",
+    "raw_alias",
+    "legal_name_ciphertext",
+    "contacts_ciphertext",
+    "location_ciphertext",
+    "aliases_ciphertext",
+    "payload_ciphertext",
+    "wrapped_key",
 }
 RAW_FUNCTIONS = {"decrypt_field", "unwrap_data_key", "open_json", "_identity", "load_inputs"}
 ALLOWED = {
@@ -40,7 +48,11 @@ def raw_reads(source: str) -> list[tuple[int, str]]:
             found.extend((node.lineno, alias.name) for alias in node.names if alias.name in RAW_FUNCTIONS)
         elif isinstance(node, ast.keyword) and node.arg in RAW_ATTRIBUTES:
             found.append((node.lineno, node.arg))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.split("__")[0] in RAW_ATTRIBUTES:
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.split("__")[0] in RAW_ATTRIBUTES
+        ):
             found.append((node.lineno, node.value))
     return found
 

@@ -35,6 +35,8 @@ def test_it_lays_out_arabic_right_to_left(demo, live_server, page):
     assert "نحن نعلّم الأطفال في الأقبية" in first.inner_text()
     # No request leaves the machine: every resource is served by the archive itself.
     external = []
-    page.on("request", lambda request: external.append(request.url) if not request.url.startswith(live_server.url) else None)
+    page.on(
+        "request", lambda request: external.append(request.url) if not request.url.startswith(live_server.url) else None
+    )
     page.reload()
     assert external == []

@@ -207,9 +207,7 @@ def test_it_parses_srt_and_bracketed_txt():
         (1.0, 2.0, "Q", "interviewer", "Where?"),
         (3.0, 5.25, "A", "narrator", "Waer."),
     ]
-    txt = (
-        b"Interview 4\n[00:00:05] Interviewer: When did it start?\n[00:01:10] Resident: In 2014.\nWe stayed.\n"
-    )
+    txt = b"Interview 4\n[00:00:05] Interviewer: When did it start?\n[00:01:10] Resident: In 2014.\nWe stayed.\n"
     assert [(s.start, s.end, s.speaker, s.text) for s in parse_txt(txt).segments] == [
         (5.0, 70.0, "Interviewer", "When did it start?"),
         (70.0, 71.6, "Resident", "In 2014.\nWe stayed."),

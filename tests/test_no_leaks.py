@@ -58,7 +58,9 @@ def canaries_for(tier: str) -> list[Canary]:
         if TIER_ORDER[redaction.visible_from] <= TIER_ORDER[tier]:
             continue
         if redaction.kind == Redaction.Kind.SPAN:
-            found.append(Canary(redaction.segment.raw_text[redaction.start_char : redaction.end_char], "span redaction"))
+            found.append(
+                Canary(redaction.segment.raw_text[redaction.start_char : redaction.end_char], "span redaction")
+            )
         elif redaction.kind == Redaction.Kind.ENTITY:
             found.append(Canary(redaction.entity.raw_name, "entity redaction"))
             found.extend(Canary(a.raw_alias, "entity alias") for a in redaction.entity.aliases.all())
@@ -121,7 +123,7 @@ def _fill(route: str, values: dict[str, list[str]]) -> list[str]:
 def all_urls(client: Client) -> list[str]:
     """Every GET-able URL the URLconf and the API schema can produce for the archive's objects."""
     uuids = _uuid_candidates()
-    slugs = list(models.Collection.objects.values_list("slug", flat=True)) + ["no-such-collection"]
+    slugs = [*models.Collection.objects.values_list("slug", flat=True), "no-such-collection"]
     ints = ["0", "1", "2", "999999"]
     values = {"uuid": uuids, "slug": slugs, "int": ints, "str": uuids[:20] + slugs, "path": slugs}
     urls: set[str] = set()
@@ -215,7 +217,9 @@ def test_it_catches_a_planted_leak(demo):
     """The suite can fail: a renderer bug that puts a legal name into public text is found."""
     from archive.models import RenderedSegment
 
-    row = RenderedSegment.objects.filter(rendering__tier="public", rendering__interview=demo.interview("voxpop")).first()
+    row = RenderedSegment.objects.filter(
+        rendering__tier="public", rendering__interview=demo.interview("voxpop")
+    ).first()
     row.text = "Yusuf Kamal Darwish said so"
     row.save()
     leaks, _statuses, _count = find_leaks(None)

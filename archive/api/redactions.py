@@ -176,4 +176,3 @@ class InterviewRedactionsSuggest(APIView):
         interview, _tier = editable(request, public_id)
         rows = suggestions_generate(interview=interview, actor=request.user)
         return Response(CountSerializer({"count": len(rows)}).data)
-

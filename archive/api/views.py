@@ -34,7 +34,12 @@ class CollectionDetail(generics.GenericAPIView):
     def get(self, request: Request, slug: str) -> Response:
         for collection, count in access.visible_collections(request.user):
             if collection.slug == slug:
-                data = {"slug": collection.slug, "title": collection.title, "description": collection.description, "interview_count": count}
+                data = {
+                    "slug": collection.slug,
+                    "title": collection.title,
+                    "description": collection.description,
+                    "interview_count": count,
+                }
                 return Response(self.get_serializer(data).data)
         raise access.Http404
 
@@ -65,7 +70,13 @@ class InterviewDetail(generics.GenericAPIView):
         interview, tier = access.interview_for(request.user, public_id)
         rendering = rendering_for(interview, tier)
         if tier != "public":
-            audit_log(actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier)
+            audit_log(
+                actor=request.user,
+                action="view",
+                target_type="interview",
+                target_id=str(interview.public_id),
+                tier=tier,
+            )
         return Response(self.get_serializer(rendering).data)
 
 

@@ -17,6 +17,7 @@ transcribed in place, missing-media placeholders, or stored attachments.
 
 from __future__ import annotations
 
+import itertools
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ _ATTACHED_ANDROID = re.compile(
     r"^(?P<name>[^\n<>]+?\.[A-Za-z0-9]{2,5})\s+\(file attached\)\s*(?P<caption>.*)$", re.DOTALL
 )
 _OMITTED = re.compile(
-    r"^(?:<Media omitted>|<الوسائط محذوفة>|<تم استبعاد الوسائط>|(?:image|audio|video|sticker|GIF|document|Contact card) omitted)$",
+    r"^(?:<Media omitted>|<الوسائط محذوفة>|<تم استبعاد الوسائط>"
+    r"|(?:image|audio|video|sticker|GIF|document|Contact card) omitted)$",
     re.IGNORECASE,
 )
 _DELETED = re.compile(
@@ -179,7 +181,7 @@ def _choose_order(headers: list[_Header], requested: str | None) -> str:
             times = [_datetime(h, order) for h in headers]
         except ValueError:
             continue
-        backwards = sum(1 for a, b in zip(times, times[1:], strict=False) if b < a)
+        backwards = sum(1 for a, b in itertools.pairwise(times) if b < a)
         twelve_hour = any(h.ampm for h in headers)
         preference = 0 if (order == "MDY") == twelve_hour else 1
         key = (backwards, preference, order)

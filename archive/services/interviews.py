@@ -76,8 +76,18 @@ def interview_create(
 
 
 EDITABLE_FIELDS = {
-    "title", "summary", "mode", "recorded_on", "place", "place_general", "languages", "topics",
-    "status", "access_level", "embargo_until", "interviewer_label",
+    "title",
+    "summary",
+    "mode",
+    "recorded_on",
+    "place",
+    "place_general",
+    "languages",
+    "topics",
+    "status",
+    "access_level",
+    "embargo_until",
+    "interviewer_label",
 }
 
 
@@ -103,7 +113,11 @@ def interview_update(*, interview: Interview, actor: Any = None, **changes: Any)
 
 @transaction.atomic
 def interview_set_people(
-    *, interview: Interview, narrators: Iterable[Narrator] | None = None, interviewers: Iterable[User] | None = None, actor: Any = None
+    *,
+    interview: Interview,
+    narrators: Iterable[Narrator] | None = None,
+    interviewers: Iterable[User] | None = None,
+    actor: Any = None,
 ) -> None:
     if narrators is not None:
         interview.narrators.set(narrators)
@@ -207,7 +221,12 @@ def segment_edit(*, segment: Segment, text: str, actor: Any) -> Segment:
 
 @transaction.atomic
 def segment_assign_speaker(
-    *, segment: Segment, role: str, narrator: Narrator | None = None, actor: Any = None, all_with_same_label: bool = True
+    *,
+    segment: Segment,
+    role: str,
+    narrator: Narrator | None = None,
+    actor: Any = None,
+    all_with_same_label: bool = True,
 ) -> int:
     """Assign a speaker (narrator or interviewer) to a segment, or to every segment with its label."""
     segments = Segment.objects.filter(pk=segment.pk)

@@ -53,7 +53,9 @@ def _narrator_dek(narrator: Narrator) -> bytes:
     return crypto.unwrap_data_key(key.kek_id, key.wrapped_key, str(narrator.public_id))
 
 
-def _encrypt_identity(narrator: Narrator, dek: bytes, *, legal_name: str, contacts: str, location: str, aliases: list[str]) -> None:
+def _encrypt_identity(
+    narrator: Narrator, dek: bytes, *, legal_name: str, contacts: str, location: str, aliases: list[str]
+) -> None:
     pid = str(narrator.public_id)
     narrator.legal_name_ciphertext = crypto.encrypt_field(dek, pid, "legal_name", legal_name)
     narrator.contacts_ciphertext = crypto.encrypt_field(dek, pid, "contacts", contacts)
@@ -117,7 +119,13 @@ def narrator_identity(*, narrator: Narrator, actor: Any, reason: str = "") -> di
 
 @transaction.atomic
 def narrator_update_identity(
-    *, narrator: Narrator, legal_name: str, contacts: str = "", location: str = "", aliases: list[str] | None = None, actor: Any = None
+    *,
+    narrator: Narrator,
+    legal_name: str,
+    contacts: str = "",
+    location: str = "",
+    aliases: list[str] | None = None,
+    actor: Any = None,
 ) -> Narrator:
     dek = _narrator_dek(narrator)
     _encrypt_identity(narrator, dek, legal_name=legal_name, contacts=contacts, location=location, aliases=aliases or [])
@@ -133,7 +141,10 @@ def narrator_set_anonymity(*, narrator: Narrator, anonymity: str, actor: Any = N
     narrator.full_clean()
     narrator.save(update_fields=["anonymity"])
     audit_log(
-        actor=actor, action="narrator_anonymity", target_type="narrator", target_id=str(narrator.public_id),
+        actor=actor,
+        action="narrator_anonymity",
+        target_type="narrator",
+        target_id=str(narrator.public_id),
         detail={"anonymity": anonymity},
     )
     _rebuild_narrator_interviews(narrator)
@@ -183,7 +194,9 @@ def _pin_identity_spans(narrator: Narrator, *, actor: Any) -> int:
     for segment in segments.select_related("transcript__interview"):
         existing = {
             (r.start_char, r.end_char)
-            for r in Redaction.objects.filter(segment=segment, kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED)
+            for r in Redaction.objects.filter(
+                segment=segment, kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED
+            )
         }
         for match in gazetteer.find(segment.raw_text):
             if (match.start, match.end) in existing:
@@ -374,7 +387,11 @@ def consent_record(
         action="consent_withdraw" if withdrawn else "consent_record",
         target_type="interview",
         target_id=str(interview.public_id),
-        detail={"narrator": str(narrator.public_id), "version": record.version, **{s: getattr(record, s) for s in SCOPES}},
+        detail={
+            "narrator": str(narrator.public_id),
+            "version": record.version,
+            **{s: getattr(record, s) for s in SCOPES},
+        },
     )
     if withdrawn or not record.archive:
         from .withdrawal import interview_withdraw

@@ -63,7 +63,9 @@ def entity_create(
     generalisation: str = "",
     actor: Any = None,
 ) -> Entity:
-    entity = Entity(kind=kind, raw_name=name.strip(), pseudonym=pseudonym or _next_pseudonym(kind), generalisation=generalisation)
+    entity = Entity(
+        kind=kind, raw_name=name.strip(), pseudonym=pseudonym or _next_pseudonym(kind), generalisation=generalisation
+    )
     entity.full_clean()
     entity.save()
     for alias in aliases:
@@ -84,7 +86,9 @@ def entity_find(name: str) -> Entity | None:
 @transaction.atomic
 def entity_add_alias(*, entity: Entity, alias: str, rebuild: bool = True, actor: Any = None) -> EntityAlias:
     row, _created = EntityAlias.objects.get_or_create(
-        entity=entity, normalised=normalise(alias).strip(), defaults={"raw_alias": alias.strip(), "script": _alias_script(alias)}
+        entity=entity,
+        normalised=normalise(alias).strip(),
+        defaults={"raw_alias": alias.strip(), "script": _alias_script(alias)},
     )
     if rebuild and entity.redactions.filter(status=Redaction.Status.APPROVED).exists():
         rebuild_interviews_mentioning([entity.raw_name, alias], actor=actor)
@@ -162,7 +166,13 @@ def redaction_add_span(
         action="redaction_add",
         target_type="interview",
         target_id=str(interview.public_id),
-        detail={"redaction": str(redaction.public_id), "kind": "span", "status": status, "visible_from": visible_from, "category": category},
+        detail={
+            "redaction": str(redaction.public_id),
+            "kind": "span",
+            "status": status,
+            "visible_from": visible_from,
+            "category": category,
+        },
     )
     if status == Redaction.Status.APPROVED:
         interview_touch(interview)
@@ -204,7 +214,13 @@ def redaction_add_entity(
         action="redaction_add",
         target_type="entity",
         target_id=str(entity.public_id),
-        detail={"redaction": str(redaction.public_id), "kind": "entity", "status": status, "visible_from": visible_from, "category": category},
+        detail={
+            "redaction": str(redaction.public_id),
+            "kind": "entity",
+            "status": status,
+            "visible_from": visible_from,
+            "category": category,
+        },
     )
     if status == Redaction.Status.APPROVED:
         rebuild_interviews_mentioning(_entity_names(entity), actor=actor)
@@ -241,7 +257,9 @@ def redact_phrase(
 
 
 @transaction.atomic
-def redaction_decide(*, redaction: Redaction, approve: bool, actor: Any = None, visible_from: str | None = None) -> Redaction:
+def redaction_decide(
+    *, redaction: Redaction, approve: bool, actor: Any = None, visible_from: str | None = None
+) -> Redaction:
     redaction.status = Redaction.Status.APPROVED if approve else Redaction.Status.REJECTED
     if visible_from:
         redaction.visible_from = visible_from

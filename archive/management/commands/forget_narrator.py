@@ -1,6 +1,6 @@
 """Crypto-shred a narrator: destroy their data key so their identity fields are unreadable for good.
 
-    python manage.py forget_narrator NARRATOR_PUBLIC_ID --yes
+python manage.py forget_narrator NARRATOR_PUBLIC_ID --yes
 """
 
 from __future__ import annotations

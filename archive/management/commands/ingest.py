@@ -6,6 +6,7 @@ printed on the LAST line of output. ``--wait`` blocks until the job ends; non-ze
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -168,10 +169,9 @@ class Command(BaseCommand):
             # No worker answers (or no broker): run the job here. The job's conditional claim keeps a
             # worker that appears later from running it a second time.
             self.stderr.write("no transcription worker answered; transcribing in this process")
-            try:
+            # A transient error puts the job back in the queue with its reason; a worker picks it up.
+            with contextlib.suppress(TransientJobError):
                 transcription_job_run(job.pk)
-            except TransientJobError:
-                pass  # the job went back to the queue with its reason; a worker will pick it up
             job.refresh_from_db()
             return job
         deadline = time.monotonic() + timeout

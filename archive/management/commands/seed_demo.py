@@ -38,7 +38,9 @@ def seed(data: dict) -> bool:
     spec = data["collection"]
     if Collection.objects.filter(slug=spec["slug"]).exists():
         return False
-    collection = services.collection_get_or_create(slug=spec["slug"], title=spec["title"], description=spec["description"])
+    collection = services.collection_get_or_create(
+        slug=spec["slug"], title=spec["title"], description=spec["description"]
+    )
     users = {}
     for item in data["users"]:
         user = User.objects.filter(username=item["username"]).first()
@@ -49,7 +51,10 @@ def seed(data: dict) -> bool:
     entities = {}
     for item in data["entities"]:
         entity = services.entity_create(
-            kind=item["kind"], name=item["name"], aliases=item.get("aliases", []), generalisation=item.get("generalisation", "")
+            kind=item["kind"],
+            name=item["name"],
+            aliases=item.get("aliases", []),
+            generalisation=item.get("generalisation", ""),
         )
         entities[item["key"]] = (entity, item.get("redact"))
     narrators = {}
@@ -80,7 +85,9 @@ def seed(data: dict) -> bool:
     for item in data.get("suggested", []):
         _span(item, interviews, Redaction.Status.SUGGESTED)
     for item in data.get("quarantine", []):
-        services.quarantine_store(interview=interviews[item["interview"]], source=item["source"], payload=item["payload"])
+        services.quarantine_store(
+            interview=interviews[item["interview"]], source=item["source"], payload=item["payload"]
+        )
     return True
 
 
@@ -112,7 +119,12 @@ def _interview(item: dict, collection: Collection, narrators: dict, users: dict)
             role, speaker = "other", role.split(":", 1)[1]
         segments.append(
             services.SegmentInput(
-                start=clock, end=clock + duration, text=text, speaker=speaker, role=role, narrator=narrator,
+                start=clock,
+                end=clock + duration,
+                text=text,
+                speaker=speaker,
+                role=role,
+                narrator=narrator,
                 language=item["languages"][0] if len(item["languages"]) == 1 else "",
             )
         )
