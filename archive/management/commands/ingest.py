@@ -173,7 +173,9 @@ class Command(BaseCommand):
             with contextlib.suppress(TransientJobError):
                 transcription_job_run(job.pk)
             job.refresh_from_db()
-            return job
+            if job.state in (TranscriptionJob.State.DONE, TranscriptionJob.State.FAILED):
+                return job
+            # A worker that was still starting claimed it first: wait for that worker below.
         deadline = time.monotonic() + timeout
         last = -1
         while True:
