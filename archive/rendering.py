@@ -522,9 +522,10 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
     inputs = load_inputs(interview, entity_names)
     stamp = policy_stamp(interview)
     words_cache: dict[int, tuple[list, str]] = {}
+    changes: dict[str, set[int]] = {}  # per tier: segment indexes whose rendering changed
     for tier in tiers:
         rendering = render(interview, tier, inputs)
-        stored, _created = RenderedInterview.objects.update_or_create(
+        stored, created = RenderedInterview.objects.update_or_create(
             interview=interview,
             tier=tier,
             defaults={
@@ -536,10 +537,12 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
                 "redaction_categories": list(rendering.redaction_categories),
             },
         )
-        _store_segments(stored, rendering.segments, words_cache)
+        changed = _store_segments(stored, rendering.segments, words_cache)
+        if not created:
+            changes[tier] = changed
     from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
 
-    search.index_interview(interview, tiers)
+    search.index_interview(interview, tiers, changes)
     return tiers
 
 
@@ -547,7 +550,8 @@ def _store_segments(
     stored: RenderedInterview,
     segments: tuple[SegmentRendering, ...],
     words_cache: dict[int, tuple[list, str]] | None = None,
-) -> None:
+) -> set[int]:
+    """Write the tier's segments, touching only rows that differ; returns the indexes that changed."""
     # Compare against plain column values, words as their stored JSON text (no model instances and no
     # JSON parsing: after one edit most rows are unchanged), then write only the rows that differ. A
     # backend that formats JSON differently only makes rows look changed, so they are rewritten.
@@ -582,6 +586,7 @@ def _store_segments(
         RenderedSegment.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
     RenderedSegment.objects.bulk_create(to_create, batch_size=500)
     RenderedSegment.objects.bulk_update(to_update, [*fields, "words"], batch_size=500)
+    return {row.index for row in to_create} | {row.index for row in to_update} | set(existing)
 
 
 def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True) -> Rendering:

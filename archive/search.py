@@ -515,30 +515,84 @@ def insert_meta(
     bump_version(cursor, tier)
 
 
-def index_interview(interview: Interview, tiers: Iterable[str]) -> None:
+def index_interview(interview: Interview, tiers: Iterable[str], changes: dict[str, set[int]] | None = None) -> None:
     """Replace the interview's search documents with those of its current renderings.
     Called by rendering.materialise inside the writer's transaction: tiers that may no longer see the
-    interview lose its documents in that same transaction."""
+    interview lose its documents in that same transaction. `changes` (tier → segment indexes whose
+    rendering changed) lets a tier whose metadata is unchanged replace just those documents."""
     tiers = [t for t in tiers if t in TIERS]
+    changes = changes or {}
     with transaction.atomic():
         vendor = default_connection.vendor
         with default_connection.cursor() as cursor:
-            for tier in TIERS:
-                _delete_interview_docs(cursor, vendor, tier, interview.pk)
             stored_by_tier = {r.tier: r for r in RenderedInterview.objects.filter(interview=interview, tier__in=tiers)}
-            for tier in tiers:
+            for tier in TIERS:
                 stored = stored_by_tier.get(tier)
+                changed = changes.get(tier)
+                if (
+                    stored is not None
+                    and changed is not None
+                    and _replace_changed_docs(cursor, vendor, tier, interview, stored, changed)
+                ):
+                    continue
+                _delete_interview_docs(cursor, vendor, tier, interview.pk)
                 if stored is None:
                     continue
-                rows = stored.segments.order_by("index").values_list(
-                    "index", "start", "end", "language", "speaker", "text"
-                )
-                docs = [make_doc(*row) for row in rows]
                 meta = _meta_from_rendering(stored.metadata)
-                fallback = (meta["languages"] or [""])[0]
-                docs = [d if d.language else Doc(**{**d.__dict__, "language": fallback}) for d in docs]
+                docs = _docs_of(stored, meta)
                 insert_docs(cursor, vendor, tier, interview.pk, docs)
                 insert_meta(cursor, tier, interview.pk, stored.policy_version, str(interview.public_id), meta, docs)
+
+
+def _docs_of(stored: RenderedInterview, meta: dict, indexes: Iterable[int] | None = None) -> list[Doc]:
+    rows = stored.segments.order_by("index")
+    if indexes is not None:
+        rows = rows.filter(index__in=list(indexes))
+    fallback = (meta["languages"] or [""])[0]
+    docs = [make_doc(*row) for row in rows.values_list("index", "start", "end", "language", "speaker", "text")]
+    return [d if d.language else Doc(**{**d.__dict__, "language": fallback}) for d in docs]
+
+
+def _replace_changed_docs(
+    cursor, vendor: str, tier: str, interview: Interview, stored: RenderedInterview, changed: set[int]
+) -> bool:
+    """Replace only the documents of changed segments. False (nothing done) when the tier has no
+    documents yet or its metadata changed: the caller then rebuilds the tier's documents whole."""
+    meta = _meta_from_rendering(stored.metadata)
+    cursor.execute(
+        f"SELECT meta, docs, toks FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview.pk]
+    )
+    row = cursor.fetchone()
+    if row is None or row[0] != json.dumps(meta, ensure_ascii=False):
+        return False
+    count, toks = int(row[1]), int(row[2])
+    if changed:
+        doc, fts = doc_table(tier), fts_table(tier)
+        indexes = sorted(changed)
+        marks = ", ".join(["%s"] * len(indexes))
+        cursor.execute(
+            f"SELECT id, body, ntok FROM {doc} WHERE interview_id = %s AND seg_index IN ({marks})",
+            [interview.pk, *indexes],
+        )
+        old = [(rowid, body, bigrams(body), ntok) for rowid, body, ntok in cursor.fetchall()]
+        if vendor == "sqlite" and old:
+            cursor.executemany(
+                f"INSERT INTO {fts} ({fts}, rowid, body, bi) VALUES ('delete', %s, %s, %s)",
+                [(rowid, body, bi) for rowid, body, bi, _ntok in old],
+            )
+        cursor.execute(
+            f"DELETE FROM {doc} WHERE interview_id = %s AND seg_index IN ({marks})", [interview.pk, *indexes]
+        )
+        fresh = _docs_of(stored, meta, indexes)
+        insert_docs(cursor, vendor, tier, interview.pk, fresh)
+        count += len(fresh) - len(old)
+        toks += sum(d.ntok + d.nbi for d in fresh) - sum(ntok + len(bi.split()) for _r, _b, bi, ntok in old)
+    cursor.execute(
+        f"UPDATE {META_TABLE} SET policy = %s, docs = %s, toks = %s WHERE tier = %s AND interview_id = %s",
+        [stored.policy_version, count, toks, tier, interview.pk],
+    )
+    bump_version(cursor, tier)
+    return True
 
 
 def remove_interview(interview_id: int) -> None:

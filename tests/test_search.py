@@ -394,3 +394,29 @@ def test_it_reindexes_to_the_same_documents(world):
             assert counts[0] == counts[1]
             assert counts[0][0] == 1
     assert as_tier("public", "المعلمون").total == 1
+
+
+def _search_state() -> list:
+    state = []
+    with connection.cursor() as cursor:
+        for tier in ("public", "researcher", "staff", "custodian"):
+            cursor.execute(
+                f"SELECT interview_id, seg_index, language, speaker, text, body, ntok FROM search_doc_{tier} "
+                "ORDER BY interview_id, seg_index, language"
+            )
+            state.append(cursor.fetchall())
+        cursor.execute("SELECT tier, interview_id, policy, meta, docs, toks FROM search_meta ORDER BY tier, interview_id")
+        state.append(cursor.fetchall())
+    return state
+
+
+def test_it_replaces_only_changed_documents_exactly_as_a_full_rebuild(world):
+    interview = world.interview("Incremental", ["The bakery closed.", "Bread came from the crossing.", "We waited."])
+    segment = Segment.objects.get(transcript__interview=interview, index=1)
+    services.redaction_add_span(segment=segment, start_char=16, end_char=28, category="place", visible_from="staff")
+    incremental = _search_state()
+    call_command("reindex", stdout=StringIO())
+    assert _search_state() == incremental
+    assert as_tier("public", '"the crossing"').total == 0
+    assert as_tier("staff", '"the crossing"').total == 1
+    assert as_tier("public", "bakery").total == 1
