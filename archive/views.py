@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -10,11 +9,6 @@ from . import access
 from .models import Interview
 from .rendering import NotVisible, rendering_for
 from .services import audit_log
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "archive/login.html"
-    redirect_authenticated_user = True
 
 
 def _cards(user) -> list:
