@@ -125,6 +125,30 @@ def _entity_names(entity: Entity) -> list[str]:
     return [entity.raw_name, *entity.aliases.values_list("raw_alias", flat=True)]
 
 
+def _redaction_save(redaction: Redaction, *, target: tuple[str, str], actor: Any, **fields: Any) -> Redaction:
+    """Fill in the decision fields shared by every kind of redaction, validate, save, audit."""
+    for name, value in fields.items():
+        setattr(redaction, name, value)
+    redaction.author = actor if getattr(actor, "is_authenticated", False) else None
+    redaction.decided_at = timezone.now() if redaction.status != Redaction.Status.SUGGESTED else None
+    redaction.full_clean()
+    redaction.save()
+    audit_log(
+        actor=actor,
+        action="redaction_add",
+        target_type=target[0],
+        target_id=target[1],
+        detail={
+            "redaction": str(redaction.public_id),
+            "kind": redaction.kind,
+            "status": redaction.status,
+            "visible_from": redaction.visible_from,
+            "category": redaction.category,
+        },
+    )
+    return redaction
+
+
 @transaction.atomic
 def redaction_add_span(
     *,
@@ -143,12 +167,11 @@ def redaction_add_span(
     interview = segment.transcript.interview
     if not 0 <= start_char < end_char <= len(segment.raw_text):
         raise ValueError("The span lies outside the segment text.")
-    redaction = Redaction(
-        kind=Redaction.Kind.SPAN,
-        interview=interview,
-        segment=segment,
-        start_char=start_char,
-        end_char=end_char,
+    redaction = _redaction_save(
+        Redaction(
+            kind=Redaction.Kind.SPAN, interview=interview, segment=segment, start_char=start_char, end_char=end_char
+        ),
+        target=("interview", str(interview.public_id)),
         category=category,
         visible_from=visible_from,
         replacement_kind=replacement_kind,
@@ -156,23 +179,7 @@ def redaction_add_span(
         status=status,
         source=source,
         reason=reason,
-        author=actor if getattr(actor, "is_authenticated", False) else None,
-        decided_at=timezone.now() if status != Redaction.Status.SUGGESTED else None,
-    )
-    redaction.full_clean()
-    redaction.save()
-    audit_log(
         actor=actor,
-        action="redaction_add",
-        target_type="interview",
-        target_id=str(interview.public_id),
-        detail={
-            "redaction": str(redaction.public_id),
-            "kind": "span",
-            "status": status,
-            "visible_from": visible_from,
-            "category": category,
-        },
     )
     if status == Redaction.Status.APPROVED:
         interview_touch(interview)
@@ -193,10 +200,9 @@ def redaction_add_entity(
     reason: str = "",
     actor: Any = None,
 ) -> Redaction:
-    redaction = Redaction(
-        kind=Redaction.Kind.ENTITY,
-        entity=entity,
-        interview=interview,
+    redaction = _redaction_save(
+        Redaction(kind=Redaction.Kind.ENTITY, entity=entity, interview=interview),
+        target=("entity", str(entity.public_id)),
         category=category,
         visible_from=visible_from,
         replacement_kind=replacement_kind,
@@ -204,23 +210,7 @@ def redaction_add_entity(
         status=status,
         source=source,
         reason=reason,
-        author=actor if getattr(actor, "is_authenticated", False) else None,
-        decided_at=timezone.now() if status != Redaction.Status.SUGGESTED else None,
-    )
-    redaction.full_clean()
-    redaction.save()
-    audit_log(
         actor=actor,
-        action="redaction_add",
-        target_type="entity",
-        target_id=str(entity.public_id),
-        detail={
-            "redaction": str(redaction.public_id),
-            "kind": "entity",
-            "status": status,
-            "visible_from": visible_from,
-            "category": category,
-        },
     )
     if status == Redaction.Status.APPROVED:
         rebuild_interviews_mentioning(_entity_names(entity), actor=actor)
