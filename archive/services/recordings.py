@@ -163,6 +163,11 @@ def workers_available(timeout: float = 2.0) -> bool:
     from config.celery import app
 
     try:
+        # Fail fast when no broker listens at all (ping alone would retry the connection for seconds).
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0.1, interval_max=0.1, timeout=1
+            )
         return bool(app.control.ping(timeout=timeout))
     except Exception:
         return False
