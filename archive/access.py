@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -150,7 +151,7 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
         interview = (
             Interview.objects.select_related("collection").prefetch_related("interviewers").get(public_id=public_id)
         )
-    except (Interview.DoesNotExist, ValueError, TypeError, Exception):
+    except (Interview.DoesNotExist, ValueError, TypeError, ValidationError):  # missing or malformed id
         raise Http404 from None
     tier = user_tier(user, interview)
     if not tier_at_least(tier, required_tier(interview)):
