@@ -36,7 +36,7 @@ from .models import (
 from .textnorm import Gazetteer, normalise_with_map
 
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
-POLICY_CODE_VERSION = 3
+POLICY_CODE_VERSION = 4
 AUDIO_PAD_SECONDS = 0.15
 
 CATEGORY_LABELS: dict[str, str] = {
@@ -411,6 +411,33 @@ def _speaker_label(segment: Segment, inputs: Inputs, tier: str, others: dict[str
     return f"Speaker {number}"
 
 
+WITHHELD_REF = "withheld"
+
+
+def narrator_refs(narrators: list[Narrator], tier: str) -> dict[object, str]:
+    """How each narrator is referred to at a tier. Below custodian an anonymous narrator gets an
+    identifier local to the interview, so their interviews cannot be linked by id; a sealed one none."""
+    refs: dict[object, str] = {}
+    for ordinal, narrator in enumerate(sorted(narrators, key=lambda n: n.pk), start=1):
+        if tier == Tier.CUSTODIAN or narrator.anonymity in (Narrator.Anonymity.NAMED, Narrator.Anonymity.PSEUDONYMOUS):
+            refs[narrator.public_id] = str(narrator.public_id)
+        elif narrator.anonymity == Narrator.Anonymity.ANONYMOUS:
+            refs[narrator.public_id] = f"narrator-{ordinal}"
+        else:
+            refs[narrator.public_id] = WITHHELD_REF
+    return refs
+
+
+def _consent_for_tier(stamp: str, refs: dict[object, str]) -> str:
+    """The consent versions relied on ("narrator:vN,…"), naming narrators as this tier knows them."""
+    by_id = {str(key): value for key, value in refs.items()}
+    parts = []
+    for item in filter(None, (p.strip() for p in stamp.split(","))):
+        narrator, _sep, version = item.rpartition(":")
+        parts.append(f"{by_id.get(narrator, WITHHELD_REF)}:{version}")
+    return ",".join(parts)
+
+
 def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Rendering:
     """Compute what `tier` may see of `interview`, from the raw inputs."""
     if tier not in TIERS:
@@ -429,13 +456,14 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
         rendered, segment_spans = _segment_rendering(segment, redactor, speaker)
         segments.append(rendered)
         spans.extend(segment_spans)
+    own = set(interview.narrators.values_list("pk", flat=True))
+    refs = narrator_refs([i.narrator for i in inputs.identities.values() if i.narrator.pk in own], tier)
     narrators = tuple(
         NarratorRendering(
-            str(identity.narrator.public_id), narrator_display(identity, tier), identity.narrator.anonymity
+            refs[identity.narrator.public_id], narrator_display(identity, tier), identity.narrator.anonymity
         )
         for narrator_id, identity in inputs.identities.items()
-        if interview.narrators.filter(pk=narrator_id).exists()
-        and (tier == Tier.CUSTODIAN or identity.narrator.anonymity != Narrator.Anonymity.SEALED)
+        if narrator_id in own and refs[identity.narrator.public_id] != WITHHELD_REF
     )
     sealed = interview.status == Interview.Status.SEALED or interview.withdrawn_at is not None
     title = redactor.text(interview.title)
@@ -452,7 +480,7 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
         interview_id=str(interview.public_id),
         tier=tier,
         policy_version=policy_stamp(interview),
-        consent_version=interview.consent_stamp,
+        consent_version=_consent_for_tier(interview.consent_stamp, refs),
         collection_slug=interview.collection.slug,
         collection_title=interview.collection.title,
         title=title,

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from ..models import Interview, Narrator, Redaction, Segment, Tier
-from ..rendering import rendering_for
+from ..rendering import narrator_refs, rendering_for
 from .audit import audit_log
 from .interviews import segment_assign_speaker, segment_edit
 
@@ -73,6 +73,7 @@ def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSeg
         raise ValueError("transcript editing is for staff and custodians")
     rendering = rendering_for(interview, tier)
     raw = _current_segments(interview)
+    refs = narrator_refs(list(interview.narrators.all()), tier)  # as the rendering names them
     out: list[EditableSegment] = []
     for rendered in rendering.segments:
         segment = raw.get(rendered.index)
@@ -84,7 +85,9 @@ def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSeg
                 end=rendered.end,
                 speaker=rendered.speaker,
                 role=segment.speaker_role if segment else Segment.SpeakerRole.OTHER,
-                narrator_id=str(segment.speaker_narrator.public_id) if segment and segment.speaker_narrator else "",
+                narrator_id=refs.get(segment.speaker_narrator.public_id, "")
+                if segment and segment.speaker_narrator
+                else "",
                 text=rendered.text,
                 language=rendered.language,
                 editable=editable,
@@ -184,7 +187,17 @@ def segment_speaker_set(
     if role == Segment.SpeakerRole.NARRATOR:
         narrators = list(interview.narrators.all())
         if narrator_id:
-            narrator = next((n for n in narrators if str(n.public_id) == narrator_id), None)
+            # The form names a narrator as the editor's rendering does (an interview-local id for an
+            # anonymous narrator below custodian); both tiers that edit are accepted.
+            names = {tier: narrator_refs(narrators, tier) for tier in (Tier.STAFF, Tier.CUSTODIAN)}
+            narrator = next(
+                (
+                    n
+                    for n in narrators
+                    if narrator_id in (names[Tier.STAFF][n.public_id], names[Tier.CUSTODIAN][n.public_id])
+                ),
+                None,
+            )
         elif len(narrators) == 1:
             narrator = narrators[0]
         if narrator is None:
