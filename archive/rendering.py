@@ -231,7 +231,7 @@ def entity_rules() -> list[tuple[str, Rule]]:
 
 def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> Inputs:
     transcript = interview.transcripts.filter(is_current=True).first()
-    segments = list(transcript.segments.select_related("speaker_narrator").order_by("index")) if transcript else []
+    segments = list(transcript.segments.order_by("index")) if transcript else []
     span_rules: dict[int, list[tuple[int, int, Rule]]] = {}
     if transcript:
         spans = Redaction.objects.filter(
@@ -241,9 +241,10 @@ def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
             rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
             span_rules.setdefault(redaction.segment_id, []).append((redaction.start_char, redaction.end_char, rule))
     narrators = list(interview.narrators.select_related("data_key"))
-    for segment in segments:
-        if segment.speaker_narrator and segment.speaker_narrator not in narrators:
-            narrators.append(segment.speaker_narrator)
+    # A segment may be attributed to a narrator who is not (or no longer) one of the interview's.
+    others = {s.speaker_narrator_id for s in segments if s.speaker_narrator_id} - {n.pk for n in narrators}
+    if others:
+        narrators.extend(Narrator.objects.filter(pk__in=others).select_related("data_key"))
     identities = {n.pk: _identity(n) for n in narrators}
     durations = [r.duration_seconds for r in interview.recordings.all() if r.duration_seconds]
     return Inputs(
