@@ -671,19 +671,3 @@ def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = Tr
         redaction_categories=tuple(stored.redaction_categories),
         segments=segments,
     )
-
-
-def alias_groups(tier: str) -> list[list[str]]:
-    """Names that refer to the same entity (Waer / al-Waer / الوعر), for query expansion, limited to
-    entities that are not redacted at this tier."""
-    hidden: set[int] = set(
-        Redaction.objects.filter(kind=Redaction.Kind.ENTITY, status=Redaction.Status.APPROVED)
-        .filter(visible_from__in=[t for t in TIERS if TIER_ORDER[t] > TIER_ORDER[tier]])
-        .values_list("entity_id", flat=True)
-    )
-    groups = []
-    for entity in Entity.objects.exclude(pk__in=hidden).prefetch_related("aliases"):
-        names = [entity.raw_name, *(alias.raw_alias for alias in entity.aliases.all())]
-        if len(names) > 1:
-            groups.append(names)
-    return groups

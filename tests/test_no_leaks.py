@@ -13,8 +13,8 @@ import json
 import re
 import subprocess
 import zipfile
-from urllib.parse import quote
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User

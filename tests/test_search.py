@@ -405,7 +405,9 @@ def _search_state() -> list:
                 "ORDER BY interview_id, seg_index, language"
             )
             state.append(cursor.fetchall())
-        cursor.execute("SELECT tier, interview_id, policy, meta, docs, toks FROM search_meta ORDER BY tier, interview_id")
+        cursor.execute(
+            "SELECT tier, interview_id, policy, meta, docs, toks FROM search_meta ORDER BY tier, interview_id"
+        )
         state.append(cursor.fetchall())
     return state
 

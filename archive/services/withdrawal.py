@@ -27,8 +27,9 @@ def interview_withdraw(*, interview: Interview, actor: Any = None) -> None:
     # Rebuilding drops every rendering (and search document) below custodian in this transaction.
     interview_touch(interview)
     cache = export_cache_dir(interview)
-    transaction.on_commit(lambda: shutil.rmtree(cache, ignore_errors=True))
+    # Purge now (fail closed), and again after commit in case an export finished writing meanwhile.
     shutil.rmtree(cache, ignore_errors=True)
+    transaction.on_commit(lambda: shutil.rmtree(cache, ignore_errors=True))
     audit_log(
         actor=actor,
         action="interview_withdrawn",
