@@ -456,6 +456,8 @@ class RenderedSegment(models.Model):
     text = models.TextField()
     language = models.CharField(max_length=16, blank=True)
     words = models.JSONField(default=list)
+    # rendering.row_digest of this row's content: a rebuild compares digests, not rows.
+    digest = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["rendering_id", "index"]

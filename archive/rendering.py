@@ -9,11 +9,14 @@ HTML views, the API, search indexing, exporters, audio redaction and management 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
+import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import TextField
@@ -54,8 +57,9 @@ WITHHELD_NARRATOR = "[narrator withheld]"
 WITHHELD_TITLE = "[title withheld]"
 
 
-@dataclass(frozen=True)
-class RenderedWord:
+class RenderedWord(NamedTuple):
+    """One outgoing word (a named tuple: a rebuild makes tens of thousands)."""
+
     text: str
     start: float | None
     end: float | None
@@ -63,6 +67,47 @@ class RenderedWord:
 
     def as_json(self) -> dict[str, Any]:
         return {"w": self.text, "s": self.start, "e": self.end, "p": self.probability}
+
+
+def _words_from_raw(raw: Iterable[dict]) -> tuple[RenderedWord, ...]:
+    return tuple(RenderedWord(str(w.get("w", "")), w.get("s"), w.get("e"), w.get("p")) for w in raw or ())
+
+
+class SourceWords(Sequence[RenderedWord]):
+    """A segment's words passing through a tier unchanged, decoded from the transcript's stored JSON
+    only when read. Most segments pass through every tier; when a rebuild finds their stored rows
+    current (see row_digest) their words are never decoded at all."""
+
+    __slots__ = ("source", "_words")
+
+    def __init__(self, source: str):
+        self.source = source  # the segment's raw words as JSON text
+        self._words: tuple[RenderedWord, ...] | None = None
+
+    def _decoded(self) -> tuple[RenderedWord, ...]:
+        if self._words is None:
+            self._words = _words_from_raw(json.loads(self.source or "[]"))
+        return self._words
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._decoded()[index]
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __iter__(self) -> Iterator[RenderedWord]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SourceWords | tuple):
+            return self._decoded() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._decoded())
+
+    def __repr__(self) -> str:
+        return f"SourceWords({self._decoded()!r})"
 
 
 @dataclass(frozen=True)
@@ -73,7 +118,7 @@ class SegmentRendering:
     speaker: str
     text: str
     language: str = ""
-    words: tuple[RenderedWord, ...] = ()
+    words: Sequence[RenderedWord] = ()
 
 
 @dataclass(frozen=True)
@@ -198,14 +243,22 @@ class Inputs:
     # Normalised segment texts, computed once and shared by every tier's redactor.
     normalised: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
 
-    passthrough: dict[int, tuple[RenderedWord, ...]] = field(default_factory=dict)
+    passthrough: dict[int, SourceWords] = field(default_factory=dict)
+    # Whether any name hidden at some tier may occur in a segment (see may_name).
+    name_hints: dict[int, bool] = field(default_factory=dict)
+    # (segment, hidden intervals and replacements) → (text, words, audio spans): see redacted_segment.
+    redacted: dict[tuple, tuple[str, tuple[RenderedWord, ...], tuple[tuple[float, float], ...]]] = field(
+        default_factory=dict
+    )
+    # id(words) → (words, digest) for _store_segments; holding the words keeps each id unique.
+    word_digests: dict[int, tuple[object, str]] = field(default_factory=dict)
+    any_name: Gazetteer | None = None
 
-    def words_unchanged(self, segment: Segment) -> tuple[RenderedWord, ...]:
+    def words_unchanged(self, segment: Segment) -> SourceWords:
+        """The segment's words where nothing in it is hidden: one object shared by every tier."""
         cached = self.passthrough.get(segment.pk)
         if cached is None:
-            cached = self.passthrough[segment.pk] = tuple(
-                RenderedWord(str(w.get("w", "")), w.get("s"), w.get("e"), w.get("p")) for w in segment.raw_words or ()
-            )
+            cached = self.passthrough[segment.pk] = SourceWords(segment.words_source)
         return cached
 
     def normalised_text(self, segment: Segment) -> tuple[str, list[int]]:
@@ -213,6 +266,47 @@ class Inputs:
         if cached is None:
             cached = self.normalised[segment.pk] = normalise_with_map(segment.raw_text)
         return cached
+
+    def redacted_segment(
+        self, segment: Segment, intervals: list[tuple[int, int, Rule]]
+    ) -> tuple[str, tuple[RenderedWord, ...], tuple[tuple[float, float], ...]]:
+        """_redacted(), computed once for all tiers that hide the same intervals with the same
+        replacements. The words' digest is that of what they are computed from (words JSON, text and
+        intervals), so storing them needs no JSON encoding."""
+        hidden = tuple((start, end, rule.replacement) for start, end, rule in intervals)
+        key = (segment.pk, hidden)
+        redacted = self.redacted.get(key)
+        if redacted is None:
+            words = self.words_unchanged(segment)
+            redacted = self.redacted[key] = _redacted(segment, words, intervals)
+            words_out = redacted[1]
+            if words_out:  # () is one shared object; its digest is that of its (empty) content
+                origin = "\x1f".join(("derived", words.source, segment.raw_text, repr(hidden)))
+                self.word_digests[id(words_out)] = (words_out, _digest(origin))
+        return redacted
+
+    def may_name(self, segment: Segment) -> bool:
+        """False when no name hidden at any tier occurs in the segment. Each tier searches a subset of
+        these names, so a segment ruled out here needs no tier's search: one pass instead of four."""
+        cached = self.name_hints.get(segment.pk)
+        if cached is None:
+            if self.any_name is None:
+                names = [name for name, _rule in self.entity_names]
+                names += [name for _identity, name in identity_names(self)]
+                self.any_name = Gazetteer((name, None) for name in names)
+            found = bool(self.any_name) and self.any_name.occurs_in(self.normalised_text(segment)[0])
+            cached = self.name_hints[segment.pk] = found
+        return cached
+
+
+def identity_names(inputs: Inputs) -> Iterable[tuple[NarratorIdentity, str]]:
+    """(identity, legal name or alias or contact) for every narrator who is not named openly."""
+    for identity in inputs.identities.values():
+        if identity.narrator.anonymity == Narrator.Anonymity.NAMED:
+            continue
+        for name in [identity.legal_name, *identity.aliases]:
+            if name:
+                yield identity, name
 
 
 def entity_rules() -> list[tuple[str, Rule]]:
@@ -231,7 +325,11 @@ def entity_rules() -> list[tuple[str, Rule]]:
 
 def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> Inputs:
     transcript = interview.transcripts.filter(is_current=True).first()
-    segments = list(transcript.segments.order_by("index")) if transcript else []
+    segments = []
+    if transcript:
+        # Words stay JSON text until a tier needs them (SourceWords); most never need decoding.
+        rows = transcript.segments.order_by("index").defer("raw_words")
+        segments = list(rows.annotate(words_source=Cast("raw_words", output_field=TextField())))
     span_rules: dict[int, list[tuple[int, int, Rule]]] = {}
     if transcript:
         spans = Redaction.objects.filter(
@@ -267,13 +365,13 @@ class TierRedactor:
         hidden_here = lambda rule: TIER_ORDER[rule.visible_from] > TIER_ORDER[tier]  # noqa: E731
         names = [(name, rule) for name, rule in inputs.entity_names if hidden_here(rule)]
         if tier != Tier.CUSTODIAN:
-            for identity in inputs.identities.values():
-                if identity.narrator.anonymity == Narrator.Anonymity.NAMED:
-                    continue
-                rule = Rule(Tier.CUSTODIAN, narrator_display(identity, tier), Redaction.Category.NAME)
-                for name in [identity.legal_name, *identity.aliases]:
-                    if name:
-                        names.append((name, rule))
+            rules: dict[int, Rule] = {}
+            for identity, name in identity_names(inputs):
+                rule = rules.get(identity.narrator.pk)
+                if rule is None:
+                    display = narrator_display(identity, tier)
+                    rule = rules[identity.narrator.pk] = Rule(Tier.CUSTODIAN, display, Redaction.Category.NAME)
+                names.append((name, rule))
         self.gazetteer = Gazetteer(names)
         self.span_rules = {
             segment_id: [(s, e, r) for s, e, r in rules if hidden_here(r)]
@@ -282,13 +380,19 @@ class TierRedactor:
         self.categories: set[str] = set()
 
     def intervals(
-        self, text: str, segment_id: int | None = None, normalised: tuple[str, list[int]] | None = None
+        self,
+        text: str,
+        segment_id: int | None = None,
+        normalised: tuple[str, list[int]] | None = None,
+        *,
+        names: bool = True,
     ) -> list[tuple[int, int, Rule]]:
+        """Hidden intervals of `text`; names=False only when Inputs.may_name ruled names out."""
         found: list[tuple[int, int, Rule]] = []
         if segment_id is not None:
             for start, end, rule in self.span_rules.get(segment_id, []):
                 found.append((max(0, start), min(len(text), end), rule))
-        if self.gazetteer:
+        if names and self.gazetteer:
             found.extend((m.start, m.end, m.key) for m in self.gazetteer.find(text, normalised))
         if not found:
             return found
@@ -304,26 +408,30 @@ class TierRedactor:
         return merged
 
     def apply(self, text: str, intervals: list[tuple[int, int, Rule]]) -> str:
-        pieces: list[str] = []
-        cursor = 0
-        for start, end, rule in intervals:
-            pieces.append(text[cursor:start])
-            pieces.append(rule.replacement)
-            self.categories.add(rule.category)
-            cursor = end
-        pieces.append(text[cursor:])
-        return "".join(pieces)
+        self.categories.update(rule.category for _start, _end, rule in intervals)
+        return _replaced(text, intervals)
 
     def text(self, text: str) -> str:
         return self.apply(text, self.intervals(text))
 
 
-def _word_offsets(text: str, words: list[dict]) -> list[tuple[int, int]] | None:
+def _replaced(text: str, intervals: list[tuple[int, int, Rule]]) -> str:
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, rule in intervals:
+        pieces.append(text[cursor:start])
+        pieces.append(rule.replacement)
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _word_offsets(text: str, words: Sequence[RenderedWord]) -> list[tuple[int, int]] | None:
     """Character offsets of each word in the segment text, or None if they do not line up."""
     offsets: list[tuple[int, int]] = []
     cursor = 0
     for word in words:
-        token = str(word.get("w", "")).strip()
+        token = word.text.strip()
         if not token:
             offsets.append((cursor, cursor))
             continue
@@ -337,26 +445,35 @@ def _word_offsets(text: str, words: list[dict]) -> list[tuple[int, int]] | None:
 
 def _segment_rendering(
     segment: Segment, redactor: TierRedactor, speaker: str
-) -> tuple[SegmentRendering, list[tuple[float, float]]]:
+) -> tuple[SegmentRendering, tuple[tuple[float, float], ...]]:
     raw = segment.raw_text
-    normalised = redactor.inputs.normalised_text(segment) if redactor.gazetteer else None
-    intervals = redactor.intervals(raw, segment.pk, normalised)
+    inputs = redactor.inputs
+    names = bool(redactor.gazetteer) and inputs.may_name(segment)
+    intervals = []
+    if names or redactor.span_rules.get(segment.pk):
+        normalised = inputs.normalised_text(segment) if names else None
+        intervals = redactor.intervals(raw, segment.pk, normalised, names=names)
+    words = inputs.words_unchanged(segment)
     if not intervals:
         # Nothing hidden in this segment at this tier: text and words pass through unchanged.
-        words_out = redactor.inputs.words_unchanged(segment)
-        return SegmentRendering(
-            segment.index, segment.start, segment.end, speaker, raw, segment.language, words_out
-        ), []
-    text = redactor.apply(raw, intervals)
-    words = list(segment.raw_words or [])
+        return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words), ()
+    redactor.categories.update(rule.category for _start, _end, rule in intervals)
+    text, words_out, spans = inputs.redacted_segment(segment, intervals)
+    return SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out), spans
+
+
+def _redacted(
+    segment: Segment, words: Sequence[RenderedWord], intervals: list[tuple[int, int, Rule]]
+) -> tuple[str, tuple[RenderedWord, ...], tuple[tuple[float, float], ...]]:
+    """The segment's text, words and audio spans to silence with `intervals` hidden."""
+    raw = segment.raw_text
+    text = _replaced(raw, intervals)
     offsets = _word_offsets(raw, words) if words else None
-    spans: list[tuple[float, float]] = []
-    rendered_words: list[RenderedWord] = []
     if offsets is None:
         # No usable word alignment: a redaction silences the whole segment, and no words go out.
-        if intervals:
-            spans.append((segment.start, segment.end))
-        return SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language), spans
+        return text, (), ((segment.start, segment.end),)
+    spans: list[tuple[float, float]] = []
+    rendered_words: list[RenderedWord] = []
     starts = [start for start, _end, _rule in intervals]
     open_interval: int | None = None
     for word, (w_start, w_end) in zip(words, offsets, strict=True):
@@ -364,9 +481,9 @@ def _segment_rendering(
         hit = position >= 0 and intervals[position][1] > w_start and w_end > w_start
         if not hit:
             open_interval = None
-            rendered_words.append(RenderedWord(str(word.get("w", "")), word.get("s"), word.get("e"), word.get("p")))
+            rendered_words.append(word)
             continue
-        w_s, w_e = word.get("s"), word.get("e")
+        w_s, w_e = word.start, word.end
         if w_s is None or w_e is None:
             spans.append((segment.start, segment.end))
         else:
@@ -381,10 +498,7 @@ def _segment_rendering(
     for start, end, _rule in intervals:
         if not any(ws < end and we > start for ws, we in offsets if we > ws):
             spans.append((segment.start, segment.end))
-    rendering = SegmentRendering(
-        segment.index, segment.start, segment.end, speaker, text, segment.language, tuple(rendered_words)
-    )
-    return rendering, spans
+    return text, tuple(rendered_words), tuple(spans)
 
 
 def _merge_spans(spans: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
@@ -538,6 +652,20 @@ def refresh_floor(interview: Interview) -> None:
     )
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Rebuilding allocates tens of thousands of short-lived, acyclic objects; left on, the cyclic
+    garbage collector rescans the whole heap several times per rebuild (a third of its time). Nothing
+    here creates cycles that need collecting before the next pass after we return."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @transaction.atomic
 def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> list[str]:
     """Rebuild every tier's stored rendering of the interview; remove tiers that may not see it.
@@ -545,12 +673,16 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
     Called by services inside their transaction, so readers never see a half-built rendering.
     Returns the tiers built.
     """
+    with _collector_paused():
+        return _materialise(interview, entity_names)
+
+
+def _materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | None) -> list[str]:
     refresh_floor(interview)
     tiers = access.visible_tiers(interview)
     RenderedInterview.objects.filter(interview=interview).exclude(tier__in=tiers).delete()
     inputs = load_inputs(interview, entity_names)
     stamp = policy_stamp(interview)
-    words_cache: dict[int, tuple[list, str]] = {}
     changes: dict[str, set[int]] = {}  # per tier: segment indexes whose rendering changed
     for tier in tiers:
         rendering = render(interview, tier, inputs)
@@ -566,7 +698,7 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
                 "redaction_categories": list(rendering.redaction_categories),
             },
         )
-        changed = _store_segments(stored, rendering.segments, words_cache)
+        changed = _store_segments(stored, rendering.segments, inputs.word_digests)
         if not created:
             changes[tier] = changed
     from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
@@ -575,46 +707,66 @@ def materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
     return tiers
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _words_key(words: Sequence[RenderedWord], cache: dict[int, tuple[object, str]]) -> str:
+    """A digest of a segment's outgoing words. Words are digested as what they are a fixed function of
+    at this POLICY_CODE_VERSION: passed-through words as the transcript's JSON text they are decoded
+    from, redacted ones as that plus the text and intervals (Inputs.redacted_segment registers them),
+    any others as the JSON that is stored. One word sequence is shared by every tier that renders it
+    alike, so the cache (which keeps each object alive, so that its id stays its own) digests it once."""
+    cached = cache.get(id(words))
+    if cached is None:
+        if isinstance(words, SourceWords):
+            body = "source\x1f" + words.source
+        else:
+            body = "rendered\x1f" + json.dumps([w.as_json() for w in words])
+        cached = cache[id(words)] = (words, _digest(body))
+    return cached[1]
+
+
+def row_digest(segment: SegmentRendering, words_key: str) -> str:
+    """Digest of everything a stored segment row holds, compared instead of the row itself."""
+    parts = [str(POLICY_CODE_VERSION), repr(segment.start), repr(segment.end), words_key]
+    parts += [f"{len(value)}:{value}" for value in (segment.speaker, segment.text, segment.language)]
+    return _digest("\x1f".join(parts))
+
+
 def _store_segments(
     stored: RenderedInterview,
     segments: tuple[SegmentRendering, ...],
-    words_cache: dict[int, tuple[list, str]] | None = None,
+    words_cache: dict[int, tuple[object, str]] | None = None,
 ) -> set[int]:
-    """Write the tier's segments, touching only rows that differ; returns the indexes that changed."""
-    # Compare against plain column values, words as their stored JSON text (no model instances and no
-    # JSON parsing: after one edit most rows are unchanged), then write only the rows that differ. A
-    # backend that formats JSON differently only makes rows look changed, so they are rewritten.
+    """Write the tier's segments, touching only rows whose digest differs; returns the changed indexes.
+
+    After one edit most rows are unchanged, so rows are compared by digest (no model instances, no
+    words read or decoded) and only those that differ are written."""
     fields = ("start", "end", "speaker", "text", "language")
-    rows = RenderedSegment.objects.filter(rendering=stored).values_list(
-        "pk", "index", *fields, Cast("words", output_field=TextField())
-    )
-    existing = {row[1]: row for row in rows.iterator(2000)}
+    rows = RenderedSegment.objects.filter(rendering=stored).values_list("index", "pk", "digest")
+    existing = {index: (pk, digest) for index, pk, digest in rows.iterator(2000)}
     to_create: list[RenderedSegment] = []
     to_update: list[RenderedSegment] = []
     words_cache = {} if words_cache is None else words_cache
     for segment in segments:
-        # Unchanged word tuples are shared between tiers, so their JSON is built once per rebuild.
-        cached = words_cache.get(id(segment.words))
-        if cached is None:
-            as_list = [w.as_json() for w in segment.words]
-            cached = words_cache[id(segment.words)] = (as_list, json.dumps(as_list))
-        words, words_json = cached
-        values = (segment.start, segment.end, segment.speaker, segment.text, segment.language)
+        digest = row_digest(segment, _words_key(segment.words, words_cache))
         row = existing.pop(segment.index, None)
-        if row is not None and tuple(row[2:7]) == values and row[7] == words_json:
+        if row is not None and row[1] == digest:
             continue
         fresh = RenderedSegment(
             pk=row[0] if row else None,
             rendering=stored,
             index=segment.index,
-            words=words,
-            **dict(zip(fields, values, strict=True)),
+            words=[w.as_json() for w in segment.words],
+            digest=digest,
+            **{name: getattr(segment, name) for name in fields},
         )
         (to_create if row is None else to_update).append(fresh)
     if existing:
-        RenderedSegment.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
+        RenderedSegment.objects.filter(pk__in=[pk for pk, _digest in existing.values()]).delete()
     RenderedSegment.objects.bulk_create(to_create, batch_size=500)
-    RenderedSegment.objects.bulk_update(to_update, [*fields, "words"], batch_size=500)
+    RenderedSegment.objects.bulk_update(to_update, [*fields, "words", "digest"], batch_size=500)
     return {row.index for row in to_create} | {row.index for row in to_update} | set(existing)
 
 

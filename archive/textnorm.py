@@ -61,6 +61,9 @@ ARABIC_ARTICLE = "(?:ال)?"
 LATIN_ARTICLE = r"(?:(?:al|el|ad|ar|as|ash|at|az)[-\s‑’']\s?)?"
 
 
+WORD_START = r"(?<!\w)"
+
+
 def alias_pattern(alias: str) -> str:
     """A regex (over normalised text) matching the alias as a whole word, clitic-aware for Arabic.
     Group "name" covers the part to replace (article included, proclitic letters excluded)."""
@@ -70,10 +73,10 @@ def alias_pattern(alias: str) -> str:
     if is_arabic(norm):
         core = norm[2:] if norm.startswith("ال") and len(norm) > 3 else norm
         body = r"\s+".join(re.escape(part) for part in core.split())
-        return rf"(?<!\w){ARABIC_PREFIX}(?P<name>{ARABIC_ARTICLE}{body})(?!\w)"
+        return rf"{WORD_START}{ARABIC_PREFIX}(?P<name>{ARABIC_ARTICLE}{body})(?!\w)"
     core = re.sub(r"^(?:al|el)[-\s]", "", norm)
     body = r"[\s\-‑]+".join(re.escape(part) for part in re.split(r"[\s\-]+", core) if part)
-    return rf"(?<!\w)(?P<name>{LATIN_ARTICLE}{body})(?!\w)"
+    return rf"{WORD_START}(?P<name>{LATIN_ARTICLE}{body})(?!\w)"
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,18 @@ class Gazetteer:
             if not pattern:
                 continue
             group = f"g{len(self._keys)}"
-            parts.append(pattern.replace("(?P<name>", f"(?P<{group}>"))
+            parts.append(pattern.removeprefix(WORD_START).replace("(?P<name>", f"(?P<{group}>"))
             self._keys.append(key)
-        self._regex = re.compile("|".join(parts)) if parts else None
+        # Every alternative starts at a word boundary: checked once per position, not once per name.
+        self._regex = re.compile(WORD_START + "(?:" + "|".join(parts) + ")") if parts else None
 
     def __bool__(self) -> bool:
         return self._regex is not None
+
+    def occurs_in(self, normalised: str) -> bool:
+        """Whether any name may occur in already-normalised text. A name any subset of these names
+        finds is found here too (same alternatives, tried at every position), so False is definitive."""
+        return self._regex is not None and self._regex.search(normalised) is not None
 
     def find(self, text: str, normalised: tuple[str, list[int]] | None = None) -> Iterator[Match]:
         """Matches in `text`; pass `normalised` (from normalise_with_map) to reuse its normalisation."""
@@ -107,10 +116,11 @@ class Gazetteer:
             return
         norm, offsets = normalised or normalise_with_map(text)
         for found in self._regex.finditer(norm):
-            for group, value in found.groupdict().items():
-                if value is not None:
-                    start, end = found.span(group)
-                    if end > start:
-                        original_end = offsets[end - 1] + 1
-                        yield Match(offsets[start], original_end, self._keys[int(group[1:])])
-                    break
+            # Each alternative has exactly one capturing group (gN, see alias_pattern), so the last
+            # group that matched is the name that matched.
+            group = found.lastgroup
+            if group is None:
+                continue
+            start, end = found.span(group)
+            if end > start:
+                yield Match(offsets[start], offsets[end - 1] + 1, self._keys[int(group[1:])])
