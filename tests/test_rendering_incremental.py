@@ -19,7 +19,7 @@ from archive.rendering import (
 )
 from archive.textnorm import Gazetteer, normalise_with_map
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 NAME = "Widad Qannout"
 
