@@ -110,8 +110,9 @@ class SourceWords(Sequence[RenderedWord]):
         return f"SourceWords({self._decoded()!r})"
 
 
-@dataclass(frozen=True)
-class SegmentRendering:
+class SegmentRendering(NamedTuple):
+    """One outgoing segment (a named tuple: a rebuild makes one per segment and tier)."""
+
     index: int
     start: float
     end: float
