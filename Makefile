@@ -21,10 +21,8 @@ test: venv
 	bash scripts/test.sh
 
 migrations: venv
-	# Regenerate 0001_initial only; hand-written migrations (0002_search, 0003_…) are set aside and restored.
-	rm -f archive/migrations/0001_*.py
-	mkdir -p .migrations-hold && for f in archive/migrations/0*.py; do [ -e "$$f" ] && mv "$$f" .migrations-hold/; done; true
-	DEBUG=true $(PY) manage.py makemigrations archive -n initial; status=$$?; mv .migrations-hold/*.py archive/migrations/ 2>/dev/null; rmdir .migrations-hold; exit $$status
+	# Schema changes get a new numbered migration (databases made by earlier releases must upgrade).
+	DEBUG=true $(PY) manage.py makemigrations archive
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -78,7 +78,7 @@ class SourceWords(Sequence[RenderedWord]):
     only when read. Most segments pass through every tier; when a rebuild finds their stored rows
     current (see row_digest) their words are never decoded at all."""
 
-    __slots__ = ("source", "_words")
+    __slots__ = ("_words", "source")
 
     def __init__(self, source: str):
         self.source = source  # the segment's raw words as JSON text
@@ -460,7 +460,8 @@ def _segment_rendering(
         return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words), ()
     redactor.categories.update(rule.category for _start, _end, rule in intervals)
     text, words_out, spans = inputs.redacted_segment(segment, intervals)
-    return SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out), spans
+    rendering = SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out)
+    return rendering, spans
 
 
 def _redacted(

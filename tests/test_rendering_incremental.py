@@ -25,7 +25,10 @@ NAME = "Widad Qannout"
 
 
 def _words(text: str, start: float) -> list[dict]:
-    return [{"w": w, "s": start + i * 0.5, "e": start + i * 0.5 + 0.4, "p": 0.9, "extra": "x"} for i, w in enumerate(text.split())]
+    return [
+        {"w": w, "s": start + i * 0.5, "e": start + i * 0.5 + 0.4, "p": 0.9, "extra": "x"}
+        for i, w in enumerate(text.split())
+    ]
 
 
 def _interview() -> Interview:
@@ -83,7 +86,9 @@ def test_it_stores_what_a_fresh_render_computes_after_every_kind_of_change():
     _assert_stored_equals_fresh(interview)
 
     segments = {s.index: s for s in Segment.objects.filter(transcript__interview=interview)}
-    services.redaction_add_span(segment=segments[0], start_char=3, end_char=8, category="other", visible_from="researcher")
+    services.redaction_add_span(
+        segment=segments[0], start_char=3, end_char=8, category="other", visible_from="researcher"
+    )
     _assert_stored_equals_fresh(interview)
 
     services.redact_phrase(phrase="Waer", category="place", visible_from="staff", replacement="a district")
