@@ -739,7 +739,7 @@ def row_digest(segment: SegmentRendering, words_key: str) -> str:
 def _store_segments(
     stored: RenderedInterview,
     segments: tuple[SegmentRendering, ...],
-    words_cache: dict[int, tuple[object, str]] | None = None,
+    words_cache: dict[int, tuple[object, str]],
 ) -> set[int]:
     """Write the tier's segments, touching only rows whose digest differs; returns the changed indexes.
 
@@ -750,7 +750,6 @@ def _store_segments(
     existing = {index: (pk, digest) for index, pk, digest in rows.iterator(2000)}
     to_create: list[RenderedSegment] = []
     to_update: list[RenderedSegment] = []
-    words_cache = {} if words_cache is None else words_cache
     for segment in segments:
         digest = row_digest(segment, _words_key(segment.words, words_cache))
         row = existing.pop(segment.index, None)

@@ -7,7 +7,8 @@
 - rerender_dense_ms: the same with a hidden name in every segment (about 2,000 hidden occurrences): a
   stress figure, far beyond 40 redactions, reported without a goal.
 - suggestions_ms: the detectors over 20,000 words of mixed English/Arabic testimony; goal < 2,000 ms.
-Runs against a throw-away SQLite database in a temporary data directory.
+Runs against a throw-away SQLite database in a temporary data directory (or the empty database
+DATABASE_URL names).
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ AR = [
     "كل عائلة في الوعر تنتظر خبراً عن معتقل منذ ١٢ آذار ٢٠١٣.",
     "ذهبت بحمص مع أبو فادي إلى السوق القديم وعدنا قبل المغرب.",
 ]
-# Lines that name one of ENTITIES (below), and lines that name none.
+ENTITIES = [
+    ("Tareq", "name", "staff"),
+    ("old road", "place", "researcher"),
+    ("a.b@example.org", "contact", "custodian"),
+    ("الوعر", "place", "staff"),
+    ("حمص", "place", "researcher"),
+    ("أبو فادي", "name", "staff"),
+    ("the crossing", "place", "researcher"),
+    ("السوق القديم", "place", "staff"),
+]
+# Lines that name one of ENTITIES, and lines that name none.
 MENTIONS = [EN[0], EN[1], EN[2], EN[3], AR[1], AR[2]]
 PLAIN = [
     AR[0],
@@ -102,26 +113,14 @@ def build_interview(segments: int = 1500, redactions: int = 40, mention_every: i
     )
     transcript = interview.transcripts.get(is_current=True)
     segments_by_index = {s.index: s for s in transcript.segments.all()}
-    # Of the 40 redactions, 8 are entities (names, places, a contact) that recur through the whole
-    # interview, so a few hundred segments hold a hidden name at some tier; the rest are spans.
+    # Of the 40 redactions, 8 are entities (names, places, a contact) named again and again through the
+    # interview (one segment in `mention_every`); the rest are spans.
     for phrase, category, tier in ENTITIES:
         services.redact_phrase(phrase=phrase, category=category, visible_from=tier, interview=interview)
     for n in range(redactions - len(ENTITIES)):
         segment = segments_by_index[(n * 37) % segments]
         services.redaction_add_span(segment=segment, start_char=0, end_char=3, category="other", visible_from="staff")
     return interview, segments_by_index
-
-
-ENTITIES = [
-    ("Tareq", "name", "staff"),
-    ("old road", "place", "researcher"),
-    ("a.b@example.org", "contact", "custodian"),
-    ("الوعر", "place", "staff"),
-    ("حمص", "place", "researcher"),
-    ("أبو فادي", "name", "staff"),
-    ("the crossing", "place", "researcher"),
-    ("السوق القديم", "place", "staff"),
-]
 
 
 def bench_rerender(runs: int = 5, **options) -> list[float]:
