@@ -24,7 +24,7 @@ from lxml import etree
 from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
-from archive.exports.scholarly import OHMS_NS, TEI_NS
+from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
 from archive.rendering import NarratorRendering, RenderedWord, Rendering, SegmentRendering
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
@@ -214,7 +214,8 @@ def test_it_writes_well_formed_ohms_xml_with_required_elements():
     ns = {"o": OHMS_NS}
     assert root.tag == f"{{{OHMS_NS}}}ROOT"
     record = root.find("o:record", ns)
-    assert record.get("id") == INTERVIEW_ID
+    assert record.get("id") == str(ohms_record_id(INTERVIEW_ID))
+    assert record.findtext("o:cms_record_id", namespaces=ns) == INTERVIEW_ID
     assert record.findtext("o:title", namespaces=ns) == "Testimony from a district of Homs"
     assert record.findtext("o:accession", namespaces=ns) == INTERVIEW_ID
     assert record.findtext("o:duration", namespaces=ns) == "01:02:07"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import re
 from typing import BinaryIO
 
 from lxml import etree
@@ -19,10 +22,19 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 _ISO639_2 = {"ar": "ara", "en": "eng", "fr": "fre", "de": "ger", "tr": "tur", "ku": "kur"}
 
 
+# Characters XML 1.0 cannot carry at all (C0 controls other than tab and newlines, lone surrogates,
+# U+FFFE/U+FFFF). Imported chats and e-mails can carry them, and lxml would refuse the whole document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
 def _sub(parent, tag: str, text: str | None = None, **attributes: str):
-    element = etree.SubElement(parent, tag, dict(attributes))
+    element = etree.SubElement(parent, tag, {name: _xml_text(value) for name, value in attributes.items()})
     if text is not None:
-        element.text = text
+        element.text = _xml_text(text)
     return element
 
 
@@ -39,12 +51,26 @@ def _ohms_date(rendering: Rendering) -> str:
     return value
 
 
+def ohms_record_id(interview_id: str) -> int:
+    """The integer `record/@id` that ohms.xsd requires (an xs:int), derived from the public id so it
+    is the same at every tier and in every export, and reveals nothing the public id does not (a
+    database key would tell how many interviews the archive holds). 31 bits can collide between
+    two interviews, rarely; the public id in `cms_record_id` and `accession` is the identifier to key on."""
+    digest = hashlib.sha256(interview_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % (2**31 - 1) + 1
+
+
 def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
-    """OHMS XML: ROOT/record with title, accession, duration, interviewee, index points, transcript."""
+    """OHMS XML 6.0: ROOT/record with title, accession, duration, interviewee, index points, transcript,
+    its elements in the order of the schema's sequence. `record/@dt` is the date the record was written,
+    as in OHMS's own exports; the interview's date is in `date`."""
     ns = f"{{{OHMS_NS}}}"
     root = etree.Element(f"{ns}ROOT", nsmap={None: OHMS_NS, "xsi": XSI_NS})
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{OHMS_NS} {OHMS_NS}/ohms.xsd")
-    record = etree.SubElement(root, f"{ns}record", {"id": rendering.interview_id, "dt": _ohms_date(rendering)})
+    written_on = datetime.datetime.now(tz=datetime.UTC).date().isoformat()
+    record = etree.SubElement(
+        root, f"{ns}record", {"id": str(ohms_record_id(rendering.interview_id)), "dt": written_on}
+    )
 
     def sub(parent, tag, text=None, **attributes):
         return _sub(parent, f"{ns}{tag}", text, **attributes)
@@ -89,6 +115,8 @@ def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
         sub(point, "synopsis", "")
         sub(point, "keywords", "")
         sub(point, "subjects", "")
+    sub(record, "type", "interview")
+    sub(record, "description", rendering.summary)
     transcript_lines = []
     for segment in rendering.segments:
         speaker = f"{segment.speaker}: " if segment.speaker else ""
@@ -102,8 +130,6 @@ def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
     sub(record, "xmlfilename", "")
     sub(record, "collection_link", "")
     sub(record, "series_link", "")
-    sub(record, "type", "interview")
-    sub(record, "description", rendering.summary)
     etree.ElementTree(root).write(out, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -143,14 +169,17 @@ def write_tei(rendering: Rendering, out: BinaryIO) -> None:
         usage = _sub(profile, f"{t}langUsage")
         for language in rendering.languages:
             _sub(usage, f"{t}language", language, ident=language)
-    partic = _sub(profile, f"{t}particDesc")
-    people = _sub(partic, f"{t}listPerson")
     speaker_ids: dict[str, str] = {}
     for segment in rendering.segments:
         if segment.speaker and segment.speaker not in speaker_ids:
             speaker_ids[segment.speaker] = f"spk{len(speaker_ids) + 1}"
-            person = _sub(people, f"{t}person", **{xml_id: speaker_ids[segment.speaker]})
-            _sub(person, f"{t}persName", segment.speaker)
+    if speaker_ids:
+        # tei_all refuses an empty listPerson: with no labelled speakers (Whisper transcripts, an
+        # interview not transcribed yet) there is no participant list at all.
+        people = _sub(_sub(profile, f"{t}particDesc"), f"{t}listPerson")
+        for speaker, identifier in speaker_ids.items():
+            person = _sub(people, f"{t}person", **{xml_id: identifier})
+            _sub(person, f"{t}persName", speaker)
     if rendering.redaction_categories:
         encoding = _sub(header, f"{t}encodingDesc")
         _sub(
@@ -180,7 +209,7 @@ def write_tei(rendering: Rendering, out: BinaryIO) -> None:
             attributes[xml_lang] = segment.language
         utterance = _sub(body, f"{t}u", **attributes)
         last = None
-        for plain, label in split_gaps(" ".join(segment.text.split())):
+        for plain, label in split_gaps(_xml_text(" ".join(segment.text.split()))):
             if label is None:
                 if last is None:
                     utterance.text = (utterance.text or "") + plain
@@ -189,7 +218,10 @@ def write_tei(rendering: Rendering, out: BinaryIO) -> None:
                 continue
             last = _sub(utterance, f"{t}gap", reason="redacted")
             _sub(last, f"{t}desc", _label_description(label))
+    if not rendering.segments:
+        # No transcript (not transcribed yet): TEI wants some content in the body, so say so.
+        _sub(_sub(body, f"{t}p"), f"{t}gap", reason="untranscribed")
     etree.ElementTree(tei).write(out, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-__all__ = ["GAP_LABELS", "OHMS_NS", "TEI_NS", "write_ohms", "write_tei"]
+__all__ = ["GAP_LABELS", "OHMS_NS", "TEI_NS", "ohms_record_id", "write_ohms", "write_tei"]
