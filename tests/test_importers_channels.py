@@ -1,0 +1,511 @@
+"""Messenger/Instagram, Skype and Telegram exports: the pure parsers on synthetic exports built here
+(mojibake written the way Facebook writes it, Skype's markup, Telegram's entity lists), narrator
+selection, hostile inputs; then the import service, the API, the upload form and `manage.py ingest`."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from archive.importers import (
+    ImportRefused,
+    NarratorUnknown,
+    detect_kind,
+    fix_mojibake,
+    parse_file,
+    parse_messenger,
+    parse_skype,
+    parse_telegram,
+)
+
+ARABIC = "كان الحصار طويلاً، والخبز قليل"
+MIXED = "The bakery في الوعر closed ❤️ 🙏 after the truce"
+PHONE = "+963 944 123 456"
+NARRATOR = "أبو خالد"
+RESEARCHER = "Sara Rawi"
+
+
+def zip_of(*members: tuple[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_of(*members: tuple[str, bytes], links: tuple[tuple[str, str], ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+# Facebook ---------------------------------------------------------------------------------------
+
+
+def facebook_json(value: object) -> bytes:
+    """JSON as Facebook writes it: every UTF-8 byte of every string escaped as its own code point."""
+
+    def garble(item: object) -> object:
+        if isinstance(item, str):
+            return item.encode("utf-8").decode("latin-1")
+        if isinstance(item, list):
+            return [garble(x) for x in item]
+        if isinstance(item, dict):
+            return {garble(k): garble(v) for k, v in item.items()}
+        return item
+
+    return json.dumps(garble(value), indent=2, ensure_ascii=True).encode()
+
+
+def ms(*parts: int) -> int:
+    return int(datetime(*parts, tzinfo=UTC).timestamp() * 1000)
+
+
+THREAD = "abukhaled_10158893"
+BASE = f"your_facebook_activity/messages/inbox/{THREAD}"
+
+
+def messenger_thread() -> tuple[dict, dict]:
+    """(message_1.json, message_2.json): the newer half first, each newest first, as exported."""
+    older = [
+        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 0), "content": "Thank you for agreeing to talk."},
+        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 2), "content": ARABIC},
+        {
+            "sender_name": NARRATOR,
+            "timestamp_ms": ms(2016, 3, 1, 9, 3),
+            "content": f"Call my brother on {PHONE}",
+            "reactions": [{"reaction": "❤", "actor": RESEARCHER}],
+        },
+        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 4), "is_unsent": True},
+    ]
+    newer = [
+        {
+            "sender_name": NARRATOR,
+            "timestamp_ms": ms(2016, 3, 1, 9, 10),
+            "audio_files": [{"uri": f"messages/inbox/{THREAD}/audio_files/audioclip14567.mp4"}],
+            "content": f"{NARRATOR} sent an audio clip.",
+        },
+        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 11), "content": MIXED},
+        {
+            "sender_name": NARRATOR,
+            "timestamp_ms": ms(2016, 3, 1, 9, 12),
+            "photos": [{"uri": f"messages/inbox/{THREAD}/photos/4411_n.jpg"}],
+        },
+        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 20), "type": "Call", "call_duration": 252},
+        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 30), "type": "Call", "call_duration": 0},
+        {
+            "sender_name": RESEARCHER,
+            "timestamp_ms": ms(2016, 3, 1, 9, 31),
+            "content": "Here is the report",
+            "share": {"link": "https://example.org/report"},
+        },
+    ]
+    head = {
+        "participants": [{"name": NARRATOR}, {"name": RESEARCHER}],
+        "title": NARRATOR,
+        "is_still_participant": True,
+        "thread_type": "Regular",
+        "thread_path": f"inbox/{THREAD}",
+    }
+    return {**head, "messages": list(reversed(newer))}, {**head, "messages": list(reversed(older))}
+
+
+def messenger_zip(*extra: tuple[str, bytes | str]) -> bytes:
+    first, second = messenger_thread()
+    return zip_of(
+        (f"{BASE}/message_1.json", facebook_json(first)),
+        (f"{BASE}/message_2.json", facebook_json(second)),
+        (f"{BASE}/audio_files/audioclip14567.mp4", b"\x00\x00\x00\x18ftypmp42fake-audio"),
+        (f"{BASE}/photos/4411_n.jpg", b"\xff\xd8\xff\xe0fake-jpeg"),
+        *extra,
+    )
+
+
+def test_it_puts_facebook_mojibake_back_for_arabic_emoji_and_mixed_text():
+    for text in (ARABIC, MIXED, "José ❤️", NARRATOR):
+        assert fix_mojibake(text.encode("utf-8").decode("latin-1")) == text
+        assert fix_mojibake(text) == text
+    assert fix_mojibake("café") == "café"  # Latin-1 that is not UTF-8 stays as it is
+    assert json.loads(facebook_json(ARABIC)) != ARABIC
+
+
+def test_it_parses_a_messenger_thread_across_numbered_files_in_time_order():
+    result = parse_messenger(messenger_zip(), filename="facebook-sara.zip")
+    assert result.source == "messenger"
+    assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
+        (0.0, RESEARCHER, "interviewer", "text", "Thank you for agreeing to talk.", ""),
+        (120.0, NARRATOR, "narrator", "text", ARABIC, ""),
+        (180.0, NARRATOR, "narrator", "text", f"Call my brother on {PHONE}", ""),
+        (600.0, NARRATOR, "narrator", "voice", "", "audio_files/audioclip14567.mp4"),
+        (660.0, NARRATOR, "narrator", "text", MIXED, ""),
+        (720.0, NARRATOR, "narrator", "text", "[image attached]", "photos/4411_n.jpg"),
+        (1200.0, RESEARCHER, "interviewer", "text", "[call, 4 min 12 s]", ""),
+        (1800.0, RESEARCHER, "interviewer", "text", "[missed call]", ""),
+        (1860.0, RESEARCHER, "interviewer", "text", "Here is the report https://example.org/report", ""),
+    ]
+    assert result.started_at == datetime(2016, 3, 1, 9, 0)
+    assert sorted(a.name for a in result.attachments) == ["audio_files/audioclip14567.mp4", "photos/4411_n.jpg"]
+    assert result.attachment("audio_files/audioclip14567.mp4").kind == "audio"
+    assert result.quarantine["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert result.quarantine["phone_numbers"] == ["+963944123456"]
+    assert result.quarantine["conversation_titles"] == [NARRATOR]
+    assert result.title_hint == NARRATOR
+    assert result.warnings == [
+        "1 unsent or deleted message(s) were skipped.",
+        "1 reaction(s) were left out; who reacted is kept in quarantine.",
+    ]
+
+
+def test_it_reads_a_bare_message_json_and_the_e2ee_form():
+    first, _ = messenger_thread()
+    result = parse_file("message_1.json", facebook_json(first))
+    assert result.source == "messenger"
+    assert [(s.start, s.kind, s.text) for s in result.segments if s.kind != "text"] == [
+        (0.0, "media_missing", "[attachment not included in the export]"),
+        (120.0, "media_missing", "[attachment not included in the export]"),
+    ]
+    e2ee = {
+        "participants": [NARRATOR, RESEARCHER],
+        "threadName": NARRATOR,
+        "messages": [
+            {"isUnsent": False, "media": [], "reactions": [], "senderName": NARRATOR, "text": ARABIC,
+             "timestamp": ms(2024, 5, 1, 10, 0), "type": "text"},
+            {"isUnsent": False, "media": [], "reactions": [], "senderName": RESEARCHER, "text": "Hello",
+             "timestamp": ms(2024, 5, 1, 9, 59), "type": "text"},
+        ],
+    }  # fmt: skip
+    result = parse_file("chat.json", json.dumps(e2ee, ensure_ascii=False).encode(), narrator=NARRATOR)
+    assert [(s.speaker, s.role, s.text) for s in result.segments] == [
+        (RESEARCHER, "interviewer", "Hello"),
+        (NARRATOR, "narrator", ARABIC),
+    ]
+
+
+MESSENGER_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>._a6-g{{}}</style></head><body><div class="_a705"><div class="_3-8y _3-95 _a70a">
+<div class="_2ph_ _a6-h _a6-i">Participants: {narrator} and {researcher}</div></div>
+<div class="_a706" role="main">
+<div class="pam _3-95 _2ph- _a6-g uiBoxWhite noborder"><div class="_3-95 _2pim _a6-h _a6-i">{narrator}</div>
+<div class="_3-95 _a6-p"><div><div></div><div>{arabic}</div><div></div><div><ul class="_a6-q"><li>❤{researcher}</li></ul></div></div></div>
+<div class="_3-94 _a6-o">Mar 01, 2016 9:02:00 am</div></div>
+<div class="pam _3-95 _2ph- _a6-g uiBoxWhite noborder"><div class="_3-95 _2pim _a6-h _a6-i">{narrator}</div>
+<div class="_3-95 _a6-p"><div><div></div><div><div><audio src="messages/inbox/{thread}/audio/audioclip1.mp4" controls="1"></audio></div></div><div></div><div></div></div></div>
+<div class="_3-94 _a6-o">Mar 01, 2016 9:01:30 am</div></div>
+<div class="pam _3-95 _2ph- _a6-g uiBoxWhite noborder"><div class="_3-95 _2pim _a6-h _a6-i">{researcher}</div>
+<div class="_3-95 _a6-p"><div><div></div><div>Tell me &amp; take your time &lt;3</div><div></div><div></div></div></div>
+<div class="_3-94 _a6-o">Mar 01, 2016 9:00:00 am</div></div>
+</div></div></body></html>"""
+
+
+def test_it_parses_the_html_form_of_a_messenger_thread():
+    html = MESSENGER_HTML.format(title=NARRATOR, narrator=NARRATOR, researcher=RESEARCHER, arabic=ARABIC, thread=THREAD)
+    data = zip_of(
+        (f"messages/inbox/{THREAD}/message_1.html", html),
+        (f"messages/inbox/{THREAD}/audio/audioclip1.mp4", b"\x00ftyp"),
+    )
+    assert detect_kind("export.zip", data) == "messenger"
+    result = parse_messenger(data, narrator=NARRATOR)
+    assert [(s.start, s.speaker, s.role, s.kind, s.text) for s in result.segments] == [
+        (0.0, RESEARCHER, "interviewer", "text", "Tell me & take your time <3"),
+        (90.0, NARRATOR, "narrator", "voice", ""),
+        (120.0, NARRATOR, "narrator", "text", ARABIC),
+    ]
+    assert result.quarantine["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert "1 reaction(s) were left out; who reacted is kept in quarantine." in result.warnings
+
+
+def _group_thread(folder: str, senders: list[str], when: int) -> bytes:
+    return facebook_json(
+        {
+            "participants": [{"name": s} for s in senders],
+            "title": "Waer neighbours",
+            "thread_type": "RegularGroup",
+            "messages": [{"sender_name": s, "timestamp_ms": when + i * 1000, "content": f"hello from {s}"}
+                         for i, s in enumerate(senders)][::-1],
+        }
+    )  # fmt: skip
+
+
+def test_a_whole_export_imports_the_narrators_conversations_and_asks_when_it_cannot_tell():
+    first, second = messenger_thread()
+    profile = {"profile_v2": {"name": {"full_name": RESEARCHER}}}
+    data = zip_of(
+        (f"{BASE}/message_1.json", facebook_json(first)),
+        (f"{BASE}/message_2.json", facebook_json(second)),
+        ("your_facebook_activity/messages/inbox/waer_1/message_1.json",
+         _group_thread("waer_1", [RESEARCHER, "Umm Ali", "Abu Omar"], ms(2016, 4, 1))),
+        ("personal_information/profile_information/profile_information.json", facebook_json(profile)),
+    )  # fmt: skip
+    with pytest.raises(NarratorUnknown) as caught:
+        parse_messenger(data)
+    assert caught.value.code == "narrator_unknown"
+    assert caught.value.senders[0] == NARRATOR
+    assert set(caught.value.senders) == {NARRATOR, RESEARCHER, "Umm Ali", "Abu Omar"}
+    assert caught.value.reason.startswith("The export holds 2 conversations; name the narrator to choose theirs.")
+    # The narrator in the group: the account that made the export (from its profile) interviews.
+    result = parse_messenger(data, narrator="umm ali")
+    assert [(s.speaker, s.role) for s in result.segments] == [
+        (RESEARCHER, "interviewer"),
+        ("Umm Ali", "narrator"),
+        ("Abu Omar", "other"),
+    ]
+    with pytest.raises(NarratorUnknown) as caught:
+        parse_messenger(data, narrator="Nobody Here", strict=True)
+    assert "No sender in the export matches the narrator “Nobody Here”." in caught.value.reason
+    group_only = zip_of(
+        ("messages/inbox/waer_1/message_1.json", _group_thread("w", ["A B", "C D", "E F"], ms(2016, 4, 1)))
+    )
+    with pytest.raises(NarratorUnknown) as caught:
+        parse_messenger(group_only)
+    assert caught.value.reason == (
+        "The export does not say which sender is the narrator; choose one. The senders are: A B, C D, E F."
+    )
+
+
+# Skype ------------------------------------------------------------------------------------------
+
+
+def skype_message(when: str, sender: str, name: str | None, kind: str, content: str, **properties) -> dict:
+    return {
+        "id": when.replace("-", "").replace(":", "")[:14],
+        "displayName": name,
+        "originalarrivaltime": when,
+        "messagetype": kind,
+        "version": 1,
+        "content": content,
+        "conversationid": "8:live:abu.khaled",
+        "from": sender,
+        "properties": properties or None,
+        "amsreferences": None,
+    }
+
+
+def skype_export() -> bytes:
+    abu, sara = "8:live:abu.khaled", "8:live:sara.rawi"
+    voice = (
+        '<URIObject uri="https://api.asm.skype.com/v1/objects/0-weu-d3-5e1f" url_thumbnail="https://x/thumb" '
+        'type="Audio.1/Message.1" doc_id="0-weu-d3-5e1f">To hear this voice message, go to: '
+        '<a href="https://login.skype.com/login/sso?go=webclient.xmm&amp;docid=0-weu-d3-5e1f">https://login.skype.com/'
+        '</a><OriginalName v="audio.m4a"></OriginalName><FileSize v="20480"></FileSize></URIObject>'
+    )
+    document = (
+        '<URIObject uri="https://api.asm.skype.com/v1/objects/0-weu-d8-77aa" type="File.1" doc_id="0-weu-d8-77aa">'
+        '<Title>Title: list.pdf</Title><OriginalName v="list.pdf"></OriginalName></URIObject>'
+    )
+    quote = (
+        '<quote author="live:sara.rawi" authorname="Sara Rawi" timestamp="1456822800"><legacyquote>[01/03/2016 '
+        "09:00:00] Sara Rawi: </legacyquote>Where were you?<legacyquote>\n\n&lt;&lt;&lt; </legacyquote></quote>"
+        "In the basement, with &quot;the children&quot; &amp; my mother"
+    )
+    messages = [
+        skype_message("2016-03-01T09:00:00.120Z", sara, "Sara Rawi", "RichText", "Where were you?"),
+        skype_message("2016-03-01T09:01:00.000Z", abu, "Abu Khaled", "RichText", quote),
+        skype_message("2016-03-01T09:02:00.000Z", abu, "Abu Khaled", "RichText",
+                      f'<b>{ARABIC}</b> <ss type="smile">:)</ss> call <a href="tel:{PHONE}">{PHONE}</a>'),
+        skype_message("2016-03-01T09:03:00.000Z", abu, "Abu Khaled", "RichText/Media_AudioMsg", voice),
+        skype_message("2016-03-01T09:04:00.000Z", abu, None, "RichText/Media_GenericFile", document),
+        skype_message("2016-03-01T09:05:00.000Z", abu, "Abu Khaled", "RichText", "", deletetime="1456823200000"),
+        skype_message("2016-03-01T09:06:00.000Z", abu, "Abu Khaled", "RichText",
+                      'It was cold<e_m ts="1456823300" a="live:abu.khaled" t="61"/>', edittime="1456823400000"),
+        skype_message("2016-03-01T09:10:00.000Z", sara, "Sara Rawi", "Event/Call",
+                      '<partlist type="started" alt=""><part identity="live:sara.rawi"><name>Sara Rawi</name></part></partlist>'),
+        skype_message("2016-03-01T09:20:00.000Z", sara, "Sara Rawi", "Event/Call",
+                      '<partlist type="ended" alt=""><part identity="live:sara.rawi"><name>Sara Rawi</name>'
+                      "<duration>601</duration></part><part identity=\"live:abu.khaled\"><name>Abu Khaled</name>"
+                      "<duration>601</duration></part></partlist>"),
+        skype_message("2016-03-01T09:21:00.000Z", abu, "Abu Khaled", "ThreadActivity/AddMember", "<addmember/>"),
+    ]  # fmt: skip
+    export = {
+        "userId": "8:live:sara.rawi",
+        "exportDate": "2016-04-01T10:00",
+        "conversations": [
+            {"id": "48:calllogs", "displayName": None, "MessageList": [
+                skype_message("2016-03-01T09:10:00.000Z", sara, "Sara Rawi", "RichText", "call log")]},
+            {"id": "8:live:abu.khaled", "displayName": "Abu Khaled", "version": 1, "properties": {},
+             "threadProperties": None, "MessageList": list(reversed(messages))},
+        ],
+    }  # fmt: skip
+    return tar_of(
+        ("messages.json", json.dumps(export).encode()),
+        ("endpoints.json", b"{}"),
+        ("media/0-weu-d3-5e1f.1.m4a", b"\x00\x00\x00\x18ftypM4A fake"),
+        ("media/0-weu-d8-77aa.1.pdf", b"%PDF-1.4 fake"),
+        ("media/0-weu-d8-77aa.json", b"{}"),
+    )
+
+
+def test_it_parses_a_skype_export_with_markup_quotes_calls_and_files():
+    data = skype_export()
+    assert detect_kind("8_live_sara.rawi_export.tar", data) == "skype"
+    result = parse_skype(data, filename="8_live_sara.rawi_export.tar")
+    assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
+        (0.0, "Sara Rawi", "interviewer", "text", "Where were you?", ""),
+        (59.88, "Abu Khaled", "narrator", "text", 'In the basement, with "the children" & my mother', ""),
+        (119.88, "Abu Khaled", "narrator", "text", f"{ARABIC} :) call {PHONE} (tel:{PHONE})", ""),
+        (179.88, "Abu Khaled", "narrator", "voice", "", "media/0-weu-d3-5e1f.1.m4a"),
+        (239.88, "Abu Khaled", "narrator", "text", "[document attached]", "media/0-weu-d8-77aa.1.pdf"),
+        (359.88, "Abu Khaled", "narrator", "text", "It was cold [edited]", ""),
+        (1199.88, "Sara Rawi", "interviewer", "text", "[call, 10 min 1 s]", ""),
+    ]
+    assert result.quarantine["contact_names"] == ["Abu Khaled", "Sara Rawi"]
+    assert result.quarantine["phone_numbers"] == ["+963944123456"]
+    assert result.warnings == [
+        "1 unsent or deleted message(s) were skipped.",
+        "1 message(s) were edited after sending; the last text is kept and marked [edited].",
+        "1 system notice(s) were moved to quarantine.",
+    ]
+    # The same export re-zipped, or its messages.json alone, reads the same text.
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        messages = archive.extractfile("messages.json").read()
+    assert [s.text for s in parse_file("messages.json", messages).segments][:3] == [s.text for s in result.segments[:3]]
+
+
+# Telegram ---------------------------------------------------------------------------------------
+
+
+def telegram_chat() -> dict:
+    me, abu = "user111", "user222"
+    return {
+        "name": "Abu Khaled",
+        "type": "personal_chat",
+        "id": 222,
+        "messages": [
+            {"id": 1, "type": "message", "date": "2016-03-01T09:00:00", "date_unixtime": "1456822800",
+             "from": RESEARCHER, "from_id": me, "text": "Thank you for talking to me."},
+            {"id": 2, "type": "message", "date": "2016-03-01T09:01:00", "from": "Abu Khaled", "from_id": abu,
+             "text": ["If I disappear, call ", {"type": "phone", "text": PHONE}, " or write to ",
+                      {"type": "mention", "text": "@umm_ali"}, ", see ",
+                      {"type": "text_link", "text": "this map", "href": "https://maps.google.com/?q=34.73,36.68"}],
+             "text_entities": []},
+            {"id": 3, "type": "message", "date": "2016-03-01T09:02:00", "from": "Abu Khaled", "from_id": abu,
+             "file": "voice_messages/audio_1@01-03-2016_09-02-00.ogg", "media_type": "voice_message",
+             "mime_type": "audio/ogg", "duration_seconds": 4, "text": ""},
+            {"id": 4, "type": "message", "date": "2016-03-01T09:03:00", "from": "Abu Khaled", "from_id": abu,
+             "file": "round_video_messages/file_2@01-03-2016_09-03-00.mp4", "media_type": "video_message",
+             "mime_type": "video/mp4", "duration_seconds": 7, "text": ""},
+            {"id": 5, "type": "message", "date": "2016-03-01T09:04:00", "from": "Abu Khaled", "from_id": abu,
+             "forwarded_from": "Waer Media Centre", "text": ARABIC},
+            {"id": 6, "type": "message", "date": "2016-03-01T09:05:00", "edited": "2016-03-01T09:07:00",
+             "from": "Abu Khaled", "from_id": abu, "text": MIXED},
+            {"id": 7, "type": "message", "date": "2016-03-01T09:06:00", "from": "Abu Khaled", "from_id": abu,
+             "photo": "(File not included. Change data exporting settings to download.)", "width": 800,
+             "height": 600, "text": ""},
+            {"id": 8, "type": "service", "date": "2016-03-01T09:10:00", "actor": RESEARCHER, "actor_id": me,
+             "action": "phone_call", "duration_seconds": 75, "discard_reason": "hangup", "text": ""},
+            {"id": 9, "type": "service", "date": "2016-03-01T09:20:00", "actor": RESEARCHER, "actor_id": me,
+             "action": "phone_call", "discard_reason": "missed", "text": ""},
+            {"id": 10, "type": "message", "date": "2016-03-01T09:21:00", "from": "Abu Khaled", "from_id": abu,
+             "file": "stickers/sticker.webp", "media_type": "sticker", "sticker_emoji": "🙏", "text": ""},
+        ],
+    }  # fmt: skip
+
+
+def telegram_zip() -> bytes:
+    return zip_of(
+        ("ChatExport_2016-04-01/result.json", json.dumps(telegram_chat(), ensure_ascii=False, indent=1)),
+        ("ChatExport_2016-04-01/voice_messages/audio_1@01-03-2016_09-02-00.ogg", b"OggS fake"),
+        ("ChatExport_2016-04-01/round_video_messages/file_2@01-03-2016_09-03-00.mp4", b"\x00ftyp fake"),
+    )
+
+
+def test_it_parses_a_telegram_chat_with_entities_voice_round_video_forwards_and_edits():
+    data = telegram_zip()
+    assert detect_kind("ChatExport.zip", data) == "telegram"
+    result = parse_telegram(data)
+    assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
+        (0.0, RESEARCHER, "interviewer", "text", "Thank you for talking to me.", ""),
+        (60.0, "Abu Khaled", "narrator", "text",
+         f"If I disappear, call {PHONE} or write to @umm_ali, see this map (https://maps.google.com/?q=34.73,36.68)", ""),
+        (120.0, "Abu Khaled", "narrator", "voice", "", "voice_messages/audio_1@01-03-2016_09-02-00.ogg"),
+        (180.0, "Abu Khaled", "narrator", "voice", "", "round_video_messages/file_2@01-03-2016_09-03-00.mp4"),
+        (240.0, "Abu Khaled", "narrator", "text", f"[forwarded from Waer Media Centre] {ARABIC}", ""),
+        (300.0, "Abu Khaled", "narrator", "text", f"{MIXED} [edited]", ""),
+        (360.0, "Abu Khaled", "narrator", "media_missing", "[attachment not included in the export]", ""),
+        (600.0, RESEARCHER, "interviewer", "text", "[call, 1 min 15 s]", ""),
+        (1200.0, RESEARCHER, "interviewer", "text", "[missed call]", ""),
+    ]  # fmt: skip
+    assert result.quarantine["phone_numbers"] == ["+963 944 123 456", "+963944123456"]
+    assert result.quarantine["contact_names"] == ["@umm_ali", "Abu Khaled", RESEARCHER, "Waer Media Centre"]
+    assert any("maps.google.com/?q=34.73,36.68" in address for address in result.quarantine["addresses"])
+    assert "1 sticker(s) were left out." in result.warnings
+
+
+def test_it_chooses_the_narrators_chat_from_an_all_chats_telegram_export():
+    group = {
+        "name": "Waer neighbours", "type": "private_group", "id": 333,
+        "messages": [{"id": 1, "type": "message", "date": "2016-03-02T10:00:00", "from": "Umm Ali",
+                      "from_id": "user444", "text": "hello"}],
+    }  # fmt: skip
+    export = {
+        "about": "Here is the data you requested.",
+        "personal_information": {"user_id": 111, "first_name": "Sara", "last_name": "Rawi", "phone_number": "+44 7700 900123"},
+        "contacts": {"about": "", "list": [{"first_name": "Someone", "last_name": "Else", "phone_number": "+1 555 0100"}]},
+        "chats": {"about": "", "list": [telegram_chat(), group]},
+    }  # fmt: skip
+    data = json.dumps(export).encode()
+    assert detect_kind("result.json", data) == "telegram"
+    result = parse_telegram(data, narrator="user222")
+    assert {(s.speaker, s.role) for s in result.segments} == {(RESEARCHER, "interviewer"), ("Abu Khaled", "narrator")}
+    assert "+15550100" not in json.dumps(result.quarantine)  # the address book is not this interview's
+    result = parse_telegram(data, narrator="Umm Ali")
+    assert [(s.speaker, s.role) for s in result.segments] == [("Umm Ali", "narrator")]
+
+
+# Detection and hostile input -----------------------------------------------------------------
+
+
+def test_it_detects_each_new_kind_from_names_and_content():
+    first, _ = messenger_thread()
+    assert detect_kind("message_1.json", facebook_json(first)) == "messenger"
+    assert detect_kind("inbox.json", facebook_json(first)) == "messenger"
+    assert detect_kind("export.json", json.dumps({"userId": "x", "conversations": []}).encode()) == "skype"
+    assert detect_kind("chat.json", json.dumps(telegram_chat()).encode()) == "telegram"
+    html = MESSENGER_HTML.format(title="t", narrator="a", researcher="b", arabic="c", thread="t")
+    assert detect_kind("message_1.html", html.encode()) == "messenger"
+    with pytest.raises(ImportRefused) as caught:
+        detect_kind("data.json", b'{"hello": "world"}')
+    assert caught.value.code == "unsupported"
+
+
+HOSTILE = [
+    ("skype_symlink.tar", lambda: tar_of(("messages.json", b"{}"), links=(("media/x", "/etc/passwd"),)), "zip_symlink"),
+    ("skype_traversal.tar", lambda: tar_of(("messages.json", b"{}"), ("../../evil.m4a", b"x")), "zip_path"),
+    ("skype_nested.tar", lambda: tar_of(("messages.json", b"{}"), ("media/inner.zip", zip_of(("a", b"b")))), "zip_nested"),
+    ("skype_truncated.tar", lambda: skype_export()[:1500], "zip_corrupt"),
+    ("messenger_traversal.zip", lambda: zip_of(("messages/inbox/t/message_1.json", b"{}"), ("../x.jpg", b"x")), "zip_path"),
+    ("messenger_truncated.json", lambda: facebook_json(messenger_thread()[0])[:-40], "malformed"),
+    ("messenger_deep.json", lambda: b'{"participants": [], "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "malformed"),
+    ("messenger_latin1.json", lambda: '{"participants": [], "messages": [], "title": "caf\xe9"}'.encode("latin-1"), "encoding"),
+    ("messenger_bad_time.json", lambda: json.dumps({"participants": [{"name": "a"}], "messages": [
+        {"sender_name": "a", "timestamp_ms": 10**17, "content": "x"}]}).encode(), "timestamps"),
+    ("messenger_not_json.zip", lambda: zip_of(("messages/inbox/t/message_1.json", b"\x89PNG\r\n")), "binary"),
+    ("messenger_empty.json", lambda: json.dumps({"participants": [], "messages": []}).encode(), "empty"),
+    ("telegram_html.zip", lambda: zip_of(("ChatExport/messages.html", b"<html></html>"), ("ChatExport/js/script.js", b"")), "format"),
+    ("telegram_bad_date.json", lambda: json.dumps({"name": "x", "type": "personal_chat", "id": 1, "messages": [
+        {"id": 1, "type": "message", "date": "yesterday", "from": "a", "from_id": "user1", "text": "x"}]}).encode(), "timestamps"),
+    ("telegram_two_results.zip", lambda: zip_of(("a/result.json", b"{}"), ("b/result.json", b"{}")), "format"),
+    ("skype_wrong_json.json", lambda: json.dumps({"userId": "x", "conversations": {"a": 1}}).encode(), "format"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "build", "code"), HOSTILE, ids=[name for name, _, _ in HOSTILE])
+def test_it_refuses_hostile_channel_exports_with_a_clear_reason(name, build, code):
+    data = build()
+    with pytest.raises(ImportRefused) as caught:
+        parse_file(name, data, kind=detect_kind(name, data))
+    assert caught.value.code == code, caught.value.reason
+    assert caught.value.reason.endswith((".", ")")) and name not in caught.value.reason
