@@ -242,11 +242,11 @@ def _blind_index_path() -> Path:
     return _keys_dir() / "blind-index.key"
 
 
-@lru_cache(maxsize=4)
-def _blind_index_key(configured: str, path: str) -> bytes:
+@lru_cache(maxsize=8)
+def _local_secret_key(configured: str, path: str) -> bytes:
+    """A configured key, or a random one kept in a file under RAWI_DATA_DIR/keys (created once)."""
     if configured and configured != "-":
         return configured.encode()
-    # A dedicated key, never derived from a KEK: KEK rotation must not change stored index values.
     key_file = Path(path)
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -264,5 +264,13 @@ def blind_index(value: str) -> str:
     """HMAC-SHA256 of the normalised value under the blind-index key (equality lookups only)."""
     if not value:
         return ""
-    key = _blind_index_key(settings.RAWI_BLIND_INDEX_KEY, str(_blind_index_path()))
+    # A dedicated key, never derived from a KEK: KEK rotation must not change stored index values.
+    key = _local_secret_key(settings.RAWI_BLIND_INDEX_KEY, str(_blind_index_path()))
     return hmac.new(key, normalise_for_index(value).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def audit_checkpoint_mac(payload: bytes) -> str:
+    """HMAC-SHA256 of an audit checkpoint under its own key, kept outside the database
+    (RAWI_AUDIT_KEY, or RAWI_DATA_DIR/keys/audit-checkpoint.key)."""
+    key = _local_secret_key(settings.RAWI_AUDIT_KEY, str(_keys_dir() / "audit-checkpoint.key"))
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()

@@ -30,8 +30,19 @@ def _prepare_environment() -> dict[str, str]:
     env.setdefault("SECURE_SSL_REDIRECT", "false")
     env.setdefault("SESSION_COOKIE_SECURE", "false")
     env.setdefault("SECURE_HSTS_SECONDS", "0")
+    # The demo accounts sign in with their passwords alone; production leaves the default (required).
+    env.setdefault("RAWI_REQUIRE_TOTP", "false")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return env
+
+
+def second_factor_notice(env: dict[str, str]) -> str:
+    if env.get("RAWI_REQUIRE_TOTP", "").strip().lower() in {"0", "false", "no", "off"}:
+        return (
+            "Demo: a second factor is NOT required for staff and custodians (RAWI_REQUIRE_TOTP=false); "
+            "an account that enrolled one is still asked for it. Production requires one."
+        )
+    return "A second factor is required for staff, field researchers and custodians (RAWI_REQUIRE_TOTP)."
 
 
 def main() -> int:
@@ -96,6 +107,7 @@ def main() -> int:
         ),
     ]
     print(seeded.stdout.strip(), flush=True)
+    print(second_factor_notice(env), flush=True)
     print(
         f"\nRawi is running at http://127.0.0.1:{port}/  (data in {env['RAWI_DATA_DIR']}; Ctrl-C stops everything)\n",
         flush=True,

@@ -56,3 +56,10 @@ def fixity_check() -> None:
     from django.core.management import call_command
 
     call_command("fixity_check")
+
+
+@shared_task(name="archive.tasks.audit_checkpoint")
+def audit_checkpoint() -> None:
+    from .services.audit import audit_checkpoint as write_checkpoint
+
+    write_checkpoint()

@@ -1,35 +1,41 @@
-"""Sign-in with throttling and a TOTP second factor for editors, archivists and custodians.
+"""Web sign-in: password, then the second factor when the account has or needs one (archive.accounts
+holds the policy; the API token endpoint goes through the same steps).
 
-* Throttling: failed attempts (password or code) are counted per username + address and per address;
-  past the limit the account is locked for that address for a while, the password is not even checked,
-  and custodians get an alert.
-* Second factor: an account with an editor, archivist or custodian membership (or a superuser) that has
-  enrolled a TOTP app must give a code after its password before it gets a session. With
-  RAWI_REQUIRE_TOTP (production), such an account that has not enrolled must enrol before it gets one.
-  The demo accounts have not enrolled, so the demo signs in with passwords alone.
-* The secret is shown as text on the enrolment page (no QR from the internet) and stored sealed under
-  the KEK. A code is accepted once.
+* The secret is shown on the enrolment page as text and as a QR code drawn here (inline SVG, no
+  request to anyone), and stored sealed under the KEK. A code is accepted once.
+* Replacing an enrolled factor asks for the password and a current code of the old one.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any
 
 import pyotp
+import segno
 from django import forms
-from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model, login
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 
-from .models import Alert, LoginFailure, Membership, SecondFactor
+from .accounts import (
+    Attempt,
+    FactorStep,
+    Outcome,
+    check_code,
+    check_password,
+    client_ip,
+    confirmed_factor,
+    locked_message,
+    record_failure,
+    second_factor_step,
+)
 from .services import audit_log
-from .services.people import second_factor_seal, second_factor_secret
+from .services.accounts import second_factor_confirm
 
 PENDING_KEY = "_rawi_pending_user"
 PENDING_AT_KEY = "_rawi_pending_at"
@@ -37,85 +43,7 @@ PENDING_NEXT_KEY = "_rawi_pending_next"
 ENROL_SECRET_KEY = "_rawi_enrol_secret"  # noqa: S105 - a session key name, not a secret
 PENDING_TTL_SECONDS = 300
 ISSUER = "Rawi"
-STAFF_ROLES = {Membership.Role.EDITOR, Membership.Role.ARCHIVIST, Membership.Role.CUSTODIAN}
-LOCKED_MESSAGE = "Too many failed attempts. Try again later."
-
-
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # X-Forwarded-For is not trusted here: a client could rotate it to dodge the per-address limit.
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def needs_second_factor(user: Any) -> bool:
-    return bool(user.is_superuser or user.is_staff or user.memberships.filter(role__in=STAFF_ROLES).exists())
-
-
-def totp_secret(factor: SecondFactor) -> str:
-    return second_factor_secret(user_pk=factor.user_id, sealed=factor.secret_ciphertext)
-
-
-def seal_secret(user_pk: int, secret: str) -> str:
-    return second_factor_seal(user_pk=user_pk, secret=secret)
-
-
-def verify_code(factor: SecondFactor, code: str) -> bool:
-    """Accept a current code (±1 step for clock drift) that was not used before."""
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
-    if len(code) != 6:
-        return False
-    totp = pyotp.TOTP(totp_secret(factor))
-    now = time.time()
-    for offset in (-1, 0, 1):
-        step = int(now // totp.interval) + offset
-        if step > factor.last_step and totp.at(step * totp.interval) == code:
-            updated = SecondFactor.objects.filter(pk=factor.pk, last_step__lt=step).update(last_step=step)
-            return updated == 1
-    return False
-
-
-# Throttling --------------------------------------------------------------------------------------
-
-
-def _window_start():
-    return timezone.now() - timedelta(seconds=_setting("RAWI_LOGIN_LOCKOUT_SECONDS", 900))
-
-
-def is_locked(username: str, ip: str | None) -> bool:
-    since = _window_start()
-    recent = LoginFailure.objects.filter(created_at__gte=since)
-    if recent.filter(username=username.lower(), ip=ip).count() >= _setting("RAWI_LOGIN_MAX_FAILURES", 5):
-        return True
-    return ip is not None and recent.filter(ip=ip).count() >= _setting("RAWI_LOGIN_MAX_FAILURES_PER_IP", 30)
-
-
-def record_failure(username: str, ip: str | None, stage: str) -> None:
-    LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
-    if is_locked(username, ip):
-        # Once per lockout: the count equals the limit exactly on the failure that locks.
-        count = LoginFailure.objects.filter(created_at__gte=_window_start(), username=username.lower(), ip=ip).count()
-        if count == _setting("RAWI_LOGIN_MAX_FAILURES", 5):
-            user = get_user_model().objects.filter(username__iexact=username).first()
-            audit_log(
-                actor=None,
-                action="login_locked",
-                target_type="user",
-                target_id=str(user.pk) if user else "",
-                detail={"stage": stage, "known_account": user is not None},
-            )
-            Alert.objects.create(
-                kind="login_locked",
-                message=f"Sign-in locked after {count} failed attempts"
-                + (f" for account {user.pk}." if user else " for an unknown account."),
-                target_id=str(user.pk) if user else "",
-            )
-
-
-def clear_failures(username: str, ip: str | None) -> None:
-    LoginFailure.objects.filter(username=username.lower(), ip=ip).delete()
+VIA = "web"
 
 
 # Views -------------------------------------------------------------------------------------------
@@ -123,6 +51,15 @@ def clear_failures(username: str, ip: str | None) -> None:
 
 class CodeForm(forms.Form):
     code = forms.CharField(
+        max_length=10, widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    )
+
+
+class ReplaceForm(CodeForm):
+    """Replacing an enrolled factor: the new app's code, and proof of the old factor and the password."""
+
+    password = forms.CharField(max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    current_code = forms.CharField(
         max_length=10, widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"})
     )
 
@@ -141,6 +78,10 @@ def _finish_login(request: HttpRequest, user: Any, next_url: str) -> HttpRespons
     return redirect(next_url)
 
 
+def _locked(attempt: Attempt) -> tuple[str, int]:
+    return locked_message(attempt.retry_after), 429
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_safe_next(request, request.GET.get("next")))
@@ -151,26 +92,22 @@ def login_view(request: HttpRequest) -> HttpResponse:
         username = (request.POST.get("username") or "").strip()[:150]
         password = request.POST.get("password") or ""
         ip = client_ip(request)
-        if is_locked(username, ip):
-            error, status = LOCKED_MESSAGE, 429
+        attempt = check_password(request, username, password, ip, via=VIA)
+        if attempt.outcome is Outcome.LOCKED:
+            error, status = _locked(attempt)
+        elif attempt.outcome is Outcome.BAD_PASSWORD:
+            error = "Your username and password did not match."
         else:
-            user = authenticate(request, username=username, password=password) if username and password else None
-            if user is None:
-                record_failure(username, ip, "password")
-                error, status = "Your username and password did not match.", 200
-                if is_locked(username, ip):
-                    error, status = LOCKED_MESSAGE, 429
-            else:
-                target = _safe_next(request, next_url)
-                factor = SecondFactor.objects.filter(user=user, confirmed_at__isnull=False).first()
-                if needs_second_factor(user) and (factor or getattr(settings, "RAWI_REQUIRE_TOTP", False)):
-                    request.session.cycle_key()
-                    request.session[PENDING_KEY] = user.pk
-                    request.session[PENDING_AT_KEY] = int(time.time())
-                    request.session[PENDING_NEXT_KEY] = target
-                    return redirect("archive:login_verify" if factor else "archive:login_enrol")
-                clear_failures(username, ip)
-                return _finish_login(request, user, target)
+            user = attempt.user
+            target = _safe_next(request, next_url)
+            step = second_factor_step(user)
+            if step is not FactorStep.NONE:
+                request.session.cycle_key()
+                request.session[PENDING_KEY] = user.pk
+                request.session[PENDING_AT_KEY] = int(time.time())
+                request.session[PENDING_NEXT_KEY] = target
+                return redirect("archive:login_verify" if step is FactorStep.VERIFY else "archive:login_enrol")
+            return _finish_login(request, user, target)
     return render(request, "archive/signin.html", {"error": error, "next": next_url}, status=status)
 
 
@@ -194,50 +131,70 @@ def login_verify(request: HttpRequest) -> HttpResponse:
     user = _pending_user(request)
     if user is None:
         return redirect("archive:login")
-    factor = SecondFactor.objects.filter(user=user, confirmed_at__isnull=False).first()
-    if factor is None:
+    if second_factor_step(user) is not FactorStep.VERIFY:
         return redirect("archive:login_enrol")
-    ip = client_ip(request)
     form = CodeForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST":
-        if is_locked(user.get_username(), ip):
-            _clear_pending(request)
-            error, status = LOCKED_MESSAGE, 429
-        elif form.is_valid() and verify_code(factor, form.cleaned_data["code"]):
-            clear_failures(user.get_username(), ip)
+        code = form.cleaned_data["code"] if form.is_valid() else ""
+        attempt = check_code(user, code, client_ip(request), via=VIA)
+        if attempt.outcome is Outcome.OK:
             return _finish_login(request, user, _clear_pending(request))
+        if attempt.outcome is Outcome.LOCKED:
+            _clear_pending(request)
+            error, status = _locked(attempt)
         else:
-            record_failure(user.get_username(), ip, "totp")
-            error, status = "That code is not valid.", 200
+            error = "That code is not valid."
     return render(request, "archive/login_verify.html", {"form": form, "error": error}, status=status)
 
 
-def _enrol(request: HttpRequest, user: Any, on_success) -> HttpResponse:
+def _qr_svg(uri: str) -> str:
+    # Drawn here as inline SVG (attributes only, no style): no third party sees the secret, and the
+    # strict CSP needs no exception.
+    return mark_safe(  # noqa: S308 - segno's own markup over our own otpauth URI
+        segno.make(uri, error="m").svg_inline(
+            scale=4, border=2, dark="#000", light="#fff", title="QR code of the key", svgclass="qr"
+        )
+    )
+
+
+def _replacement_refused(request: HttpRequest, user: Any, form: ReplaceForm) -> str:
+    """'' when the password and a current code of the enrolled factor were given, else why not."""
+    ip = client_ip(request)
+    if not user.check_password(form.cleaned_data["password"]):
+        record_failure(user.get_username(), ip, "replace", via=VIA)
+        return "Your password and current code are needed to replace the second factor."
+    attempt = check_code(user, form.cleaned_data["current_code"], ip, via=VIA)
+    if attempt.outcome is Outcome.LOCKED:
+        return locked_message(attempt.retry_after)
+    if attempt.outcome is not Outcome.OK:
+        return "Your password and current code are needed to replace the second factor."
+    return ""
+
+
+def _enrol(request: HttpRequest, user: Any, on_success, *, replacing: bool = False) -> HttpResponse:
     secret = request.session.get(ENROL_SECRET_KEY)
     if not secret:
         secret = pyotp.random_base32()
         request.session[ENROL_SECRET_KEY] = secret
-    form = CodeForm(request.POST or None)
+    form_class = ReplaceForm if replacing else CodeForm
+    form = form_class(request.POST or None)
     error = ""
     if request.method == "POST":
-        totp = pyotp.TOTP(secret)
-        code = "".join(c for c in form.cleaned_data["code"] if c.isdigit()) if form.is_valid() else ""
-        if code and totp.verify(code, valid_window=1):
-            step = int(time.time() // totp.interval)
-            SecondFactor.objects.update_or_create(
-                user=user,
-                defaults={
-                    "secret_ciphertext": seal_secret(user.pk, secret),
-                    "confirmed_at": timezone.now(),
-                    "last_step": step,
-                },
+        if not form.is_valid():
+            error = (
+                "Your password and current code are needed to replace the second factor."
+                if replacing
+                else "That code is not valid. Check the clock of the device and try again."
             )
-            request.session.pop(ENROL_SECRET_KEY, None)
-            audit_log(actor=user, action="totp_enrol", target_type="user", target_id=str(user.pk))
-            return on_success()
-        record_failure(user.get_username(), client_ip(request), "enrol")
-        error = "That code is not valid. Check the clock of the device and try again."
+        else:
+            error = _replacement_refused(request, user, form) if replacing else ""
+            if not error:
+                if second_factor_confirm(user=user, secret=secret, code=form.cleaned_data["code"]):
+                    request.session.pop(ENROL_SECRET_KEY, None)
+                    return on_success()
+                record_failure(user.get_username(), client_ip(request), "enrol", via=VIA)
+                error = "That code is not valid. Check the clock of the device and try again."
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.get_username(), issuer_name=ISSUER)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render(
@@ -246,29 +203,33 @@ def _enrol(request: HttpRequest, user: Any, on_success) -> HttpResponse:
         {
             "secret": grouped,
             "uri": uri,
+            "qr_svg": _qr_svg(uri),
             "form": form,
             "error": error,
-            "enrolled": SecondFactor.objects.filter(user=user, confirmed_at__isnull=False).exists(),
+            "enrolled": replacing,
         },
     )
 
 
 def login_enrol(request: HttpRequest) -> HttpResponse:
-    """Enrolment during sign-in, when RAWI_REQUIRE_TOTP demands a second factor the account lacks."""
+    """Enrolment during sign-in, for an account that must have a second factor and has none (or was
+    reset). An account with an enrolled factor is sent to the code step: enrolling here must never
+    stand in for the code."""
     user = _pending_user(request)
     if user is None:
         return redirect("archive:login")
+    if second_factor_step(user) is not FactorStep.ENROL:
+        return redirect("archive:login_verify")
     return _enrol(request, user, lambda: _finish_login(request, user, _clear_pending(request)))
 
 
 @login_required
 def totp_enrol(request: HttpRequest) -> HttpResponse:
-    """A signed-in user sets up (or replaces) their TOTP app."""
+    """A signed-in user sets up their TOTP app, or replaces it with their password and a current code."""
 
     def done() -> HttpResponse:
-        from django.contrib import messages
-
         messages.success(request, "Second factor enrolled: sign-in now asks for a code.")
         return redirect("archive:home")
 
-    return _enrol(request, request.user, done)
+    replacing = confirmed_factor(request.user) is not None
+    return _enrol(request, request.user, done, replacing=replacing)

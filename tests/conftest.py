@@ -77,6 +77,12 @@ def _isolated_data_dir(settings_dir_guard):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _own_audit_checkpoints(settings, tmp_path):
+    # Checkpoints anchor one database's audit chain; each test's database is rolled back or flushed.
+    settings.RAWI_AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.log"
+
+
 @pytest.fixture(scope="session")
 def settings_dir_guard():
     # Tests never write to the project's ./data directory.
@@ -115,7 +121,9 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
+def page(chromium, settings):
+    # The browser tests sign the demo's accounts in with passwords alone, as `make run`'s demo does.
+    settings.RAWI_REQUIRE_TOTP = False
     context = chromium.new_context(locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15000)

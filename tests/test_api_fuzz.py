@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, assume, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
@@ -33,7 +33,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @pytest.fixture
 def tokens(demo):
-    return {who: Token.objects.get_or_create(user=demo.user(who))[0].key for who in ("researcher", "custodian")}
+    return {who: AuthToken.objects.create(user=demo.user(who))[1] for who in ("researcher", "custodian")}
 
 
 @schema.parametrize()

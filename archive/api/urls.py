@@ -1,11 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import auth, views
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/token/", auth.TokenView.as_view(), name="token"),
+    path("auth/tokens/", auth.OwnTokenList.as_view(), name="token-list"),
+    path("auth/tokens/<str:token_id>/", auth.OwnTokenDetail.as_view(), name="token-detail"),
+    path("users/<str:username>/tokens/", auth.UserTokenList.as_view(), name="user-token-list"),
+    path("users/<str:username>/tokens/<str:token_id>/", auth.UserTokenDetail.as_view(), name="user-token-detail"),
+    path("users/<str:username>/second-factor/", auth.UserSecondFactor.as_view(), name="user-second-factor"),
     path("collections/", views.CollectionList.as_view(), name="collection-list"),
     path("collections/<slug:slug>/", views.CollectionDetail.as_view(), name="collection-detail"),
     path("interviews/", views.InterviewList.as_view(), name="interview-list"),

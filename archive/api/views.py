@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from .. import access
 from ..models import Interview
@@ -78,8 +76,3 @@ class InterviewDetail(generics.GenericAPIView):
                 tier=tier,
             )
         return Response(self.get_serializer(rendering).data)
-
-
-class TokenView(ObtainAuthToken):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
