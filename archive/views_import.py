@@ -1,4 +1,6 @@
-"""Upload form for imports (WhatsApp exports, email, transcripts, bulk zips) into one collection."""
+"""Upload form for imports (WhatsApp, Messenger/Instagram, Skype and Telegram exports, email,
+transcripts, bulk zips) into one collection. When an export does not say which sender is the
+narrator, the form asks, listing the senders, instead of guessing."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ from django.shortcuts import redirect, render
 
 from . import access
 from .api.imports import run_import
-from .importers import ImportRefused
+from .importers import ImportRefused, NarratorUnknown
 from .models import Narrator, Tier
 
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="WhatsApp export (.zip/.txt), .eml/.mbox, .vtt/.srt/.txt/.docx/OHMS .xml, or a bulk .zip"
+        help_text="WhatsApp export (.zip/.txt), Messenger/Instagram (.zip, message_1.json/.html), Skype "
+        "(.tar/.zip/messages.json), Telegram (result.json or its .zip), .eml/.mbox, .vtt/.srt/.txt/.docx/"
+        "OHMS .xml, or a bulk .zip"
     )
     title = forms.CharField(max_length=300)
     narrator = forms.CharField(max_length=200, required=False, help_text="Real name; stored encrypted.")
@@ -24,6 +28,21 @@ class ImportForm(forms.Form):
     interviewer = forms.CharField(
         max_length=200, required=False, help_text="The interviewer's name as it appears in the chat."
     )
+    narrator_label = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Narrator in the chat",
+        help_text="The narrator's name as it appears in a Messenger, Skype or Telegram export.",
+    )
+
+    def __init__(self, *args, senders: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if senders:
+            self.fields["narrator_label"] = forms.ChoiceField(
+                choices=[("", "—"), *((sender, sender) for sender in senders)],
+                label="Which sender is the narrator?",
+                help_text="Choose the narrator, then select the file again.",
+            )
 
 
 @login_required
@@ -35,6 +54,10 @@ def import_upload(request, slug: str):
         if form.is_valid():
             try:
                 ids = run_import(request.user, slug, form.cleaned_data)
+            except NarratorUnknown as exc:
+                error = exc.reason
+                kept = {key: value for key, value in form.cleaned_data.items() if key != "file"}
+                form = ImportForm(initial=kept, senders=exc.senders)
             except ImportRefused as exc:
                 error = exc.reason
             else:

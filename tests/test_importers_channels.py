@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 import tarfile
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 
+from archive import access
 from archive.importers import (
     ImportRefused,
     NarratorUnknown,
@@ -22,6 +29,11 @@ from archive.importers import (
     parse_skype,
     parse_telegram,
 )
+from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
+from archive.rendering import render
+from archive.services import quarantine_read
+from archive.services.imports import VOICE_PENDING, import_file
+from archive.services.people import narrator_identity
 
 ARABIC = "كان الحصار طويلاً، والخبز قليل"
 MIXED = "The bakery في الوعر closed ❤️ 🙏 after the truce"
@@ -509,3 +521,262 @@ def test_it_refuses_hostile_channel_exports_with_a_clear_reason(name, build, cod
         parse_file(name, data, kind=detect_kind(name, data))
     assert caught.value.code == code, caught.value.reason
     assert caught.value.reason.endswith((".", ")")) and name not in caught.value.reason
+
+
+# The import service, the API, the upload form and `ingest` -------------------------------------
+
+
+def _stored_files() -> set[str]:
+    found: set[str] = set()
+    for folder in ("originals", "attachments"):
+        try:
+            found.update(f"{folder}/{name}" for name in default_storage.listdir(folder)[1])
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _counts() -> tuple[int, int, int]:
+    return Interview.objects.count(), Recording.objects.count(), Attachment.objects.count()
+
+
+@pytest.mark.django_db
+def test_it_imports_a_messenger_export_as_an_interview_its_importer_gathered(demo):
+    user = demo.user("fieldresearcher")
+    [outcome] = import_file(
+        data=messenger_zip(),
+        filename="facebook-sara.zip",
+        collection_slug=demo.collection.slug,
+        title="Messenger chat with a resident",
+        narrator_name="",
+        access="staff",
+        actor=user,
+        voice_notes="queue",
+    )
+    interview = outcome.interview
+    assert interview.mode == Interview.Mode.SOCIAL_MEDIA
+    assert list(interview.interviewers.all()) == [user]
+    assert access.user_tier(user, interview) == "custodian"
+    assert outcome.transcript.source == "chat"
+    [recording] = Recording.objects.filter(interview=interview)
+    [job] = TranscriptionJob.objects.filter(recording=recording)
+    assert (job.state, job.options["in_place"], job.options["offset"]) == ("queued", True, 600.0)
+    assert Attachment.objects.filter(interview=interview).count() == 1
+    custodian = render(interview, "custodian")
+    assert [(s.start, s.text) for s in custodian.segments][:5] == [
+        (0.0, "Thank you for agreeing to talk."),
+        (120.0, ARABIC),
+        (180.0, f"Call my brother on {PHONE}"),
+        (600.0, VOICE_PENDING),
+        (660.0, MIXED),
+    ]
+    staff = render(interview, "staff")
+    blob = "\n".join(f"{s.speaker}: {s.text}" for s in staff.segments)
+    assert PHONE not in blob and "944 123 456" not in blob
+    assert Redaction.objects.filter(interview=interview, status="approved", category="contact").count() == 1
+    # No real name was given: the narrator's chat label is kept, sealed, as their name.
+    assert narrator_identity(narrator=interview.narrators.get(), actor=None)["legal_name"] == NARRATOR
+    payload = quarantine_read(
+        row=QuarantinedMetadata.objects.get(interview=interview, source="import-messenger"), actor=None
+    )
+    assert payload["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert payload["original_filename"] == "facebook-sara.zip"
+    assert payload["title_hint"] == NARRATOR
+
+
+def _all_chats_export() -> bytes:
+    group = {
+        "name": "Waer neighbours", "type": "private_group", "id": 333,
+        "messages": [
+            {"id": 1, "type": "message", "date": "2016-03-02T10:00:00", "from": "Abu Khaled", "from_id": "user222",
+             "photo": "chats/chat_002/photos/photo_1.jpg", "text": ""},
+            {"id": 2, "type": "message", "date": "2016-03-02T10:01:00", "from": "Umm Ali", "from_id": "user444",
+             "text": "we are fine"},
+        ],
+    }  # fmt: skip
+    chat = telegram_chat()
+    for message in chat["messages"]:
+        if "file" in message and message.get("media_type") != "sticker":
+            message["file"] = f"chats/chat_001/{message['file']}"
+    export = {"personal_information": {"user_id": 111, "first_name": "Sara", "last_name": "Rawi"},
+              "chats": {"about": "", "list": [chat, group]}}  # fmt: skip
+    return zip_of(
+        ("DataExport/result.json", json.dumps(export, ensure_ascii=False)),
+        ("DataExport/chats/chat_001/voice_messages/audio_1@01-03-2016_09-02-00.ogg", b"OggS fake"),
+        ("DataExport/chats/chat_001/round_video_messages/file_2@01-03-2016_09-03-00.mp4", b"\x00ftyp"),
+        ("DataExport/chats/chat_002/photos/photo_1.jpg", b"\xff\xd8\xff\xe0"),
+    )
+
+
+@pytest.mark.django_db
+def test_each_conversation_of_the_narrator_becomes_an_interview_and_a_late_failure_leaves_nothing(demo, monkeypatch):
+    data = _all_chats_export()
+    outcomes = import_file(
+        data=data, filename="DataExport.zip", collection_slug="channels", title="Abu Khaled",
+        narrator_name="Abu Khaled", voice_notes="queue",
+    )  # fmt: skip
+    assert [o.interview.title for o in outcomes] == ["Abu Khaled (1 of 2)", "Abu Khaled (2 of 2)"]
+    assert [o.interview.mode for o in outcomes] == ["messaging", "messaging"]
+    assert [(len(o.recordings), o.attachments) for o in outcomes] == [(2, 0), (0, 1)]
+    roles = [{s.raw_speaker: s.speaker_role for s in o.transcript.segments.all()} for o in outcomes]
+    assert roles == [
+        {RESEARCHER: "interviewer", "Abu Khaled": "narrator"},
+        {"Abu Khaled": "narrator", "Umm Ali": "other"},
+    ]
+
+    from archive.services import imports
+
+    calls = {"n": 0}
+    real = imports.quarantine_store
+
+    def fail_second(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("storage failed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(imports, "quarantine_store", fail_second)
+    before, files = _counts(), _stored_files()
+    with pytest.raises(RuntimeError):
+        import_file(data=data, filename="d.zip", collection_slug="channels-2", title="T", narrator_name="Abu Khaled",
+                    voice_notes="queue")  # fmt: skip
+    assert _counts() == before
+    assert _stored_files() == files
+    assert not Interview.objects.filter(collection__slug="channels-2").exists()
+
+
+@pytest.mark.django_db
+def test_each_hostile_channel_export_is_refused_and_leaves_nothing_behind(demo):
+    before, files = _counts(), _stored_files()
+    for name, build, code in HOSTILE:
+        with pytest.raises(ImportRefused) as caught:
+            import_file(data=build(), filename=name, collection_slug="hostile-channels", title="H", narrator_name="N",
+                        voice_notes="queue")  # fmt: skip
+        assert caught.value.code == code, name
+    assert (_counts(), _stored_files()) == (before, files)
+    assert not Interview.objects.filter(collection__slug="hostile-channels").exists()
+
+
+def _group_export() -> bytes:
+    return zip_of(("messages/inbox/waer_1/message_1.json",
+                   _group_thread("waer_1", [RESEARCHER, "Umm Ali", "Abu Omar"], ms(2016, 4, 1))))  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_api_asks_for_the_narrator_when_the_export_cannot_tell(client_as, demo):
+    url = f"/api/v1/collections/{demo.collection.slug}/imports/"
+    client = client_as("fieldresearcher")
+    response = client.post(url, {"file": SimpleUploadedFile("fb.zip", _group_export()), "title": "Group"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The export does not say which sender is the narrator; choose one. "
+        f"The senders are: {RESEARCHER}, Umm Ali, Abu Omar.",
+        "code": "narrator_unknown",
+        "senders": [RESEARCHER, "Umm Ali", "Abu Omar"],
+    }
+    assert not Interview.objects.filter(title="Group").exists()
+    response = client.post(
+        url,
+        {"file": SimpleUploadedFile("fb.zip", _group_export()), "title": "Group", "narrator_label": "Umm Ali",
+         "interviewer": RESEARCHER},
+    )  # fmt: skip
+    assert response.status_code == 201
+    [public_id] = response.json()["interviews"]
+    interview = Interview.objects.get(public_id=public_id)
+    assert list(interview.interviewers.all()) == [demo.user("fieldresearcher")]
+    segments = interview.transcripts.get(is_current=True).segments.order_by("index")
+    assert [(s.raw_speaker, s.speaker_role) for s in segments] == [
+        (RESEARCHER, "interviewer"),
+        ("Umm Ali", "narrator"),
+        ("Abu Omar", "other"),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_upload_form_asks_which_sender_is_the_narrator(client_as, demo):
+    client = client_as("fieldresearcher")
+    url = f"/collections/{demo.collection.slug}/import/"
+    form = {"title": "Form group", "anonymity": "anonymous", "access": "staff"}
+    response = client.post(url, {**form, "file": SimpleUploadedFile("fb.zip", _group_export())})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Which sender is the narrator?" in page
+    assert '<option value="Umm Ali">Umm Ali</option>' in page
+    assert not Interview.objects.filter(title="Form group").exists()
+    response = client.post(
+        url, {**form, "narrator_label": "Abu Omar", "file": SimpleUploadedFile("fb.zip", _group_export())}
+    )
+    assert response.status_code == 302
+    interview = Interview.objects.get(title="Form group")
+    assert interview.transcripts.get(is_current=True).segments.get(speaker_role="narrator").raw_speaker == "Abu Omar"
+
+
+@pytest.mark.django_db
+def test_ingest_matches_the_narrator_against_the_senders_and_reads_a_conversation_folder(tmp_path, demo):
+    export = tmp_path / "skype.tar"
+    export.write_bytes(skype_export())
+    args = ["--collection", "cli-channels", "--title", "Skype chat", "--anonymity", "anonymous", "--access", "staff"]
+    with pytest.raises(CommandError) as caught:
+        call_command("ingest", str(export), *args, "--narrator", "Hala Canary", stdout=io.StringIO())
+    assert str(caught.value) == (
+        "Import refused: No sender in the conversation matches the narrator “Hala Canary”. "
+        "The senders are: Sara Rawi, Abu Khaled."
+    )
+    out = io.StringIO()
+    call_command("ingest", str(export), *args, "--narrator", "abu khaled", stdout=out, stderr=io.StringIO())
+    interview = Interview.objects.get(public_id=out.getvalue().strip().splitlines()[-1])
+    assert interview.mode == "messaging"
+    assert Recording.objects.filter(interview=interview).count() == 1
+    assert Attachment.objects.filter(interview=interview).count() == 1
+
+    folder = tmp_path / THREAD
+    first, second = messenger_thread()
+    (folder / "audio_files").mkdir(parents=True)
+    (folder / "message_1.json").write_bytes(facebook_json(first))
+    (folder / "message_2.json").write_bytes(facebook_json(second))
+    (folder / "audio_files" / "audioclip14567.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    out = io.StringIO()
+    call_command("ingest", str(folder), *args, "--narrator", NARRATOR, stdout=out, stderr=io.StringIO())
+    interview = Interview.objects.get(public_id=out.getvalue().strip().splitlines()[-1])
+    texts = [s.raw_text for s in interview.transcripts.get(is_current=True).segments.order_by("index")]
+    assert texts[1] == ARABIC and texts[3] == VOICE_PENDING
+    assert "[attachment not included in the export]" in texts  # the photo was not in the folder
+    (folder / "link.jpg").symlink_to("/etc/hostname")
+    with pytest.raises(CommandError, match="symbolic link"):
+        call_command("ingest", str(folder), *args, "--narrator", NARRATOR, stdout=io.StringIO())
+
+
+def _opus(tmp: Path, text: str) -> bytes:
+    for tool in ("espeak-ng", "ffmpeg"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing (apt-get install -y espeak-ng ffmpeg)")
+    wav, out = tmp / "note.wav", tmp / "note.ogg"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True, capture_output=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", "-b:a", "24k", str(out)],
+                   check=True, capture_output=True)  # fmt: skip
+    return out.read_bytes()
+
+
+@pytest.mark.django_db
+def test_a_telegram_voice_message_is_transcribed_in_place(tmp_path, settings, demo):
+    settings.RAWI_WHISPER_MODEL = "tiny.en"
+    chat = telegram_chat()
+    chat["messages"] = [m for m in chat["messages"] if m["id"] in (1, 3, 5)]
+    data = zip_of(
+        ("ChatExport/result.json", json.dumps(chat, ensure_ascii=False)),
+        (
+            "ChatExport/voice_messages/audio_1@01-03-2016_09-02-00.ogg",
+            _opus(tmp_path, "The bread ran out in December."),
+        ),
+    )
+    [outcome] = import_file(
+        data=data, filename="ChatExport.zip", collection_slug="tg", title="Telegram", narrator_name="Abu Khaled",
+        language="en",
+    )  # fmt: skip
+    assert TranscriptionJob.objects.get(recording__interview=outcome.interview).state == "done"
+    segments = render(outcome.interview, "custodian").segments
+    spoken = " ".join(s.text for s in segments if 120 <= s.start < 240).lower()
+    assert "ran out in december" in spoken
+    assert segments[0].text == "Thank you for talking to me."
+    assert segments[-1].text == f"[forwarded from Waer Media Centre] {ARABIC}"
+    assert [s.start for s in segments] == sorted(s.start for s in segments)

@@ -1,9 +1,13 @@
-"""POST /api/v1/collections/<slug>/imports/: upload a WhatsApp export, email, transcript or bulk zip.
+"""POST /api/v1/collections/<slug>/imports/: upload a WhatsApp, Messenger/Instagram, Skype or Telegram
+export, email, transcript or bulk zip.
 
 Multipart fields: file (required), title, narrator (real name, stored encrypted), anonymity, access,
-language, interviewer (the chat/email label of the interviewer). 201 with the new interviews' ids,
-400 with the importer's reason for refused input, 404 for collections the user may not upload to.
-Voice notes are stored and queued (not transcribed during the request).
+language, interviewer (the chat/email label of the interviewer), narrator_label (the narrator's sender
+label in a Messenger, Skype or Telegram export). 201 with the new interviews' ids (one per
+conversation), 400 with the importer's reason for refused input (code "narrator_unknown" with the
+`senders` to choose narrator_label from when the export does not say who the narrator is), 404 for
+collections the user may not upload to. Voice notes are stored and queued (not transcribed during the
+request). The uploader becomes the interviewer of a Messenger, Skype or Telegram import.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import access
-from ..importers import ImportRefused
+from ..importers import ImportRefused, NarratorUnknown
 from ..models import Narrator, Tier
 from ..services.imports import import_file
 
@@ -31,6 +35,7 @@ class ImportUploadSerializer(serializers.Serializer):
     access = serializers.ChoiceField(choices=Tier.values, default=Tier.STAFF)
     language = serializers.RegexField(r"^[a-z]{2,3}$", required=False, allow_blank=True, default="")
     interviewer = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    narrator_label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 def run_import(user, slug: str, data: dict) -> list[str]:
@@ -53,6 +58,7 @@ def run_import(user, slug: str, data: dict) -> list[str]:
         actor=user,
         voice_notes="queue",
         interviewer=data.get("interviewer") or None,
+        narrator_label=data.get("narrator_label") or None,
     )
     return [str(outcome.interview.public_id) for outcome in outcomes]
 
@@ -67,6 +73,10 @@ class ImportUpload(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             ids = run_import(request.user, slug, serializer.validated_data)
+        except NarratorUnknown as exc:
+            return Response(
+                {"error": exc.reason, "code": exc.code, "senders": exc.senders}, status=status.HTTP_400_BAD_REQUEST
+            )
         except ImportRefused as exc:
             return Response({"error": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"interviews": ids}, status=status.HTTP_201_CREATED)

@@ -33,19 +33,35 @@ from django.utils import timezone
 
 from ..importers import ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
 from ..importers.base import ParsedAttachment
+from ..importers.channels import select_conversations, to_parsed
+from ..importers.detect import CHANNEL_KINDS
+from ..importers.messenger import parse_messenger_conversations
 from ..importers.sensitive import find_name_spans, sensitive_spans
+from ..importers.skype import parse_skype_conversations
+from ..importers.telegram import parse_telegram_conversations
 from ..models import Attachment, Interview, Narrator, Recording, Redaction, Segment, Transcript, TranscriptionJob
 from .audit import audit_log
 from .interviews import SegmentInput, interview_create, interview_update, transcript_store
 from .people import collection_get_or_create, consent_record, interview_touch, narrator_create
 from .quarantine import quarantine_store
-from .recordings import recording_store, transcription_job_create
+from .recordings import recorded_interview_create, recording_store, transcription_job_create
 from .suggestions import suggestions_generate
 
 logger = logging.getLogger(__name__)
 
-SOURCE_FOR = {"whatsapp": "chat", "email": "email"}
-MODE_FOR = {"whatsapp": Interview.Mode.MESSAGING, "email": Interview.Mode.EMAIL}
+SOURCE_FOR = {"whatsapp": "chat", "messenger": "chat", "skype": "chat", "telegram": "chat", "email": "email"}
+MODE_FOR = {
+    "whatsapp": Interview.Mode.MESSAGING,
+    "messenger": Interview.Mode.SOCIAL_MEDIA,
+    "skype": Interview.Mode.MESSAGING,
+    "telegram": Interview.Mode.MESSAGING,
+    "email": Interview.Mode.EMAIL,
+}
+CHANNEL_PARSERS = {
+    "messenger": parse_messenger_conversations,
+    "skype": parse_skype_conversations,
+    "telegram": parse_telegram_conversations,
+}
 VOICE_PENDING = "[voice note awaiting transcription]"
 VOICE_FAILED = "[voice note could not be transcribed]"
 
@@ -367,12 +383,34 @@ def import_file(
     voice_notes: str = "now",
     kind: str | None = None,
     interviewer: str | None = None,
+    narrator_label: str | None = None,
+    strict: bool = False,
+    consent_scopes: dict[str, bool] | None = None,
 ) -> list[ImportOutcome]:
-    """Parse an upload and create its interview(s): one for most files, one per row for a bulk zip.
-    Raises ImportRefused (nothing written) for hostile or malformed input."""
+    """Parse an upload and create its interview(s): one for most files, one per row for a bulk zip,
+    one per conversation for a Messenger, Skype or Telegram export. Raises ImportRefused (nothing
+    written) for hostile or malformed input, NarratorUnknown when the narrator must be chosen."""
     kind = kind or detect_kind(filename, data)
     if kind == "audio":
         raise ImportRefused("Audio and video go through the recording upload, not the importer.", code="unsupported")
+    if kind in CHANNEL_KINDS:
+        return channel_import(
+            data=data,
+            filename=filename,
+            kind=kind,
+            collection_slug=collection_slug,
+            title=title,
+            narrator_name=narrator_name,
+            narrator_label=narrator_label,
+            interviewer=interviewer,
+            anonymity=anonymity,
+            access=access,
+            language=language,
+            actor=actor,
+            voice_notes=voice_notes,
+            strict=strict,
+            consent_scopes=consent_scopes,
+        )
     if kind == "bulk":
         bulk = parse_bulk(data)
         with transaction.atomic():
@@ -409,6 +447,69 @@ def import_file(
         voice_notes=voice_notes,
         filename=filename,
     )
+
+
+def channel_import(
+    *,
+    data: bytes,
+    filename: str,
+    kind: str,
+    collection_slug: str,
+    title: str,
+    narrator_name: str,
+    narrator_label: str | None = None,
+    interviewer: str | None = None,
+    anonymity: str = Narrator.Anonymity.ANONYMOUS,
+    access: str = "staff",
+    language: str = "",
+    actor: Any = None,
+    voice_notes: str = "now",
+    strict: bool = False,
+    consent_scopes: dict[str, bool] | None = None,
+) -> list[ImportOutcome]:
+    """A Messenger, Skype or Telegram export: one interview per conversation the narrator sent messages
+    in (the only one, for an export of one conversation). The narrator is the sender named by
+    `narrator_label`, else by `narrator_name` when it is one of the senders; `strict` (the command
+    line) refuses a `narrator_name` that is not. Every conversation is parsed before anything is
+    written. The person importing becomes the interviews' interviewer, so they keep seeing them."""
+    conversations, export = CHANNEL_PARSERS[kind](data, filename=filename)
+    wanted = narrator_label or narrator_name or None
+    chosen = select_conversations(conversations, narrator=wanted, strict=strict)
+    parsed_items = [
+        to_parsed(item, export, narrator=wanted, interviewer=interviewer, strict=strict or bool(narrator_label))
+        for item in chosen
+    ]
+    gatherer = actor if getattr(actor, "is_authenticated", False) else None
+    outcomes: list[ImportOutcome] = []
+    with _cleanup_on_failure() as written, transaction.atomic():
+        collection = collection_get_or_create(slug=collection_slug)
+        for number, parsed in enumerate(parsed_items, 1):
+            speaker = next((s.speaker for s in parsed.segments if s.role == "narrator"), "")
+            interview = recorded_interview_create(
+                collection=collection,
+                title=title if len(parsed_items) == 1 else f"{title} ({number} of {len(parsed_items)})",
+                narrator_name=narrator_name or speaker or "Unnamed narrator",
+                anonymity=anonymity,
+                access_level=access,
+                language=language or None,
+                mode=MODE_FOR[kind],
+                interviewer=gatherer,
+                actor=actor,
+                consent_scopes=consent_scopes,
+            )
+            outcome = import_parsed(
+                interview=interview,
+                parsed=parsed,
+                original_filename=filename,
+                actor=actor,
+                language=language,
+                voice_notes=voice_notes,
+            )
+            # A later conversation that fails rolls this one back: its stored files must go too.
+            written.extend(recording.original.name for recording in outcome.recordings)
+            written.extend(Attachment.objects.filter(interview=interview).values_list("file", flat=True))
+            outcomes.append(outcome)
+    return outcomes
 
 
 def _create_and_import(

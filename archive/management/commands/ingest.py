@@ -7,7 +7,9 @@ printed on the LAST line of output. ``--wait`` blocks until the job ends; non-ze
 from __future__ import annotations
 
 import contextlib
+import io
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from archive import media, services
+from archive.importers import CHANNEL_KINDS, ImportRefused, ZipLimits, detect_kind
 from archive.models import Interview, Narrator, Tier, TranscriptionJob
 from archive.services.recordings import (
     AUDIO_VIDEO_EXTENSIONS,
@@ -35,6 +38,28 @@ def consent_for_access(access: str, *, voice: bool) -> dict[str, bool]:
         "public_web": access == Tier.PUBLIC,
         "voice_release": voice,
     }
+
+
+def folder_as_zip(folder: Path) -> bytes:
+    """The regular files under `folder` as an in-memory zip, so a folder is checked exactly as an
+    uploaded export is (archive/importers/safezip.py). Links and special files are refused."""
+    limits = ZipLimits()
+    buffer = io.BytesIO()
+    count = total = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for item in sorted(folder.rglob("*")):
+            if item.is_symlink():
+                raise CommandError("Import refused: the folder contains a symbolic link, which is not allowed.")
+            if item.is_dir():
+                continue
+            if not item.is_file():
+                raise CommandError("Import refused: the folder contains a device, pipe or other special file.")
+            count += 1
+            total += item.stat().st_size
+            if count > limits.max_members or total > limits.max_total_bytes:
+                raise CommandError("Import refused: the folder holds more files or data than one export may.")
+            archive.write(item, f"{folder.name}/{item.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
 
 
 def is_audio_or_video(path: Path) -> bool:
@@ -72,8 +97,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         path = Path(opts["path"])
+        if path.is_dir() and not path.is_symlink():
+            # A conversation folder of a Messenger, Skype or Telegram export, read as if zipped.
+            for created in self._ingest_channel(path.name + ".zip", folder_as_zip(path), opts):
+                self.stdout.write(str(created.public_id))
+            return
         if not path.is_file():
             raise CommandError("The path is not a readable file.")
+        channel = self._channel_kind(path)
+        if channel:
+            # One interview per conversation the narrator took part in: one id per line.
+            for created in self._ingest_channel(path.name, path.read_bytes(), opts, kind=channel):
+                self.stdout.write(str(created.public_id))
+            return
         if is_audio_or_video(path):
             interview, job = self._ingest_media(path, opts)
         elif path.suffix.lower() == ".zip" and self._is_bulk(path):
@@ -152,6 +188,42 @@ class Command(BaseCommand):
             )
         except ImportRefused as exc:
             raise CommandError(f"Import refused: {exc.reason}") from exc
+        return [outcome.interview for outcome in outcomes]
+
+    def _channel_kind(self, path: Path) -> str | None:
+        if path.suffix.lower() not in (".zip", ".tar", ".json", ".html", ".htm"):
+            return None
+        try:
+            kind = detect_kind(path.name, path.read_bytes())
+        except ImportRefused:
+            return None
+        return kind if kind in CHANNEL_KINDS else None
+
+    def _ingest_channel(self, name: str, data: bytes, opts: dict[str, Any], kind: str | None = None) -> list[Interview]:
+        """--narrator must be one of the export's senders (by name or account id); otherwise the
+        command refuses and lists them."""
+        from archive.services.imports import import_file
+
+        try:
+            outcomes = import_file(
+                data=data,
+                filename=name,
+                kind=kind,
+                collection_slug=opts["collection"],
+                title=opts["title"],
+                narrator_name=opts["narrator"],
+                anonymity=opts["anonymity"],
+                access=opts["access"],
+                language=opts["language"] or "",
+                voice_notes="now" if opts["wait"] else "queue",
+                strict=True,
+                consent_scopes=consent_for_access(opts["access"], voice=not opts["withhold_voice"]),
+            )
+        except ImportRefused as exc:
+            raise CommandError(f"Import refused: {exc.reason}") from exc
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                self.stderr.write(warning)
         return [outcome.interview for outcome in outcomes]
 
     def _ingest_other(self, path: Path, opts: dict[str, Any]) -> Interview:
