@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from .models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Tier
+from .models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
 
 ROLE_TIER: dict[str, str] = {
     Membership.Role.RESEARCHER: Tier.RESEARCHER,
@@ -97,7 +97,12 @@ def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> str
     level = max_tier(interview.access_level, caps.floor)
     if interview.withdrawn_at is not None or interview.status == Interview.Status.SEALED:
         level = Tier.CUSTODIAN
-    return level
+    # An approved span redaction that could not follow the transcript into a new version or a
+    # correction holds every tier below its own until an editor decides.
+    held = Redaction.objects.filter(
+        kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, held=True, segment__transcript__interview=interview
+    ).values_list("visible_from", flat=True)
+    return max_tier(level, *held)
 
 
 def computed_embargo(interview: Interview, caps: ConsentCaps | None = None) -> date | None:
@@ -173,11 +178,15 @@ def _log_denial(user: User | AnonymousUser | None, interview: Interview, tier: s
 
 
 def can_edit(user: User | AnonymousUser | None, interview: Interview) -> bool:
+    """Edit rights on one interview (add a recording, make a transcript version, correct segments,
+    change speakers): the collection's editors and custodians, and the interviewer who gathered it."""
     if not _is_authenticated(user):
         return False
     if user.is_superuser:
         return True
-    return user.memberships.filter(collection_id=interview.collection_id, role__in=EDIT_ROLES).exists()
+    if user.memberships.filter(collection_id=interview.collection_id, role__in=EDIT_ROLES).exists():
+        return True
+    return interview.interviewers.filter(pk=user.pk).exists()
 
 
 def can_upload(user: User | AnonymousUser | None, collection: Collection) -> bool:

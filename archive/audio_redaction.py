@@ -9,6 +9,11 @@ caller serves nothing (fail closed).
 
 Everything is streamed frame by frame, so memory stays constant for hour-long recordings.
 
+An interview's audio is made of parts (recordings laid end to end, a chat's voice notes back to back):
+each part is silenced on its own timeline, after checking that every span lies inside that part as
+decoded (a span past its end means the transcript's times do not refer to this media: fail closed),
+and the parts are encoded one after another into one file.
+
 Why MP3 and not Ogg/Opus: libopus' decoder leaves a decaying tail (hundreds of milliseconds of tiny
 non-zero samples) after digital silence, so an Opus file can never pass the exact RMS-0 check;
 libmp3lame's output decodes to exact zeros a few milliseconds inside a silent region. A guard band of
@@ -21,7 +26,7 @@ import bisect
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,8 @@ RAMP_SECONDS = 0.010
 # about 35 ms.)
 GUARD_SECONDS = 0.050
 DURATION_TOLERANCE_SECONDS = 0.010
+# How far a span may reach past the decoded end of its part (word padding, container rounding).
+SPAN_END_TOLERANCE_SECONDS = 0.25
 TONE_HZ = 1000.0
 TONE_LEVEL = 0.1
 BIT_RATE = 64_000
@@ -140,37 +147,55 @@ def _tone(first: int, count: int, rate: int) -> np.ndarray:
     return TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * index / rate)
 
 
-def _encode(source: str | os.PathLike[str], destination: Path, spans: list[tuple[float, float]], fill: str) -> int:
-    envelope = _Envelope(spans, SAMPLE_RATE)
+def _check_inside(spans: list[tuple[float, float]], samples: int) -> None:
+    """Every span must lie inside the part as decoded; then none is clipped away unverified."""
+    duration = samples / SAMPLE_RATE
+    for start, end in spans:
+        if start >= duration or end > duration + SPAN_END_TOLERANCE_SECONDS:
+            raise AudioRedactionError("a hidden interval lies outside its recording")
+
+
+def _encode(parts: Sequence[tuple[object, list[tuple[float, float]]]], destination: Path, fill: str) -> list[int]:
+    """Encode the parts one after another, each silenced on its own timeline; returns each part's
+    decoded sample count."""
     # No ID3 tags at all (not even the encoder tag); the Xing/LAME header keeps gapless trimming exact.
     output = av.open(str(destination), "w", format="mp3", options={"id3v2_version": "0", "write_id3v1": "0"})
+    counts: list[int] = []
     try:
         stream = output.add_stream("libmp3lame", rate=SAMPLE_RATE)
         stream.layout = "mono"
         stream.bit_rate = BIT_RATE
         position = 0
-        for chunk in _decoded_chunks(source):
-            count = len(chunk)
-            gain = envelope.gain(position, count)
-            if gain is not None:
-                samples = chunk.astype(np.float64) * gain
-                if fill == "tone":
-                    samples += (1.0 - gain) * _tone(position, count, SAMPLE_RATE)
-                if fill == "silence":
-                    # Exact zeros where the gain is zero, whatever the input held (even NaN).
-                    samples[gain == 0.0] = 0.0
-                chunk = samples.astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.reshape(1, -1)), format="flt", layout="mono")
-            frame.sample_rate = SAMPLE_RATE
-            frame.pts = position
-            for packet in stream.encode(frame):
-                output.mux(packet)
-            position += count
+        for source, spans in parts:
+            envelope = _Envelope(spans, SAMPLE_RATE)
+            local = 0
+            for chunk in _decoded_chunks(source):
+                count = len(chunk)
+                gain = envelope.gain(local, count)
+                if gain is not None:
+                    samples = chunk.astype(np.float64) * gain
+                    if fill == "tone":
+                        samples += (1.0 - gain) * _tone(local, count, SAMPLE_RATE)
+                    if fill == "silence":
+                        # Exact zeros where the gain is zero, whatever the input held (even NaN).
+                        samples[gain == 0.0] = 0.0
+                    chunk = samples.astype(np.float32)
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(chunk.reshape(1, -1)), format="flt", layout="mono"
+                )
+                frame.sample_rate = SAMPLE_RATE
+                frame.pts = position + local
+                for packet in stream.encode(frame):
+                    output.mux(packet)
+                local += count
+            _check_inside(spans, local)
+            counts.append(local)
+            position += local
         for packet in stream.encode(None):
             output.mux(packet)
     finally:
         output.close()
-    return position
+    return counts
 
 
 def _verify(path: Path, spans: list[tuple[float, float]], fill: str, expected_samples: int) -> AudioReport:
@@ -227,31 +252,40 @@ def _verify(path: Path, spans: list[tuple[float, float]], fill: str, expected_sa
     return AudioReport(duration_in, duration_out, len(bounds), worst)
 
 
-def redact_to_path(
-    source: str | os.PathLike[str],
-    spans: Sequence[Sequence[float]],
+def redact_parts_to_path(
+    parts: Sequence[tuple[str | os.PathLike[str], Sequence[Sequence[float]]]],
     destination: str | os.PathLike[str],
     *,
     fill: str = "silence",
 ) -> AudioReport:
-    """Write the redacted, verified MP3 to `destination` (atomically) and return the measurements.
+    """Write the parts (source, spans on that source's timeline), redacted and in order, as one
+    verified MP3 at `destination` (atomically) and return the measurements.
 
     On any failure nothing is left at `destination` and `AudioRedactionError` is raised.
     """
     if fill not in ("silence", "tone"):
         raise ValueError("fill must be 'silence' or 'tone'")
+    if not parts:
+        raise AudioRedactionError("no audio to serve")
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary_name = tempfile.mkstemp(suffix=".mp3.part", dir=destination.parent)
     os.close(handle)
     temporary = Path(temporary_name)
     try:
-        cleaned = normalise_spans(spans)
-        samples = _encode(source, temporary, cleaned, fill)
+        cleaned = [(source, normalise_spans(spans)) for source, spans in parts]
+        counts = _encode(cleaned, temporary, fill)
+        samples = sum(counts)
         if samples == 0:
             raise AudioRedactionError("no audio decoded")
-        duration = samples / SAMPLE_RATE
-        report = _verify(temporary, normalise_spans(cleaned, duration), fill, samples)
+        # Every part's spans on the joined file's timeline, clipped to their part (checked inside it).
+        joined: list[tuple[float, float]] = []
+        offset = 0
+        for (_source, spans), count in zip(cleaned, counts, strict=True):
+            base, length = offset / SAMPLE_RATE, count / SAMPLE_RATE
+            joined += [(base + start, base + min(end, length)) for start, end in spans]
+            offset += count
+        report = _verify(temporary, normalise_spans(joined), fill, samples)
         os.replace(temporary, destination)
         return report
     except AudioRedactionError:
@@ -262,8 +296,35 @@ def redact_to_path(
         temporary.unlink(missing_ok=True)
 
 
-def redact_rendering_audio(rendering, source: str | os.PathLike[str], destination: str | os.PathLike[str], **kwargs):
-    """Redacted audio for one Rendering: refuses when the tier may not hear the voice."""
-    if not rendering.audio_allowed:
+def redact_to_path(
+    source: str | os.PathLike[str],
+    spans: Sequence[Sequence[float]],
+    destination: str | os.PathLike[str],
+    *,
+    fill: str = "silence",
+) -> AudioReport:
+    """One recording redacted: see redact_parts_to_path."""
+    return redact_parts_to_path([(source, spans)], destination, fill=fill)
+
+
+def redact_rendering_audio(
+    rendering, sources: Mapping[str, str | os.PathLike[str]], destination: str | os.PathLike[str], **kwargs
+):
+    """The tier's audio for one Rendering: its parts in order, each silenced on its own timeline.
+    `sources`: recording public id → original file. Refuses when the tier may not hear the voice or a
+    part's original is missing."""
+    if not rendering.audio_allowed or not rendering.audio_parts:
         raise AudioRedactionError("audio not available at this tier")
-    return redact_to_path(source, rendering.audio_spans, destination, **kwargs)
+    missing = [part.recording_id for part in rendering.audio_parts if part.recording_id not in sources]
+    if missing:
+        raise AudioRedactionError("a recording of this audio is not available")
+    parts = [(sources[part.recording_id], part.spans) for part in rendering.audio_parts]
+    return redact_parts_to_path(parts, destination, **kwargs)
+
+
+def redact_part_audio(rendering, recording_id: str, source: str | os.PathLike[str], destination, **kwargs):
+    """One recording of the tier's audio (a bag holds one file per recording)."""
+    part = next((p for p in rendering.audio_parts if p.recording_id == recording_id), None)
+    if not rendering.audio_allowed or part is None:
+        raise AudioRedactionError("audio not available at this tier")
+    return redact_parts_to_path([(source, part.spans)], destination, **kwargs)

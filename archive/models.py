@@ -219,6 +219,12 @@ class Recording(models.Model):
     sample_rate = models.PositiveIntegerField(null=True, blank=True)
     fixity_checked_at = models.DateTimeField(null=True, blank=True)
     fixity_ok = models.BooleanField(null=True)
+    # Where the recording's own time 0 lies on the interview's timeline: 0 for the first part, the end
+    # of the parts before it for a later part, the message time for a chat's voice note.
+    timeline_offset = models.FloatField(default=0.0)
+    is_voice_note = models.BooleanField(default=False)
+    # A better copy of the same speech took this recording's place (a new transcript version).
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -302,6 +308,10 @@ class Segment(models.Model):
     speaker_role = models.CharField(max_length=12, choices=SpeakerRole.choices, default=SpeakerRole.OTHER)
     speaker_narrator = models.ForeignKey(Narrator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Media provenance: the recording this segment's times refer to (None: text with no audio, such as
+    # a chat message) and where that recording's time 0 lies on the interview's timeline.
+    recording = models.ForeignKey(Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    media_offset = models.FloatField(default=0.0)
     # Words: [{"w": text, "s": start, "e": end, "p": probability}], times may be null.
     raw_words = models.JSONField(default=list, blank=True)
     edited = models.BooleanField(default=False)
@@ -408,6 +418,9 @@ class Redaction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.CharField(max_length=300, blank=True)
+    # An approved span that could not be re-anchored onto a new transcript version or a corrected
+    # segment: it withholds the interview below its tier until an editor decides (see rendering).
+    held = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -427,6 +440,17 @@ class Redaction(models.Model):
         return f"redaction {self.public_id}"
 
 
+class PolicyClock(models.Model):
+    """One row: the version of the archive-wide rendering inputs (entity rules and their aliases).
+    Every stored rendering's stamp includes it, so a change of those rules leaves no rendering current
+    unless the change was shown not to touch it (rendering.rules_changed)."""
+
+    entity_rules = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"policy clock {self.entity_rules}"
+
+
 class RenderedInterview(models.Model):
     """The materialised rendering of one interview for one tier: metadata as that tier may see it."""
 
@@ -437,6 +461,9 @@ class RenderedInterview(models.Model):
     metadata = models.JSONField(default=dict)
     audio_allowed = models.BooleanField(default=False)
     audio_spans = models.JSONField(default=list, help_text="[[start, end], …] seconds to silence at this tier")
+    # The tier's audio, part by part: [{"recording": public id, "duration": s, "spans": [[s, e], …]}],
+    # spans on that recording's own timeline.
+    audio_parts = models.JSONField(default=list)
     redaction_categories = models.JSONField(default=list)
     built_at = models.DateTimeField(auto_now=True)
 

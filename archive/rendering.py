@@ -15,20 +15,23 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.db.models import TextField
+from django.db.models import F, TextField
 from django.db.models.functions import Cast
 
 from . import access, crypto
 from .models import (
     TIER_ORDER,
     TIERS,
+    Alert,
     Entity,
     Interview,
     Narrator,
+    PolicyClock,
+    Recording,
     Redaction,
     RenderedInterview,
     RenderedSegment,
@@ -39,8 +42,10 @@ from .models import (
 from .textnorm import Gazetteer, normalise_with_map
 
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
-POLICY_CODE_VERSION = 4
+POLICY_CODE_VERSION = 5
 AUDIO_PAD_SECONDS = 0.15
+# How far a hidden interval may reach past its recording's decoded end (word padding, rounding).
+AUDIO_MAP_TOLERANCE = AUDIO_PAD_SECONDS + 0.05
 
 CATEGORY_LABELS: dict[str, str] = {
     Redaction.Category.NAME: "[name withheld]",
@@ -123,6 +128,15 @@ class SegmentRendering(NamedTuple):
 
 
 @dataclass(frozen=True)
+class AudioPart:
+    """One recording of the tier's audio: the spans to silence on that recording's own timeline."""
+
+    recording_id: str
+    duration: float
+    spans: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class NarratorRendering:
     public_id: str
     display_name: str
@@ -151,9 +165,13 @@ class Rendering:
     status: str
     duration_seconds: float | None
     audio_allowed: bool
-    audio_spans: tuple[tuple[float, float], ...]  # seconds to silence at this tier
+    audio_spans: tuple[tuple[float, float], ...]  # seconds to silence, on the interview's timeline
     redaction_categories: tuple[str, ...]
     segments: tuple[SegmentRendering, ...] = field(default=())
+    # The tier's audio part by part (recordings in timeline order, voice notes back to back).
+    audio_parts: tuple[AudioPart, ...] = field(default=())
+    # A hidden interval did not map onto the media its segment refers to: no audio at this tier.
+    audio_unmapped: bool = False
 
     @property
     def text(self) -> str:
@@ -164,8 +182,22 @@ class NotVisible(Exception):
     """The interview has no rendering at this tier: for that tier it does not exist."""
 
 
-def policy_stamp(interview: Interview) -> str:
-    return f"{POLICY_CODE_VERSION}.{interview.policy_version}"
+def rules_clock() -> int:
+    """The version of the archive-wide entity rules (one row, made on first use)."""
+    clock = PolicyClock.objects.filter(pk=1).values_list("entity_rules", flat=True).first()
+    if clock is None:
+        clock = PolicyClock.objects.get_or_create(pk=1)[0].entity_rules
+    return clock
+
+
+def stamp_of(policy_version: int, clock: int) -> str:
+    """The stamp of a rendering built from an interview at `policy_version` under entity rules `clock`:
+    it covers the rendering code, every input of the interview and the archive-wide rules."""
+    return f"{POLICY_CODE_VERSION}.{policy_version}.{clock}"
+
+
+def policy_stamp(interview: Interview, clock: int | None = None) -> str:
+    return stamp_of(interview.policy_version, rules_clock() if clock is None else clock)
 
 
 # Narrator identity ---------------------------------------------------------------------------------
@@ -192,8 +224,20 @@ def _identity(narrator: Narrator) -> NarratorIdentity:
     return NarratorIdentity(narrator, legal, aliases)
 
 
-def narrator_display(identity: NarratorIdentity, tier: str) -> str:
+IDENTITY_REF = re.compile(r"\u27e6narrator:([0-9a-f-]{36})\u27e7")
+
+
+def identity_ref(narrator: Narrator) -> str:
+    """What a stored custodian rendering holds in place of a decrypted name (resolved on reading)."""
+    return f"\u27e6narrator:{narrator.public_id}\u27e7"
+
+
+def narrator_display(identity: NarratorIdentity, tier: str, *, references: bool = False) -> str:
+    """How the narrator is named at `tier`. With `references`, a real name that only custodians may
+    see is given as a reference (identity_ref): renderings and indexes at rest never hold it."""
     narrator = identity.narrator
+    if references and tier == Tier.CUSTODIAN and narrator.anonymity != Narrator.Anonymity.NAMED and identity.legal_name:
+        return identity_ref(narrator)
     fallback = narrator.pseudonym or narrator.descriptor or "Narrator"
     if narrator.anonymity == Narrator.Anonymity.NAMED:
         return identity.legal_name or fallback
@@ -241,6 +285,7 @@ class Inputs:
     entity_names: list[tuple[str, Rule]]
     identities: dict[int, NarratorIdentity]
     duration: float | None
+    recordings: dict[int, Recording] = field(default_factory=dict)
     # Normalised segment texts, computed once and shared by every tier's redactor.
     normalised: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
 
@@ -333,8 +378,10 @@ def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
         segments = list(rows.annotate(words_source=Cast("raw_words", output_field=TextField())))
     span_rules: dict[int, list[tuple[int, int, Rule]]] = {}
     if transcript:
+        # A held span (it did not follow a new version or a correction) is not applied by offsets: it
+        # withholds the lower tiers instead (access.computed_floor).
         spans = Redaction.objects.filter(
-            kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, segment__transcript=transcript
+            kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, held=False, segment__transcript=transcript
         ).select_related("entity")
         for redaction in spans:
             rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
@@ -345,7 +392,14 @@ def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
     if others:
         narrators.extend(Narrator.objects.filter(pk__in=others).select_related("data_key"))
     identities = {n.pk: _identity(n) for n in narrators}
-    durations = [r.duration_seconds for r in interview.recordings.all() if r.duration_seconds]
+    recordings = {r.pk: r for r in interview.recordings.all()}
+    used = dict.fromkeys(s.recording_id for s in segments if s.recording_id in recordings)
+    if used:
+        total = sum(recordings[pk].duration_seconds or 0.0 for pk in used)
+        duration = round(total, 3) if total else None
+    else:
+        durations = [r.duration_seconds for r in recordings.values() if r.duration_seconds]
+        duration = max(durations) if durations else None
     return Inputs(
         interview=interview,
         transcript=transcript,
@@ -353,7 +407,8 @@ def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
         span_rules=span_rules,
         entity_names=entity_rules() if entity_names is None else entity_names,
         identities=identities,
-        duration=max(durations) if durations else None,
+        duration=duration,
+        recordings=recordings,
     )
 
 
@@ -513,9 +568,11 @@ def _merge_spans(spans: Iterable[tuple[float, float]]) -> tuple[tuple[float, flo
     return tuple((round(s, 3), round(e, 3)) for s, e in merged)
 
 
-def _speaker_label(segment: Segment, inputs: Inputs, tier: str, others: dict[str, int]) -> str:
+def _speaker_label(
+    segment: Segment, inputs: Inputs, tier: str, others: dict[str, int], references: bool = False
+) -> str:
     if segment.speaker_role == Segment.SpeakerRole.NARRATOR and segment.speaker_narrator_id in inputs.identities:
-        return narrator_display(inputs.identities[segment.speaker_narrator_id], tier)
+        return narrator_display(inputs.identities[segment.speaker_narrator_id], tier, references=references)
     if segment.speaker_role == Segment.SpeakerRole.INTERVIEWER:
         if tier == Tier.CUSTODIAN and segment.raw_speaker:
             return segment.raw_speaker
@@ -555,8 +612,32 @@ def _consent_for_tier(stamp: str, refs: dict[object, str]) -> str:
     return ",".join(parts)
 
 
-def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Rendering:
-    """Compute what `tier` may see of `interview`, from the raw inputs."""
+def _audio_parts(inputs: Inputs, spans: dict[int, list[tuple[float, float]]]) -> tuple[tuple[AudioPart, ...], bool]:
+    """The tier's audio: every recording the current transcript's segments refer to, in timeline order,
+    with its hidden intervals on its own timeline. Every interval must lie inside its recording;
+    (parts, unmapped): unmapped is True when one does not, and then the tier gets no audio at all."""
+    parts: list[AudioPart] = []
+    unmapped = False
+    for recording_id in dict.fromkeys(s.recording_id for s in inputs.segments if s.recording_id):
+        recording = inputs.recordings.get(recording_id)
+        hidden = spans.get(recording_id, [])
+        duration = recording.duration_seconds if recording is not None else None
+        if recording is None or not recording.original or not duration:
+            unmapped = unmapped or bool(hidden)
+            continue
+        mapped: list[tuple[float, float]] = []
+        for start, end in hidden:
+            if start < -AUDIO_MAP_TOLERANCE or end > duration + AUDIO_MAP_TOLERANCE or end < start:
+                unmapped = True
+            mapped.append((max(0.0, start), min(end, duration)))
+        parts.append(AudioPart(str(recording.public_id), round(duration, 3), _merge_spans(mapped)))
+    return tuple(parts), unmapped
+
+
+def render(interview: Interview, tier: str, inputs: Inputs | None = None, *, references: bool = False) -> Rendering:
+    """Compute what `tier` may see of `interview`, from the raw inputs. With `references` (how
+    renderings are stored), a custodian's rendering names hidden narrators by reference only; a
+    stored rendering is resolved on reading (resolve_identities) to exactly what this returns without."""
     if tier not in TIERS:
         raise ValueError("unknown tier")
     inputs = inputs or load_inputs(interview)
@@ -564,20 +645,27 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
     others: dict[str, int] = {}
     segments: list[SegmentRendering] = []
     spans: list[tuple[float, float]] = []
+    by_recording: dict[int, list[tuple[float, float]]] = {}
     labels: dict[tuple[str, int | None, str], str] = {}
     for segment in inputs.segments:
         key = (segment.speaker_role, segment.speaker_narrator_id, segment.raw_speaker)
         speaker = labels.get(key)
         if speaker is None:
-            speaker = labels[key] = _speaker_label(segment, inputs, tier, others)
+            speaker = labels[key] = _speaker_label(segment, inputs, tier, others, references)
         rendered, segment_spans = _segment_rendering(segment, redactor, speaker)
         segments.append(rendered)
         spans.extend(segment_spans)
+        if segment_spans and segment.recording_id:
+            # Interview timeline → the segment's own recording's timeline.
+            offset = segment.media_offset or 0.0
+            by_recording.setdefault(segment.recording_id, []).extend((s - offset, e - offset) for s, e in segment_spans)
     own = set(interview.narrators.values_list("pk", flat=True))
     refs = narrator_refs([i.narrator for i in inputs.identities.values() if i.narrator.pk in own], tier)
     narrators = tuple(
         NarratorRendering(
-            refs[identity.narrator.public_id], narrator_display(identity, tier), identity.narrator.anonymity
+            refs[identity.narrator.public_id],
+            narrator_display(identity, tier, references=references),
+            identity.narrator.anonymity,
         )
         for narrator_id, identity in inputs.identities.items()
         if narrator_id in own and refs[identity.narrator.public_id] != WITHHELD_REF
@@ -592,7 +680,8 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
         if tier == Tier.PUBLIC:
             recorded_on = recorded_on[:7]
     place = interview.place if access.tier_at_least(tier, Tier.STAFF) else interview.place_general
-    audio_allowed = access.tier_at_least(tier, interview.voice_floor_tier) and interview.recordings.exists()
+    parts, unmapped = _audio_parts(inputs, by_recording)
+    audio_allowed = access.tier_at_least(tier, interview.voice_floor_tier) and bool(parts) and not unmapped
     return Rendering(
         interview_id=str(interview.public_id),
         tier=tier,
@@ -606,16 +695,103 @@ def render(interview: Interview, tier: str, inputs: Inputs | None = None) -> Ren
         recorded_on=recorded_on,
         place=redactor.text(place),
         languages=tuple(interview.languages or ()),
-        topics=tuple(interview.topics or ()),
+        topics=tuple(redactor.text(topic) for topic in interview.topics or ()),
         narrators=narrators,
-        interviewer=interview.interviewer_label or "Interviewer",
+        interviewer=redactor.text(interview.interviewer_label or "Interviewer"),
         status=interview.status,
         duration_seconds=inputs.duration,
         audio_allowed=audio_allowed,
         audio_spans=_merge_spans(spans),
         redaction_categories=tuple(sorted(redactor.categories)),
         segments=tuple(segments),
+        audio_parts=parts if audio_allowed else (),
+        audio_unmapped=unmapped,
     )
+
+
+def raw_rendered_texts(interview: Interview) -> list[str]:
+    """Every raw free-text field of the interview that render() passes through a tier's redactor,
+    besides segment text: a change of entity rules must look at all of them (rules_changed)."""
+    texts = [interview.title, interview.summary, interview.place, interview.place_general]
+    texts += [str(topic) for topic in interview.topics or ()]
+    texts.append(interview.interviewer_label or "")
+    return [text for text in texts if text]
+
+
+def interviews_mentioning(names: Iterable[str]) -> list[Interview]:
+    """Interviews in which any of the names occurs in a field render() redacts: the current
+    transcript's segments or any of raw_rendered_texts (the same matcher as the redactor)."""
+    gazetteer = Gazetteer((name, name) for name in names if name)
+    if not gazetteer:
+        return []
+    found: set[int] = set()
+    segments = Segment.objects.filter(transcript__is_current=True).values_list("transcript__interview_id", "raw_text")
+    for interview_id, text in segments.iterator(chunk_size=5000):
+        if interview_id not in found and gazetteer.occurs_in(normalise_with_map(text)[0]):
+            found.add(interview_id)
+    fields = ("pk", "title", "summary", "place", "place_general", "topics", "interviewer_label")
+    for interview in Interview.objects.exclude(pk__in=found).only(*fields):
+        if any(gazetteer.occurs_in(normalise_with_map(text)[0]) for text in raw_rendered_texts(interview)):
+            found.add(interview.pk)
+    return list(Interview.objects.filter(pk__in=found))
+
+
+@transaction.atomic
+def rules_changed(names: Iterable[str]) -> list[Interview]:
+    """The archive-wide entity rules changed for `names` (a redaction of an entity approved, rejected or
+    changed, an alias added). The rules clock moves on, so every stored rendering is stale; each
+    interview in which a name occurs is rebuilt, and every other one, shown unaffected by the same
+    matcher the redactor uses, takes the new stamp unchanged. Returns the interviews rebuilt."""
+    clock_row, _created = PolicyClock.objects.select_for_update().get_or_create(pk=1)
+    old_clock = clock_row.entity_rules
+    clock_row.entity_rules = old_clock + 1
+    clock_row.save(update_fields=["entity_rules"])
+    affected = interviews_mentioning(names)
+    rules = entity_rules()
+    for interview in affected:
+        Interview.objects.filter(pk=interview.pk).update(policy_version=F("policy_version") + 1)
+        interview.refresh_from_db()
+        materialise(interview, rules)
+    restamped: list[tuple[int, str, str]] = []
+    rows = RenderedInterview.objects.exclude(interview_id__in=[i.pk for i in affected]).values_list(
+        "pk", "interview_id", "policy_version", "interview__policy_version"
+    )
+    updates: list[RenderedInterview] = []
+    for pk, interview_id, stamp, version in rows.iterator(2000):
+        if stamp != stamp_of(version, old_clock):
+            continue  # already stale: stays stale (never served, rebuilt before use)
+        fresh = stamp_of(version, old_clock + 1)
+        updates.append(RenderedInterview(pk=pk, policy_version=fresh))
+        restamped.append((interview_id, stamp, fresh))
+    RenderedInterview.objects.bulk_update(updates, ["policy_version"], batch_size=1000)
+    from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
+
+    search.restamp(restamped)
+    return affected
+
+
+def resolve_identities(rendering: Rendering) -> Rendering:
+    """A custodian rendering with its identity references replaced by the decrypted names."""
+    if rendering.tier != Tier.CUSTODIAN:
+        return rendering
+    labels = [n.display_name for n in rendering.narrators] + [s.speaker for s in rendering.segments]
+    ids = {match for label in labels for match in IDENTITY_REF.findall(label)}
+    if not ids:
+        return rendering
+    names: dict[str, str] = {}
+    for narrator in Narrator.objects.filter(public_id__in=ids).select_related("data_key"):
+        names[str(narrator.public_id)] = narrator_display(_identity(narrator), Tier.CUSTODIAN)
+
+    def resolved(label: str) -> str:
+        return IDENTITY_REF.sub(lambda m: names.get(m.group(1), WITHHELD_NARRATOR), label)
+
+    narrators = tuple(
+        NarratorRendering(n.public_id, resolved(n.display_name), n.anonymity) for n in rendering.narrators
+    )
+    segments = tuple(
+        s._replace(speaker=resolved(s.speaker)) if IDENTITY_REF.search(s.speaker) else s for s in rendering.segments
+    )
+    return replace(rendering, narrators=narrators, segments=segments)
 
 
 # Materialisation ---------------------------------------------------------------------------------
@@ -636,6 +812,7 @@ def _metadata_json(rendering: Rendering) -> dict[str, Any]:
         "interviewer": rendering.interviewer,
         "status": rendering.status,
         "duration_seconds": rendering.duration_seconds,
+        "audio_unmapped": rendering.audio_unmapped,
     }
 
 
@@ -686,8 +863,10 @@ def _materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | No
     inputs = load_inputs(interview, entity_names)
     stamp = policy_stamp(interview)
     changes: dict[str, set[int]] = {}  # per tier: segment indexes whose rendering changed
+    unmapped = False
     for tier in tiers:
-        rendering = render(interview, tier, inputs)
+        rendering = render(interview, tier, inputs, references=True)
+        unmapped = unmapped or rendering.audio_unmapped
         stored, created = RenderedInterview.objects.update_or_create(
             interview=interview,
             tier=tier,
@@ -697,16 +876,34 @@ def _materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | No
                 "metadata": _metadata_json(rendering),
                 "audio_allowed": rendering.audio_allowed,
                 "audio_spans": [list(span) for span in rendering.audio_spans],
+                "audio_parts": [
+                    {"recording": p.recording_id, "duration": p.duration, "spans": [list(x) for x in p.spans]}
+                    for p in rendering.audio_parts
+                ],
                 "redaction_categories": list(rendering.redaction_categories),
             },
         )
         changed = _store_segments(stored, rendering.segments, inputs.word_digests)
         if not created:
             changes[tier] = changed
+    if unmapped:
+        _alert_unmapped_audio(interview)
     from . import search  # search indexes renderings; imported here to keep the gate's imports minimal
 
     search.index_interview(interview, tiers, changes)
     return tiers
+
+
+def _alert_unmapped_audio(interview: Interview) -> None:
+    """Custodians learn that a tier's audio is withheld because a hidden interval fell outside the
+    recording its segment refers to (ids only: no text)."""
+    target = str(interview.public_id)
+    if not Alert.objects.filter(kind="audio_unmapped", target_id=target, resolved_at__isnull=True).exists():
+        Alert.objects.create(
+            kind="audio_unmapped",
+            message="A hidden interval does not lie inside its recording: that tier's audio is withheld.",
+            target_id=target,
+        )
 
 
 def _digest(text: str) -> str:
@@ -782,7 +979,7 @@ def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True
         stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
         if stored is None:
             raise NotVisible
-    return rendering_from_stored(stored, with_segments=with_segments)
+    return resolve_identities(rendering_from_stored(stored, with_segments=with_segments))
 
 
 def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = True) -> Rendering:
@@ -823,4 +1020,9 @@ def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = Tr
         audio_spans=tuple((float(s), float(e)) for s, e in stored.audio_spans),
         redaction_categories=tuple(stored.redaction_categories),
         segments=segments,
+        audio_parts=tuple(
+            AudioPart(p["recording"], float(p["duration"]), tuple((float(a), float(b)) for a, b in p["spans"]))
+            for p in stored.audio_parts or ()
+        ),
+        audio_unmapped=bool(meta.get("audio_unmapped", False)),
     )

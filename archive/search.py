@@ -53,6 +53,11 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 MAX_PER_PAGE = 50
 SNIPPET_CHARS = 220
+# Query limits: parsing recurses once per parenthesis and FTS5 refuses expressions deeper than 256,
+# so a hostile query is refused with a clear message before either limit is reached.
+MAX_QUERY_CHARS = 500
+MAX_QUERY_DEPTH = 16
+MAX_QUERY_TERMS = 64
 SUGGEST_SAMPLE_DOCS = 400
 META_TABLE = "search_meta"
 LANG_TABLE = "search_lang"
@@ -595,6 +600,21 @@ def _replace_changed_docs(
     return True
 
 
+def restamp(stamps: Iterable[tuple[int, str, str]]) -> None:
+    """(interview id, old stamp, new stamp): documents shown to be unaffected by a change of the
+    archive-wide rules take the new stamp (rows at any other stamp stay stale and are not served)."""
+    rows = list(stamps)
+    if not rows:
+        return
+    with transaction.atomic(), default_connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {META_TABLE} SET policy = %s WHERE interview_id = %s AND policy = %s",
+            [(new, interview_id, old) for interview_id, old, new in rows],
+        )
+        for tier in TIERS:
+            bump_version(cursor, tier)
+
+
 def remove_interview(interview_id: int) -> None:
     with transaction.atomic(), default_connection.cursor() as cursor:
         for tier in TIERS:
@@ -662,14 +682,23 @@ def _phrase(text: str, prefix: bool) -> Phrase | None:
 
 
 def parse(query: str) -> Any:
-    """Words, "phrases", prefix*, AND / OR / NOT (or -word), parentheses; adjacent terms are ANDed."""
+    """Words, "phrases", prefix*, AND / OR / NOT (or -word), parentheses; adjacent terms are ANDed.
+    Raises QueryError for a query longer, deeper or wider than the MAX_QUERY_* limits."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is longer than {MAX_QUERY_CHARS} characters.")
     items: list[tuple[str, Any]] = []
-    for m in LEX.finditer(query[:500]):
+    depth = terms = 0
+    for m in LEX.finditer(query):
         if m.group("phrase") is not None:
             items.append(("term", _phrase(m.group("phrase"), bool(m.group("pstar")))))
+            terms += 1
         elif m.group("lp"):
+            depth += 1
+            if depth > MAX_QUERY_DEPTH:
+                raise QueryError(f"The query nests parentheses more than {MAX_QUERY_DEPTH} deep.")
             items.append(("(", None))
         elif m.group("rp"):
+            depth = max(0, depth - 1)
             items.append((")", None))
         else:
             word = m.group("word")
@@ -682,6 +711,9 @@ def parse(query: str) -> Any:
             if negate:
                 items.append(("NOT", None))
             items.append(("term", _phrase(word.rstrip("*"), prefix)))
+            terms += 1
+        if terms > MAX_QUERY_TERMS:
+            raise QueryError(f"The query has more than {MAX_QUERY_TERMS} terms.")
     position = 0
 
     def peek() -> str | None:
@@ -738,15 +770,14 @@ def parse(query: str) -> Any:
             return value
         return None
 
-    tree = parse_or()
-    while position < len(items):  # a stray ")" or operator: parse what follows too
+    parts = [parse_or()]
+    while position < len(items):  # a stray ")" or operator: parse what follows too, ANDed flat
         take()
-        rest = parse_or()
-        if rest is not None:
-            tree = rest if tree is None else Node("and", (tree, rest))
-    if tree is None:
+        parts.append(parse_or())
+    parts = [part for part in parts if part is not None]
+    if not parts:
         raise QueryError("Type a word to search for.")
-    return tree
+    return parts[0] if len(parts) == 1 else Node("and", tuple(parts))
 
 
 def phrases_of(tree: Any, *, positive_only: bool = False) -> list[Phrase]:
@@ -874,15 +905,18 @@ def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
 # Visibility ----------------------------------------------------------------------------------------
 
 
-def _stamp(policy_version: int) -> str:
-    from .rendering import POLICY_CODE_VERSION
+def _stamper():
+    """policy version → the current stamp of a rendering built at it (see rendering.stamp_of)."""
+    from .rendering import rules_clock, stamp_of
 
-    return f"{POLICY_CODE_VERSION}.{policy_version}"
+    clock = rules_clock()
+    return lambda policy_version: stamp_of(policy_version, clock)
 
 
 def visible_by_tier_for_user(user) -> dict[str, dict[int, str]]:
     """tier -> {interview pk: current policy stamp} of interviews the user sees at that tier."""
     result: dict[str, dict[int, str]] = {}
+    _stamp = _stamper()
     if not getattr(user, "is_authenticated", False):
         # Signed out: exactly access.visible_interviews(AnonymousUser()), without loading every interview.
         rows = (
@@ -901,6 +935,7 @@ def visible_by_tier_for_user(user) -> dict[str, dict[int, str]]:
 def visible_by_tier_for_tier(tier: str) -> dict[str, dict[int, str]]:
     """What someone with `tier` in every collection sees: interviews whose floor is at or below it."""
     seen: dict[int, str] = {}
+    _stamp = _stamper()
     for interview in Interview.objects.only("pk", "policy_version", "floor_tier", "embargo_effective"):
         if access.tier_at_least(tier, access.required_tier(interview)):
             seen[interview.pk] = _stamp(interview.policy_version)

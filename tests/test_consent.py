@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from archive import access, services
-from archive.models import AuditEvent, ConsentRecord, Interview, RenderedInterview
+from archive.models import AuditEvent, ConsentRecord, Interview, RenderedInterview, Segment
 from archive.services import export_cache_dir
 from archive.services.recordings import recording_store
 
@@ -184,7 +184,10 @@ def timezone_today_plus(days: int) -> date:
 def journalist_everywhere(demo, client_as):
     """The public journalist interview present on every surface: pages, API, search, export, audio."""
     interview = demo.interview("facebook-journalist")
-    recording_store(interview=interview, fileobj=io.BytesIO(_tone_wav()), original_filename="voice.wav")
+    recording = recording_store(interview=interview, fileobj=io.BytesIO(_tone_wav()), original_filename="voice.wav")
+    # The first message becomes a voice note of that recording (its media), so the interview has audio.
+    first = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True).order_by("index")[0]
+    Segment.objects.filter(pk=first.pk).update(recording=recording, media_offset=first.start, end=first.start + 2.0)
     services.interview_touch(interview)
     researcher = client_as("researcher")
     assert researcher.get(f"/api/v1/interviews/{interview.public_id}/export?format=txt").status_code == 200

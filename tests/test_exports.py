@@ -25,10 +25,11 @@ from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
-from archive.rendering import NarratorRendering, RenderedWord, Rendering, SegmentRendering
+from archive.rendering import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
 NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
+RECORDING_ID = "5e4d3c2b-0000-4000-8000-00000000000c"
 SEALED_NARRATOR_ID = "deadbeef-0000-4000-8000-0000000000ff"
 ARABIC = "كنا في [place withheld] عندما بدأ القصف على باب عمرو"
 
@@ -79,6 +80,7 @@ def make_rendering(**overrides) -> Rendering:
         "audio_spans": ((4.55, 5.45),),
         "redaction_categories": ("name", "place"),
         "segments": make_segments(),
+        "audio_parts": (AudioPart(RECORDING_ID, 7.0, ((4.55, 5.45),)),),
     }
     values.update(overrides)
     return Rendering(**values)
@@ -308,9 +310,16 @@ def test_it_writes_a_zipped_collection_bag_with_audio(tmp_path):
     t = np.arange(rate * 7) / rate
     soundfile.write(source, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), rate)
     second_id = "6f1c2a4e-0000-4000-8000-000000000002"
+    second_part = "7a2b3c4d-0000-4000-8000-000000000003"
+    first = make_rendering(
+        audio_parts=(AudioPart(RECORDING_ID, 7.0, ((4.55, 5.45),)), AudioPart(second_part, 7.0, ((1.0, 2.0),)))
+    )
     items = [
-        BagItem(make_rendering(), audio_source=source),
-        BagItem(make_rendering(interview_id=second_id, audio_allowed=False, redaction_categories=()), source),
+        BagItem(first, {RECORDING_ID: source, second_part: source}),
+        BagItem(
+            make_rendering(interview_id=second_id, audio_allowed=False, redaction_categories=()),
+            {RECORDING_ID: source},
+        ),
     ]
     destination = tmp_path / "collection.zip"
     write_bag(items, destination, tier="public", formats=["txt", "audio"], name="rawi-homs-2012-public")
@@ -318,8 +327,10 @@ def test_it_writes_a_zipped_collection_bag_with_audio(tmp_path):
     with zipfile.ZipFile(destination) as archive:
         names = sorted(archive.namelist())
         archive.extractall(tmp_path / "unzipped")
-    assert f"rawi-homs-2012-public/data/{INTERVIEW_ID}/audio.mp3" in names
-    assert f"rawi-homs-2012-public/data/{second_id}/audio.mp3" not in names  # the voice may not be heard
+    # One file per recording, each silenced on its own timeline.
+    assert f"rawi-homs-2012-public/data/{INTERVIEW_ID}/audio-01.mp3" in names
+    assert f"rawi-homs-2012-public/data/{INTERVIEW_ID}/audio-02.mp3" in names
+    assert not any(name.startswith(f"rawi-homs-2012-public/data/{second_id}/audio") for name in names)
     unzipped = tmp_path / "unzipped" / "rawi-homs-2012-public"
     assert bagit.Bag(str(unzipped)).is_valid()
     info = bag_lines(unzipped, "bag-info.txt")
@@ -336,7 +347,7 @@ def test_it_leaves_nothing_when_a_bag_fails(tmp_path):
     broken.write_bytes(b"not audio")
     with pytest.raises(Exception):  # noqa: B017 - the redaction error, whatever wraps it
         write_bag(
-            [BagItem(make_rendering(), audio_source=broken)],
+            [BagItem(make_rendering(), {RECORDING_ID: broken})],
             tmp_path / "bag.zip",
             tier="public",
             formats=["txt", "audio"],
@@ -484,7 +495,7 @@ def test_it_exports_a_collection_bag_with_the_command(demo, tmp_path):
 
 
 def store_speech_recording(interview, tmp_path):
-    from archive.services import interview_touch
+    from archive.services import SegmentInput, interview_touch, transcript_store
     from archive.services.recordings import recording_store
 
     rate = 16_000
@@ -493,6 +504,14 @@ def store_speech_recording(interview, tmp_path):
     soundfile.write(path, (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), rate)
     with path.open("rb") as handle:
         recording = recording_store(interview=interview, fileobj=handle, original_filename="Resident phone 2012.wav")
+    # A transcript whose times refer to the recording: the interview's audio is derived from that media.
+    transcript_store(
+        interview=interview,
+        segments=[SegmentInput(start=0.0, end=6.0, text="A steady tone.")],
+        source="manual",
+        recording=recording,
+        rebuild=False,
+    )
     interview_touch(interview)
     return recording
 
@@ -513,7 +532,7 @@ def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
     assert b"Resident phone" not in data
     bag = export_interview(interview=interview, fmt="bagit", tier="staff", requester_tier="staff")
     with zipfile.ZipFile(bag.path) as archive:
-        assert f"rawi-{interview.public_id}-staff/data/{interview.public_id}/audio.mp3" in archive.namelist()
+        assert f"rawi-{interview.public_id}-staff/data/{interview.public_id}/audio-01.mp3" in archive.namelist()
         archive.extractall(tmp_path / "bag")
     assert bagit.Bag(str(tmp_path / "bag" / f"rawi-{interview.public_id}-staff")).is_valid()
 

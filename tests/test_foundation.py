@@ -7,7 +7,7 @@ from django.db import connection
 
 from archive import access, services
 from archive.models import Narrator, RenderedInterview
-from archive.rendering import POLICY_CODE_VERSION, rendering_for
+from archive.rendering import POLICY_CODE_VERSION, policy_stamp, rendering_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -79,7 +79,8 @@ def test_it_never_serves_a_stale_rendering(demo):
     interview.refresh_from_db()
     fresh = rendering_for(interview, "public")
     assert fresh.policy_version != before
-    assert fresh.policy_version == f"{POLICY_CODE_VERSION}.{interview.policy_version}"
+    assert fresh.policy_version == policy_stamp(interview)
+    assert fresh.policy_version.startswith(f"{POLICY_CODE_VERSION}.{interview.policy_version}.")
 
 
 def test_it_hides_an_interview_from_public_when_access_is_withdrawn(demo, client_as):

@@ -1,14 +1,14 @@
 """Exporters: every format is produced from one tier's `Rendering`, never from models.
 
 `FORMATS[name].write(rendering, binary_file)` writes the document formats; "audio" writes a file by
-path from the original recording (`write_file`); "bagit" is assembled by `bag.write_bag` from the others.
+path from the original recordings (`write_file`); "bagit" is assembled by `bag.write_bag` from the others.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -24,17 +24,20 @@ class Format:
     content_type: str
     label: str
     write: Callable[[Rendering, BinaryIO], None] | None = None
-    write_file: Callable[[Rendering, str | os.PathLike[str], str | os.PathLike[str]], object] | None = None
+    # "audio": (rendering, {recording public id: original file}, destination)
+    write_file: Callable[[Rendering, Mapping[str, str | os.PathLike[str]], str | os.PathLike[str]], object] | None = None
 
     @property
     def is_document(self) -> bool:
         return self.write is not None
 
 
-def _write_audio(rendering: Rendering, source: str | os.PathLike[str], destination: str | os.PathLike[str]):
+def _write_audio(
+    rendering: Rendering, sources: Mapping[str, str | os.PathLike[str]], destination: str | os.PathLike[str]
+):
     from ..audio_redaction import redact_rendering_audio
 
-    return redact_rendering_audio(rendering, source, destination)
+    return redact_rendering_audio(rendering, sources, destination)
 
 
 FORMATS: dict[str, Format] = {

@@ -18,13 +18,14 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import bagit
 
+from ..audio_redaction import redact_part_audio
 from ..rendering import Rendering
 from .common import consent_basis, metadata
 
@@ -39,7 +40,8 @@ class BagExportError(Exception):
 @dataclass(frozen=True)
 class BagItem:
     rendering: Rendering
-    audio_source: str | os.PathLike[str] | None = None  # the original recording, for the audio format
+    # recording public id → its original file, for the audio format (one file per recording)
+    audio_sources: Mapping[str, str | os.PathLike[str]] = field(default_factory=dict)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -135,7 +137,7 @@ def write_bag(
     """Write a validated bag to `destination`: a directory, or a zip file when it ends in .zip.
 
     `formats` are exporter names (see archive.exports.FORMATS) except "bagit"; "audio" adds the redacted
-    recording for items whose tier may hear it and that carry an `audio_source`.
+    recordings (one file per recording) for items whose tier may hear them.
     """
     from . import FORMATS  # the registry imports this module
 
@@ -161,12 +163,16 @@ def write_bag(
             for fmt in formats:
                 spec = FORMATS[fmt]
                 if fmt == "audio":
-                    if rendering.audio_allowed and item.audio_source is not None:
-                        source = item.audio_source
-                        builder.add_file(
-                            f"{folder}/audio.{spec.extension}",
-                            lambda path, r=rendering, s=source, f=spec: f.write_file(r, s, path),
-                        )
+                    # One file per recording of the tier's audio, each silenced on its own timeline.
+                    if rendering.audio_allowed:
+                        for number, part in enumerate(rendering.audio_parts, start=1):
+                            source = item.audio_sources.get(part.recording_id)
+                            if source is None:
+                                raise BagExportError("a recording of this audio is not available")
+                            builder.add_file(
+                                f"{folder}/audio-{number:02d}.{spec.extension}",
+                                lambda path, r=rendering, p=part.recording_id, s=source: redact_part_audio(r, p, s, path),
+                            )
                     continue
                 builder.add(f"{folder}/transcript.{spec.extension}", lambda out, r=rendering, s=spec: s.write(r, out))
             written.append(item)

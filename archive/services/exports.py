@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from django.conf import settings
 from .. import access
 from ..exports import FORMATS, file_name
 from ..exports.bag import BagItem, write_bag
-from ..models import TIER_ORDER, TIERS, Collection, Interview, Recording
+from ..models import TIER_ORDER, TIERS, Collection, Interview, Tier
 from ..rendering import NotVisible, Rendering, rendering_for
 from .audit import audit_log
 from .withdrawal import export_cache_dir
@@ -60,30 +61,33 @@ def _stamp(rendering: Rendering) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def audio_source(interview: Interview) -> Path | None:
-    """The original recording the redacted audio is derived from (the longest one)."""
-    recordings = [r for r in interview.recordings.all() if r.original]
-    if not recordings:
-        return None
-    recording: Recording = max(recordings, key=lambda r: (r.duration_seconds or 0.0, -r.pk))
-    try:
-        return Path(recording.original.path)
-    except NotImplementedError:  # remote storage: not supported for audio redaction yet
-        return None
+def audio_sources(interview: Interview, rendering: Rendering) -> dict[str, Path]:
+    """The original file of every recording in the tier's audio (rendering.audio_parts), by public id:
+    each part is derived from exactly the media its segments' times refer to."""
+    wanted = {part.recording_id for part in rendering.audio_parts}
+    sources: dict[str, Path] = {}
+    for recording in interview.recordings.filter(public_id__in=wanted):
+        if not recording.original:
+            continue
+        try:
+            sources[str(recording.public_id)] = Path(recording.original.path)
+        except NotImplementedError:  # remote storage: not supported for audio redaction yet
+            continue
+    return sources
 
 
 def _produce(rendering: Rendering, interview: Interview, fmt: str, destination: Path) -> None:
     spec = FORMATS[fmt]
     destination.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "audio":
-        source = audio_source(interview)
-        if not rendering.audio_allowed or source is None:
+        if not rendering.audio_allowed or not rendering.audio_parts:
             raise NotVisible
-        spec.write_file(rendering, source, destination)  # verifies, writes atomically, raises on failure
+        # verifies, writes atomically, raises on failure (a missing original included)
+        spec.write_file(rendering, audio_sources(interview, rendering), destination)
         return
     if fmt == "bagit":
         formats = [*DEFAULT_BAG_FORMATS, "audio"]
-        item = BagItem(rendering, audio_source(interview))
+        item = BagItem(rendering, audio_sources(interview, rendering))
         write_bag(
             [item],
             destination,
@@ -112,6 +116,9 @@ def export_interview(
     if fmt == "audio" and not rendering.audio_allowed:
         raise NotVisible
     extension = FORMATS[fmt].extension
+    if tier == Tier.CUSTODIAN:
+        # A custodian's export names hidden narrators: it is built for this request and never kept.
+        return _export_uncached(rendering, interview, fmt, actor)
     cached = export_cache_dir(interview) / f"{tier}-{_stamp(rendering)}.{extension}"
     hit = cached.exists()
     if not hit:
@@ -145,6 +152,40 @@ def export_interview(
     return ExportResult(cached, None, file_name(rendering, fmt), FORMATS[fmt].content_type, tier, fmt)
 
 
+def _export_uncached(rendering: Rendering, interview: Interview, fmt: str, actor: Any) -> ExportResult:
+    scratch_dir = Path(settings.EXPORTS_DIR) / ".scratch"
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    workspace = Path(tempfile.mkdtemp(dir=scratch_dir))
+    target = workspace / f"export.{FORMATS[fmt].extension}"
+    try:
+        _produce(rendering, interview, fmt, target)
+        handle = target.open("rb")
+    except NotVisible:
+        raise
+    except Exception as error:  # fail closed: nothing half-written is served or kept
+        audit_log(
+            actor=actor,
+            action="export_failed",
+            target_type="interview",
+            target_id=str(interview.public_id),
+            tier=rendering.tier,
+            detail={"format": fmt},
+        )
+        raise ExportError("export failed") from error
+    finally:
+        # The open handle (if any) keeps the data readable; nothing stays on disk.
+        shutil.rmtree(workspace, ignore_errors=True)
+    audit_log(
+        actor=actor,
+        action="export",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        tier=rendering.tier,
+        detail={"format": fmt, "cached": False},
+    )
+    return ExportResult(None, handle, file_name(rendering, fmt), FORMATS[fmt].content_type, rendering.tier, fmt)
+
+
 def export_interview_bag(
     *,
     interview: Interview,
@@ -157,7 +198,7 @@ def export_interview_bag(
     """A bag of one interview written to `destination` (a directory, or a .zip), not cached."""
     _check_tier(tier, requester_tier)
     rendering = rendering_for(interview, tier)
-    item = BagItem(rendering, audio_source(interview) if "audio" in formats else None)
+    item = BagItem(rendering, audio_sources(interview, rendering) if "audio" in formats else {})
     try:
         write_bag([item], destination, tier=tier, formats=list(formats), name=f"rawi-{rendering.interview_id}-{tier}")
     except Exception as error:
@@ -207,7 +248,10 @@ def export_collection(
     interviews = collection_interviews(collection, tier, user, as_operator=as_operator)
     if not interviews:
         raise NotVisible
-    items = [BagItem(rendering_for(i, tier), audio_source(i) if "audio" in formats else None) for i in interviews]
+    items = []
+    for interview in interviews:
+        rendering = rendering_for(interview, tier)
+        items.append(BagItem(rendering, audio_sources(interview, rendering) if "audio" in formats else {}))
     name = f"rawi-{collection.slug}-{tier}"
     scratch_dir = Path(settings.EXPORTS_DIR) / ".scratch"
     scratch_dir.mkdir(parents=True, exist_ok=True)

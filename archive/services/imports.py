@@ -260,6 +260,17 @@ def import_parsed(
     with _cleanup_on_failure() as written, transaction.atomic():
         inputs: list[SegmentInput] = []
         voice_recordings: list[tuple[int, ParsedAttachment]] = []
+        stored_notes: dict[int, Recording] = {}
+        for position, segment in enumerate(parsed.segments):
+            if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None:
+                stored = recording_store(
+                    interview=interview, fileobj=io.BytesIO(item.data), original_filename=item.name, actor=actor
+                )
+                written.append(stored.original.name)
+                # A voice note's own time 0 is its message's time on the chat's timeline.
+                Recording.objects.filter(pk=stored.pk).update(timeline_offset=segment.start, is_voice_note=True)
+                stored.timeline_offset, stored.is_voice_note = segment.start, True
+                stored_notes[position] = stored
         for position, segment in enumerate(parsed.segments):
             role = _role(segment.role)
             common = {"speaker": segment.speaker, "role": role, "narrator": narrator if role == "narrator" else None}
@@ -269,6 +280,8 @@ def import_parsed(
                 voice_recordings.append((position, item))
                 result = voice.get(position)
                 if result and result.segments:
+                    for note_segment in result.segments:
+                        note_segment.recording, note_segment.media_offset = stored_notes[position], segment.start
                     inputs.extend(result.segments)
                 else:
                     text = VOICE_FAILED if (result and not result.ok) else VOICE_PENDING
@@ -293,11 +306,8 @@ def import_parsed(
         outcome = ImportOutcome(
             interview=interview, transcript=transcript, segments=len(inputs), warnings=list(parsed.warnings)
         )
-        for position, item in voice_recordings:
-            stored = recording_store(
-                interview=interview, fileobj=io.BytesIO(item.data), original_filename=item.name, actor=actor
-            )
-            written.append(stored.original.name)
+        for position, _item in voice_recordings:
+            stored = stored_notes[position]
             outcome.recordings.append(stored)
             result = voice.get(position)
             segment = parsed.segments[position]

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import Collection, Interview, Narrator, Recording, Segment, Transcript
+from ..models import Collection, Interview, Narrator, Recording, Redaction, Segment, Transcript
 from .audit import audit_log
 from .people import interview_touch
+from .redactions import spans_follow_edit, spans_follow_version
 
 
 @dataclass
@@ -28,6 +29,13 @@ class SegmentInput:
     narrator: Narrator | None = None
     channel: int | None = None
     words: list[dict[str, Any]] = field(default_factory=list)
+    # Media provenance: the recording the times refer to and where its time 0 lies on the interview's
+    # timeline (None: the recording's own timeline_offset). Without a recording, transcript_store
+    # decides (see _provenance).
+    recording: Recording | None = None
+    media_offset: float | None = None
+    # The row of the previous version this one copies unchanged (a part kept while another is replaced).
+    origin: Segment | None = None
 
 
 @transaction.atomic
@@ -91,11 +99,37 @@ EDITABLE_FIELDS = {
 }
 
 
+class PublicationBlocked(ValueError):
+    """The interview cannot be published yet; `reasons` say what an editor must decide first."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def publication_blockers(interview: Interview) -> list[str]:
+    """What must be decided before the interview is published: suggested redactions of its current
+    transcript still waiting, and redactions held after the transcript changed."""
+    spans = Redaction.objects.filter(kind=Redaction.Kind.SPAN, segment__transcript__interview=interview)
+    pending = spans.filter(status=Redaction.Status.SUGGESTED, segment__transcript__is_current=True).count()
+    held = spans.filter(status=Redaction.Status.APPROVED, held=True).count()
+    reasons = []
+    if pending:
+        reasons.append(f"{pending} suggested redaction(s) wait for a decision.")
+    if held:
+        reasons.append(f"{held} redaction(s) no longer match the transcript and wait for a decision.")
+    return reasons
+
+
 @transaction.atomic
 def interview_update(*, interview: Interview, actor: Any = None, **changes: Any) -> Interview:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
+    if changes.get("status") == Interview.Status.PUBLISHED and interview.status != Interview.Status.PUBLISHED:
+        reasons = publication_blockers(interview)
+        if reasons:
+            raise PublicationBlocked(reasons)
     for name, value in changes.items():
         setattr(interview, name, value)
     interview.full_clean()
@@ -127,6 +161,31 @@ def interview_set_people(
     interview_touch(interview)
 
 
+def _parts(interview: Interview) -> list[Recording]:
+    """The interview's recorded parts laid end to end on its timeline (not voice notes, not replaced)."""
+    return list(
+        interview.recordings.filter(is_voice_note=False, replaced_by__isnull=True, duration_seconds__isnull=False)
+        .exclude(original="")
+        .order_by("timeline_offset", "pk")
+    )
+
+
+def _provenance(
+    item: SegmentInput, recording: Recording | None, parts: list[Recording]
+) -> tuple[Recording | None, float]:
+    """Which recording a new segment's times refer to, and where that recording starts: the segment's
+    own, else the transcript's, else the part whose span of the timeline holds the segment's start."""
+    if item.origin is not None:  # a row kept from the previous version keeps its media
+        return item.recording, item.media_offset or 0.0
+    chosen = item.recording or recording
+    if chosen is not None:
+        return chosen, chosen.timeline_offset if item.media_offset is None else item.media_offset
+    for part in parts:
+        if part.timeline_offset <= item.start < part.timeline_offset + (part.duration_seconds or 0.0):
+            return part, part.timeline_offset
+    return None, 0.0
+
+
 @transaction.atomic
 def transcript_store(
     *,
@@ -142,9 +201,13 @@ def transcript_store(
     actor: Any = None,
     keep_corrections: bool = True,
     rebuild: bool = True,
+    recording_map: dict[int, int] | None = None,
 ) -> Transcript:
-    """Store a new transcript version and make it current. Segments that editors corrected in the
-    previous version are carried over (matched by time overlap) instead of being lost."""
+    """Store a new transcript version and make it current. Every segment records the media its times
+    refer to. Segments that editors corrected in the previous version are carried over (matched by
+    time overlap on the same media) instead of being lost, and the previous version's span redactions
+    follow their text onto the new rows (redactions.spans_follow_version); one that cannot is held.
+    `recording_map`: old recording pk → the recording that replaces it in this version."""
     Interview.objects.select_for_update().filter(pk=interview.pk).first()
     previous = interview.transcripts.filter(is_current=True).first()
     version = (interview.transcripts.aggregate(v=Max("version"))["v"] or 0) + 1
@@ -161,9 +224,13 @@ def transcript_store(
         model_sha256=model_sha256,
         options=options or {},
     )
+    recording_map = recording_map or {}
     corrected = list(previous.segments.filter(edited=True)) if (previous and keep_corrections) else []
-    rows = []
+    parts = [] if recording is not None else _parts(interview)
+    rows: list[Segment] = []
+    origins: dict[int, Segment] = {}
     for index, item in enumerate(sorted(segments, key=lambda s: (s.start, s.end))):
+        media, offset = _provenance(item, recording, parts)
         row = Segment(
             transcript=transcript,
             index=index,
@@ -176,21 +243,35 @@ def transcript_store(
             speaker_narrator=item.narrator,
             channel=item.channel,
             raw_words=item.words,
+            recording=media,
+            media_offset=offset,
         )
-        for old in corrected:
-            if old.start < row.end and old.end > row.start and abs(old.start - row.start) < 1.0:
-                row.raw_text, row.raw_words, row.edited = old.raw_text, [], True
-                row.edited_by_id, row.edited_at = old.edited_by_id, old.edited_at
-                row.speaker_role, row.speaker_narrator_id = old.speaker_role, old.speaker_narrator_id
-                break
+        if item.origin is not None:
+            origins[item.origin.pk] = row
+            row.edited, row.edited_by_id, row.edited_at = (
+                item.origin.edited,
+                item.origin.edited_by_id,
+                item.origin.edited_at,
+            )
+        else:
+            for old in corrected:
+                same_media = recording_map.get(old.recording_id, old.recording_id) == row.recording_id
+                if same_media and old.start < row.end and old.end > row.start and abs(old.start - row.start) < 1.0:
+                    row.raw_text, row.raw_words, row.edited = old.raw_text, [], True
+                    row.edited_by_id, row.edited_at = old.edited_by_id, old.edited_at
+                    row.speaker_role, row.speaker_narrator_id = old.speaker_role, old.speaker_narrator_id
+                    break
         rows.append(row)
     Segment.objects.bulk_create(rows, batch_size=1000)
+    carried = spans_follow_version(
+        previous=previous, rows=rows, origins=origins, recording_map=recording_map, actor=actor
+    )
     audit_log(
         actor=actor,
         action="transcript_store",
         target_type="interview",
         target_id=str(interview.public_id),
-        detail={"version": version, "segments": len(rows), "source": source},
+        detail={"version": version, "segments": len(rows), "source": source, **carried},
     )
     if rebuild:
         interview_touch(interview)
@@ -200,13 +281,16 @@ def transcript_store(
 @transaction.atomic
 def segment_edit(*, segment: Segment, text: str, actor: Any) -> Segment:
     """An editor's correction. Word times no longer match the text, so they are dropped: redactions
-    in this segment then silence the whole segment in audio (fail closed)."""
+    in this segment then silence the whole segment in audio (fail closed). Span redactions follow their
+    phrase into the corrected text; one whose phrase is gone holds the lower tiers."""
+    old_text = segment.raw_text
     segment.raw_text = text
     segment.raw_words = []
     segment.edited = True
     segment.edited_by = actor if getattr(actor, "is_authenticated", False) else None
     segment.edited_at = timezone.now()
     segment.save(update_fields=["raw_text", "raw_words", "edited", "edited_by", "edited_at"])
+    spans_follow_edit(segment=segment, old_text=old_text, actor=actor)
     interview = segment.transcript.interview
     audit_log(
         actor=actor,

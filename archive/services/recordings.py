@@ -300,3 +300,76 @@ def transcription_jobs(interview: Interview) -> list[TranscriptionJob]:
         .only("public_id", "state", "progress", "reason", "attempts", "created_at", "finished_at", "options")
         .order_by("-created_at", "-pk")
     )
+
+
+class RecordingRefused(ValueError):
+    """The recording cannot be added as asked (the reason is fit to show)."""
+
+
+@transaction.atomic
+def recording_add(
+    *,
+    interview: Interview,
+    fileobj: IO[bytes],
+    original_filename: str,
+    actor: Any = None,
+    replaces: Recording | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[Recording, TranscriptionJob]:
+    """Add a recording to an interview and queue its transcription. Remote calls drop and resume, so
+    a recording added to an interview that already has one is a new *part*: it follows the parts
+    before it on the interview's timeline and nothing of theirs changes. With `replaces`, it is a
+    better copy of that recording's speech: its transcription makes a new transcript version of that
+    part (redactions carried over or held for a decision)."""
+    if replaces is not None and (replaces.interview_id != interview.pk or replaces.replaced_by_id is not None):
+        raise RecordingRefused("Only a current recording of this interview can be replaced.")
+    parts = list(
+        interview.recordings.filter(is_voice_note=False, replaced_by__isnull=True).order_by("timeline_offset", "pk")
+    )
+    recording = recording_store(interview=interview, fileobj=fileobj, original_filename=original_filename, actor=actor)
+    job_options = dict(options or {})
+    if replaces is not None:
+        job_options["replaces"] = replaces.pk
+        recording.timeline_offset = replaces.timeline_offset
+    elif parts:
+        job_options["part"] = True
+        recording.timeline_offset = round(max(p.timeline_offset + (p.duration_seconds or 0.0) for p in parts), 3)
+    Recording.objects.filter(pk=recording.pk).update(timeline_offset=recording.timeline_offset)
+    job = transcription_job_create(recording=recording, options=job_options, actor=actor)
+    return recording, job
+
+
+@transaction.atomic
+def interview_retranscribe(
+    *, interview: Interview, actor: Any = None, language: str | None = None
+) -> list[TranscriptionJob]:
+    """Transcribe every recorded part (and voice note) of the current transcript again, as new
+    transcript versions: editors' corrections are kept, span redactions carried over or held."""
+    current = interview.transcripts.filter(is_current=True).first()
+    used = []
+    if current is not None:
+        used = list(
+            dict.fromkeys(
+                current.segments.exclude(recording=None).order_by("index").values_list("recording", flat=True)
+            )
+        )
+    if not used:
+        used = list(
+            interview.recordings.filter(replaced_by__isnull=True)
+            .order_by("timeline_offset", "pk")
+            .values_list("pk", flat=True)
+        )
+    if not used:
+        raise RecordingRefused("The interview has no recording to transcribe.")
+    jobs = []
+    for recording in Recording.objects.filter(pk__in=used).order_by("timeline_offset", "pk"):
+        options = {"retranscribe": True, "language": language or None}
+        jobs.append(transcription_job_create(recording=recording, options=options, actor=actor))
+    audit_log(
+        actor=actor,
+        action="interview_retranscribe",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"jobs": len(jobs)},
+    )
+    return jobs

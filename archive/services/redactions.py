@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Entity, EntityAlias, Interview, Redaction, Segment
-from ..rendering import entity_rules, materialise
+from ..rendering import rules_changed
 from ..textnorm import Gazetteer, is_arabic, normalise
 from .audit import audit_log
 from .people import interview_touch
@@ -95,30 +95,9 @@ def entity_add_alias(*, entity: Entity, alias: str, rebuild: bool = True, actor:
     return row
 
 
-def interviews_mentioning(names: Iterable[str]) -> list[Interview]:
-    """Interviews whose current transcript, title or summary mentions any of the names."""
-    gazetteer = Gazetteer((name, name) for name in names if name)
-    if not gazetteer:
-        return []
-    found: set[int] = set()
-    segments = Segment.objects.filter(transcript__is_current=True).values_list("transcript__interview_id", "raw_text")
-    for interview_id, text in segments.iterator(chunk_size=5000):
-        if interview_id not in found and any(True for _ in gazetteer.find(text)):
-            found.add(interview_id)
-    for interview in Interview.objects.exclude(pk__in=found).only("pk", "title", "summary"):
-        if any(True for _ in gazetteer.find(f"{interview.title}\n{interview.summary}")):
-            found.add(interview.pk)
-    return list(Interview.objects.filter(pk__in=found))
-
-
 def rebuild_interviews_mentioning(names: Iterable[str], *, actor: Any = None) -> list[Interview]:
-    interviews = interviews_mentioning(names)
-    rules = entity_rules()
-    for interview in interviews:
-        Interview.objects.filter(pk=interview.pk).update(policy_version=interview.policy_version + 1)
-        interview.refresh_from_db()
-        materialise(interview, rules)
-    return interviews
+    """The entity rules changed for these names: see rendering.rules_changed."""
+    return rules_changed(names)
 
 
 def _entity_names(entity: Entity) -> list[str]:
@@ -318,3 +297,157 @@ def redaction_add_phrase_span(*, interview: Interview, phrase: str, occurrence: 
             seen += 1
             start = segment.raw_text.find(phrase, start + 1)
     raise ValueError("The phrase does not occur in the interview's transcript.")
+
+
+# Span redactions follow the text they hide --------------------------------------------------------
+
+REANCHOR_WINDOW_SECONDS = 3.0
+
+
+def _occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
+    """Where `phrase` occurs in `text`, by the redaction matcher (normalised, word-bounded), else as
+    the same characters."""
+    found = [(m.start, m.end) for m in Gazetteer([(phrase, None)]).find(text)]
+    if found:
+        return found
+    spans, start = [], text.find(phrase)
+    while start >= 0:
+        spans.append((start, start + len(phrase)))
+        start = text.find(phrase, start + 1)
+    return spans
+
+
+def _anchor(redaction: Redaction, old_text: str, candidates: Iterable[Segment]) -> tuple[Segment, int, int] | None:
+    """The place in `candidates` (nearest first) holding the phrase the span hid in `old_text`: the
+    same occurrence by order where the phrase occurs more than once."""
+    phrase = old_text[redaction.start_char : redaction.end_char]
+    if not phrase.strip():
+        return None
+    ordinal = sum(1 for start, _end in _occurrences(old_text, phrase) if start < redaction.start_char)
+    for segment in candidates:
+        found = _occurrences(segment.raw_text, phrase)
+        if found:
+            start, end = found[min(ordinal, len(found) - 1)]
+            return segment, start, end
+    return None
+
+
+def _hold_or_drop(redaction: Redaction, reason: str) -> None:
+    """A span that lost its text: an approved one is held (its tier and below wait for an editor); a
+    suggestion is set aside as rejected, since nothing it pointed at is left."""
+    if redaction.status == Redaction.Status.APPROVED:
+        redaction.held = True
+    else:
+        redaction.status = Redaction.Status.REJECTED
+        redaction.decided_at = timezone.now()
+    redaction.reason = reason[:300]
+
+
+def spans_follow_version(
+    *, previous: Any, rows: list[Segment], origins: dict[int, Segment], recording_map: dict[int, int], actor: Any = None
+) -> dict[str, int]:
+    """Move the previous version's span redactions onto the new version's rows: a row copied from an
+    old one (`origins`: old pk → new row) keeps the span where the text is the same; otherwise the
+    phrase is looked for by text near the same time in rows of the same media (`recording_map` maps a
+    replaced recording to its replacement). What cannot be placed is held (approved) or set aside."""
+    counts = {"moved": 0, "held": 0}
+    if previous is None:
+        return counts
+    spans = Redaction.objects.filter(
+        kind=Redaction.Kind.SPAN,
+        segment__transcript=previous,
+        status__in=[Redaction.Status.APPROVED, Redaction.Status.SUGGESTED],
+        held=False,
+    ).select_related("segment")
+    for redaction in spans:
+        old = redaction.segment
+        copy = origins.get(old.pk)
+        if copy is not None and copy.raw_text == old.raw_text:
+            placed: tuple[Segment, int, int] | None = (copy, redaction.start_char, redaction.end_char)
+        else:
+            media = recording_map.get(old.recording_id, old.recording_id) if old.recording_id else None
+            nearby = [
+                row
+                for row in rows
+                if row.recording_id == media
+                and row.start < old.end + REANCHOR_WINDOW_SECONDS
+                and row.end > old.start - REANCHOR_WINDOW_SECONDS
+            ]
+            nearby.sort(key=lambda row: abs(row.start - old.start))
+            placed = _anchor(redaction, old.raw_text, nearby)
+        if placed is None:
+            _hold_or_drop(redaction, "The hidden text was not found in the new transcript version.")
+            counts["held"] += redaction.held
+        else:
+            redaction.segment, redaction.start_char, redaction.end_char = placed
+            counts["moved"] += 1
+        redaction.save(update_fields=["segment", "start_char", "end_char", "held", "status", "decided_at", "reason"])
+    if counts["held"]:
+        audit_log(
+            actor=actor,
+            action="redaction_held",
+            target_type="interview",
+            target_id=str(previous.interview.public_id),
+            detail={"count": counts["held"]},
+        )
+    return counts
+
+
+def spans_follow_edit(*, segment: Segment, old_text: str, actor: Any = None) -> int:
+    """After a correction of `segment`, its span redactions follow their phrase into the new text;
+    those whose phrase is gone are held. Returns how many were held."""
+    held = 0
+    spans = Redaction.objects.filter(
+        kind=Redaction.Kind.SPAN,
+        segment=segment,
+        status__in=[Redaction.Status.APPROVED, Redaction.Status.SUGGESTED],
+        held=False,
+    )
+    for redaction in spans:
+        placed = _anchor(redaction, old_text, [segment])
+        if placed is None:
+            _hold_or_drop(redaction, "The hidden text was changed by a correction.")
+            held += redaction.held
+        else:
+            _segment, redaction.start_char, redaction.end_char = placed
+        redaction.save(update_fields=["start_char", "end_char", "held", "status", "decided_at", "reason"])
+    if held:
+        audit_log(
+            actor=actor,
+            action="redaction_held",
+            target_type="interview",
+            target_id=str(segment.transcript.interview.public_id),
+            detail={"count": held},
+        )
+    return held
+
+
+@transaction.atomic
+def redaction_resolve_held(
+    *, redaction: Redaction, actor: Any = None, segment: Segment | None = None, start_char: int = 0, end_char: int = 0
+) -> Redaction:
+    """An editor's decision on a held span: place it on a current segment (`segment`, offsets), or,
+    without a segment, set it aside (rejected). Either way the lower tiers are released."""
+    if not redaction.held:
+        raise ValueError("The redaction is not waiting for a decision.")
+    interview = redaction.segment.transcript.interview
+    if segment is not None:
+        if segment.transcript.interview_id != interview.pk or not segment.transcript.is_current:
+            raise ValueError("The segment is not in the interview's current transcript.")
+        if not 0 <= start_char < end_char <= len(segment.raw_text):
+            raise ValueError("The span lies outside the segment text.")
+        redaction.segment, redaction.start_char, redaction.end_char = segment, start_char, end_char
+    else:
+        redaction.status = Redaction.Status.REJECTED
+    redaction.held = False
+    redaction.decided_at = timezone.now()
+    redaction.save(update_fields=["segment", "start_char", "end_char", "held", "status", "decided_at"])
+    audit_log(
+        actor=actor,
+        action="redaction_resolve",
+        target_type="interview",
+        target_id=str(interview.public_id),
+        detail={"redaction": str(redaction.public_id), "status": redaction.status},
+    )
+    interview_touch(interview)
+    return redaction

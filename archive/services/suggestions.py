@@ -19,6 +19,7 @@ from ..models import Entity, Interview, Redaction, Segment, Tier
 from ..rendering import TierRedactor, load_inputs
 from ..suggestions import GazetteerName, Suggester, Suggestion
 from .audit import audit_log
+from .people import interview_touch
 
 CATEGORY_FOR_KIND = {
     Entity.Kind.PERSON: Redaction.Category.NAME,
@@ -79,6 +80,23 @@ def _covered(start: int, end: int, intervals: Iterable[tuple[int, int, Any]]) ->
 
 
 def _row(segment: Segment, interview: Interview, suggestion: Suggestion, now: Any) -> Redaction:
+    """A suggested span; a contact detail (a phone number, an email address) is applied at once at
+    custodian visibility, as imports do: nothing waits on a decision before it stops being published."""
+    if suggestion.category == Redaction.Category.CONTACT:
+        return Redaction(
+            kind=Redaction.Kind.SPAN,
+            interview=interview,
+            segment=segment,
+            start_char=suggestion.start,
+            end_char=suggestion.end,
+            category=Redaction.Category.CONTACT,
+            visible_from=Tier.CUSTODIAN,
+            status=Redaction.Status.APPROVED,
+            source=suggestion.source[:30],
+            reason=f"contact detail found by {suggestion.source}; applied at custodian visibility",
+            created_at=now,
+            decided_at=now,
+        )
     replacement_kind = Redaction.ReplacementKind.LABEL
     entity_id = None
     if isinstance(suggestion.key, EntityKey):
@@ -139,6 +157,8 @@ def suggestions_generate(
             taken.append((suggestion.start, suggestion.end))
             rows.append(_row(segment, interview, suggestion, now))
     Redaction.objects.bulk_create(rows, batch_size=500)
+    if any(row.status == Redaction.Status.APPROVED for row in rows):
+        interview_touch(interview)
     by_source: dict[str, int] = {}
     for row in rows:
         by_source[row.source] = by_source.get(row.source, 0) + 1

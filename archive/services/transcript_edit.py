@@ -151,9 +151,7 @@ def segment_correct(
                 "workbench first; nothing was saved."
             )
         moved.append((redaction, anchored))
-    for redaction, (start, end) in moved:
-        if (start, end) != (redaction.start_char, redaction.end_char):
-            Redaction.objects.filter(pk=redaction.pk).update(start_char=start, end_char=end)
+    # segment_edit moves each span onto its phrase in the new text (checked above to be there).
     if moved:
         audit_log(
             actor=actor,

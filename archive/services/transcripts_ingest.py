@@ -189,40 +189,65 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
         recording = job.recording
         interview: Interview = recording.interview
         provenance = result.provenance
-        if (job.options or {}).get("in_place"):
+        options = job.options or {}
+        if recording.duration_seconds is None and info.decoded_duration:
+            recording.duration_seconds = info.decoded_duration
+            type(recording).objects.filter(pk=recording.pk).update(duration_seconds=info.decoded_duration)
+        note = {
+            "engine": f"{provenance.engine} {provenance.engine_version}",
+            "model": provenance.model_name,
+            "model_sha256": provenance.model_sha256,
+            "language": result.language,
+        }
+        if options.get("in_place") or options.get("part"):
+            # A chat's voice note at its message time, or a later part after the parts before it: the
+            # rows of the current transcript stay as they are (corrections and spans with them).
+            offset = float(options.get("offset") if options.get("in_place") else recording.timeline_offset or 0.0)
             note_insert(
                 interview=interview,
                 recording=recording,
                 segments=_segment_inputs(result),
-                offset=float(job.options.get("offset") or 0.0),
-                provenance={
-                    "engine": f"{provenance.engine} {provenance.engine_version}",
-                    "model": provenance.model_name,
-                    "model_sha256": provenance.model_sha256,
-                    "language": result.language,
-                },
+                offset=offset,
+                provenance=note,
+                part=bool(options.get("part")),
             )
-            return _finish(job, result, empty_reason="No speech was found in the voice note.")
-        transcript_store(
-            interview=interview,
-            segments=_segment_inputs(result),
-            source="whisper",
-            recording=recording,
-            language=result.language,
-            engine=f"{provenance.engine} {provenance.engine_version}",
-            model_name=provenance.model_name,
-            model_sha256=provenance.model_sha256,
-            options={
-                **provenance.options,
-                "language_probability": result.language_probability,
-                "input_sha256": recording.sha256,
-                "channel_languages": {str(k): v for k, v in result.channel_languages.items()},
-            },
-        )
+            suggestions_generate(interview=interview)
+            empty = "No speech was found in the voice note." if options.get("in_place") else "No speech was found."
+            return _finish(job, result, empty_reason=empty)
+        version_options = {
+            **provenance.options,
+            "language_probability": result.language_probability,
+            "input_sha256": recording.sha256,
+            "channel_languages": {str(k): v for k, v in result.channel_languages.items()},
+        }
+        replaced = Recording.objects.filter(pk=options.get("replaces"), interview=interview).first()
+        current = interview.transcripts.filter(is_current=True).first()
+        others = current is not None and current.segments.exclude(recording=recording).exclude(recording=None).exists()
+        if replaced is not None or options.get("retranscribe") or others:
+            # A new version of this one recording's part: every other part's rows are kept.
+            version_replacing(
+                interview=interview,
+                old=replaced or recording,
+                new=recording,
+                segments=_segment_inputs(result),
+                language=result.language,
+                provenance=note,
+                options=version_options,
+            )
+        else:
+            transcript_store(
+                interview=interview,
+                segments=_segment_inputs(result),
+                source="whisper",
+                recording=recording,
+                language=result.language,
+                engine=note["engine"],
+                model_name=provenance.model_name,
+                model_sha256=provenance.model_sha256,
+                options=version_options,
+            )
         if result.language and not interview.languages:
             interview_update(interview=interview, languages=[result.language])
-        if recording.duration_seconds is None and info.decoded_duration:
-            type(recording).objects.filter(pk=recording.pk).update(duration_seconds=info.decoded_duration)
         # Suggestions (names, numbers, places) wait for an editor's decision; nothing is applied.
         suggestions_generate(interview=interview)
         return _finish(job, result, empty_reason="No speech was found in the recording.")
@@ -258,15 +283,19 @@ def note_insert(
     offset: float,
     provenance: dict[str, Any],
     actor: Any = None,
+    part: bool = False,
 ) -> Transcript:
-    """Put a voice note's transcribed segments into the current transcript at `offset` (seconds),
-    in place: no new transcript version. Every other Segment row is kept as it is, so editors'
-    corrections and span redactions (which point at Segment rows) still apply; only indexes move.
-    The note's placeholder segment (left by the importer) is replaced and lends its speaker to the
-    note's segments, unless an editor already typed the note in: then the editor's text is kept."""
+    """Put a voice note's transcribed segments (or a later part's: `part`) into the current transcript
+    at `offset` (seconds), in place: no new transcript version. Every other Segment row is kept as it
+    is, so editors' corrections and span redactions (which point at Segment rows) still apply; only
+    indexes move. The note's placeholder segment (left by the importer) is replaced and lends its
+    speaker to the note's segments, unless an editor already typed the note in: then the editor's text
+    is kept, and refers to the whole note (a redaction in it silences all of the note)."""
     Interview.objects.select_for_update().filter(pk=interview.pk).first()
+    type(recording).objects.filter(pk=recording.pk).update(timeline_offset=offset, is_voice_note=not part)
+    recording.timeline_offset, recording.is_voice_note = offset, not part
     transcript = interview.transcripts.filter(is_current=True).first()
-    shifted = [_shift(item, offset) for item in segments]
+    shifted = [_shift(item, offset, recording) for item in segments]
     if transcript is None:
         return transcript_store(
             interview=interview,
@@ -277,20 +306,29 @@ def note_insert(
             engine=provenance.get("engine", ""),
             model_name=provenance.get("model", ""),
             model_sha256=provenance.get("model_sha256", ""),
-            options={"in_place_notes": [_note_record(recording, offset, provenance, len(shifted))]},
+            options={
+                ("parts" if part else "in_place_notes"): [_note_record(recording, offset, provenance, len(shifted))]
+            },
             actor=actor,
         )
     rows = list(transcript.segments.order_by("index"))
-    placeholder = next(
-        (r for r in rows if abs(r.start - offset) < 0.001 and r.raw_text in _placeholder_texts() and not r.edited),
-        None,
-    )
-    typed_by_editor = any(abs(r.start - offset) < 0.001 and r.edited for r in rows) and placeholder is None
-    record = _note_record(recording, offset, provenance, 0 if typed_by_editor else len(shifted))
-    if not typed_by_editor:
+    placeholder = None
+    typed = None
+    if not part:
+        placeholder = next(
+            (r for r in rows if abs(r.start - offset) < 0.001 and r.raw_text in _placeholder_texts() and not r.edited),
+            None,
+        )
+        typed = next((r for r in rows if abs(r.start - offset) < 0.001 and r.edited), None) if not placeholder else None
+    record = _note_record(recording, offset, provenance, 0 if typed else len(shifted))
+    if typed is not None:
+        end = max(typed.end, offset + (recording.duration_seconds or 0.0))
+        Segment.objects.filter(pk=typed.pk).update(recording=recording, media_offset=offset, end=end)
+    else:
         _splice(transcript, rows, placeholder, shifted, offset)
     options = dict(transcript.options or {})
-    options["in_place_notes"] = [*options.get("in_place_notes", []), record]
+    key = "parts" if part else "in_place_notes"
+    options[key] = [*options.get(key, []), record]
     Transcript.objects.filter(pk=transcript.pk).update(options=options)
     audit_log(
         actor=actor,
@@ -303,7 +341,7 @@ def note_insert(
     return transcript
 
 
-def _shift(item: SegmentInput, offset: float) -> SegmentInput:
+def _shift(item: SegmentInput, offset: float, recording: Recording | None = None) -> SegmentInput:
     words = [
         {
             **w,
@@ -322,6 +360,8 @@ def _shift(item: SegmentInput, offset: float) -> SegmentInput:
         narrator=item.narrator,
         channel=item.channel,
         words=words,
+        recording=recording or item.recording,
+        media_offset=offset if recording is not None else item.media_offset,
     )
 
 
@@ -368,6 +408,8 @@ def _splice(
             speaker_narrator_id=narrator_id,
             channel=item.channel,
             raw_words=item.words,
+            recording=item.recording,
+            media_offset=item.media_offset or 0.0,
         )
         for i, item in enumerate(sorted(notes, key=lambda n: (n.start, n.end)))
     ]
@@ -377,3 +419,73 @@ def _splice(
     for index, row in enumerate(ordered):
         row.index = index
     Segment.objects.bulk_update(ordered, ["index"], batch_size=500)
+
+
+@transaction.atomic
+def version_replacing(
+    *,
+    interview: Interview,
+    old: Recording,
+    new: Recording,
+    segments: list[SegmentInput],
+    language: str,
+    provenance: dict[str, Any],
+    options: dict[str, Any],
+    actor: Any = None,
+) -> Transcript:
+    """A new transcript version in which the part (or voice note) recorded by `old` is transcribed from
+    `new` (the same recording when it is re-transcribed, a better copy when it replaces it). Every other
+    row is copied unchanged; a replacement of another length moves the later parts along the timeline.
+    Corrections and span redactions follow (transcript_store)."""
+    Interview.objects.select_for_update().filter(pk=interview.pk).first()
+    current = interview.transcripts.filter(is_current=True).first()
+    rows = list(current.segments.order_by("index").select_related("recording", "speaker_narrator")) if current else []
+    mine = [r for r in rows if r.recording_id == old.pk]
+    base = mine[0].media_offset if mine else old.timeline_offset
+    delta = 0.0
+    if new.pk != old.pk and not old.is_voice_note:
+        delta = round((new.duration_seconds or 0.0) - (old.duration_seconds or 0.0), 3)
+    if new.pk != old.pk:
+        type(new).objects.filter(pk=new.pk).update(timeline_offset=base, is_voice_note=old.is_voice_note)
+        type(old).objects.filter(pk=old.pk).update(replaced_by=new)
+        new.timeline_offset, new.is_voice_note = base, old.is_voice_note
+    if delta:
+        later = interview.recordings.filter(is_voice_note=False, timeline_offset__gt=base + 0.0005).exclude(pk=new.pk)
+        later.update(timeline_offset=F("timeline_offset") + delta)
+    inputs: list[SegmentInput] = []
+    for row in rows:
+        if row.recording_id == old.pk:
+            continue
+        shift = delta if (delta and row.recording_id and row.media_offset > base + 0.0005) else 0.0
+        inputs.append(
+            _shift(
+                SegmentInput(
+                    start=row.start,
+                    end=row.end,
+                    text=row.raw_text,
+                    language=row.language,
+                    speaker=row.raw_speaker,
+                    role=row.speaker_role,
+                    narrator=row.speaker_narrator,
+                    channel=row.channel,
+                    words=row.raw_words,
+                    recording=row.recording,
+                    media_offset=row.media_offset + shift,
+                    origin=row,
+                ),
+                shift,
+            )
+        )
+    inputs.extend(_shift(item, base, new) for item in segments)
+    return transcript_store(
+        interview=interview,
+        segments=inputs,
+        source=Transcript.Source.WHISPER,
+        language=language or (current.language if current else ""),
+        engine=provenance.get("engine", ""),
+        model_name=provenance.get("model", ""),
+        model_sha256=provenance.get("model_sha256", ""),
+        options={**options, "replaced": {"from": str(old.public_id), "to": str(new.public_id)}},
+        actor=actor,
+        recording_map={old.pk: new.pk},
+    )
