@@ -162,6 +162,9 @@ def _message(conversation: Conversation, item: dict, files: _Files) -> None:
         else:
             found = files.find(path)
             name = path.replace("\\", "/").lstrip("/")
+            if found:
+                # The member's own (normalised) path, relative to result.json, names the file.
+                name = found[len(files.base) + 1 :] if files.base and found.startswith(files.base + "/") else found
             spoken = media_type in _SPOKEN
             if found:
                 conversation.files[name] = found
