@@ -13,7 +13,7 @@ from datetime import date
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -151,29 +151,48 @@ def can_see(user: User | AnonymousUser | None, interview: Interview) -> bool:
 
 
 def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple[Interview, str]:
-    """The one lookup helper: (interview, tier) or 404 alike for missing and not-yours."""
+    """The one lookup helper: (interview, tier) or 404 alike for missing and not-yours.
+
+    A missing id and a hidden one cost the same, so that neither the answer nor its timing tells
+    them apart: one query for the row (with whether this user gathered it), one for the user's
+    memberships, and for a signed-in user one audited denial either way."""
+    authenticated = _is_authenticated(user)
     try:
-        interview = (
-            Interview.objects.select_related("collection").prefetch_related("interviewers").get(public_id=public_id)
-        )
-    except (Interview.DoesNotExist, ValueError, TypeError, ValidationError):  # missing or malformed id
+        key = Interview._meta.get_field("public_id").to_python(public_id)
+    except (ValueError, TypeError, ValidationError):  # a malformed id cannot name anything: no lookup
         raise Http404 from None
-    tier = user_tier(user, interview)
-    if not tier_at_least(tier, required_tier(interview)):
-        _log_denial(user, interview, tier)
+    if key is None:
         raise Http404
-    return interview, tier
+    rows = Interview.objects.select_related("collection").filter(public_id=key)
+    if authenticated:
+        gathered = Interview.interviewers.through.objects.filter(interview_id=OuterRef("pk"), user_id=user.pk)
+        rows = rows.annotate(gathered_by_user=Exists(gathered))
+    interview = next(iter(rows[:1]), None)
+    memberships = list(user.memberships.all()) if authenticated else []
+    tier = Tier.PUBLIC
+    if interview is not None:
+        tier = _tier_of(user, memberships, interview.collection_id, getattr(interview, "gathered_by_user", False))
+        if tier_at_least(tier, required_tier(interview)):
+            return interview, tier
+    _log_denial(user, str(key), tier if interview is not None else "", found=interview is not None)
+    raise Http404
 
 
-def _log_denial(user: User | AnonymousUser | None, interview: Interview, tier: str) -> None:
-    """A signed-in user asked for an interview that exists but is above them: audited (and alerted on
-    when repeated), while the response stays the same 404 as for a missing id."""
+def _log_denial(user: User | AnonymousUser | None, public_id: str, tier: str, *, found: bool) -> None:
+    """A signed-in user asked for an interview they may not see: audited (and alerted on when
+    repeated) whether or not it exists, while the response stays the same 404. Probing ids that do
+    not exist is an attempt like any other, and writing the event for both keeps their cost equal."""
     if not _is_authenticated(user):
         return
     from .services.audit import audit_log  # services import this module
 
     audit_log(
-        actor=user, action="access_denied", target_type="interview", target_id=str(interview.public_id), tier=tier
+        actor=user,
+        action="access_denied",
+        target_type="interview",
+        target_id=public_id,
+        tier=tier,
+        detail={"found": found},
     )
 
 
@@ -221,14 +240,17 @@ def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, str]:
 def _tier_from(user, memberships: Iterable[Membership], interview: Interview) -> str:
     if not _is_authenticated(user):
         return Tier.PUBLIC
-    if user.is_superuser:
+    gathered = any(u.pk == user.pk for u in interview.interviewers.all())
+    return _tier_of(user, memberships, interview.collection_id, gathered)
+
+
+def _tier_of(user, memberships: Iterable[Membership], collection_id: int, gathered: bool) -> str:
+    """The tier from the user's memberships in the collection, custodian for whoever gathered it."""
+    if not _is_authenticated(user):
+        return Tier.PUBLIC
+    if user.is_superuser or gathered:
         return Tier.CUSTODIAN
-    tier = max_tier(
-        Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == interview.collection_id]
-    )
-    if any(u.pk == user.pk for u in interview.interviewers.all()):
-        tier = Tier.CUSTODIAN
-    return tier
+    return max_tier(Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == collection_id])
 
 
 def visible_collections(user: User | AnonymousUser | None) -> list[tuple[Collection, int]]:

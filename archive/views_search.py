@@ -20,14 +20,21 @@ def _page(value: str | None) -> int:
 
 
 def search_page(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:500]
-    context: dict = {"query": query, "filters": {}, "results": None, "error": ""}
+    query = request.GET.get("q", "").strip()
+    context: dict = {"query": query[: engine.MAX_QUERY_CHARS], "filters": {}, "results": None, "error": ""}
     try:
         filters = engine.Filters.from_mapping(request.GET)
     except engine.QueryError as error:
         filters = engine.Filters()
         context["error"] = str(error)
     context["filters"] = {name: getattr(filters, name) for name in FILTER_NAMES}
+    if query and not context["error"]:
+        try:
+            engine.parse(query)
+        except engine.QueryError as error:
+            # Too long or too deep to search: the same page, with the reason, as a client error.
+            context["error"] = str(error)
+            return render(request, "archive/search.html", context, status=400)
     if query and not context["error"]:
         results = engine.search(request.user, query, filters=filters, page=_page(request.GET.get("page")))
         context["results"] = results

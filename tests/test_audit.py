@@ -76,13 +76,15 @@ def test_it_logs_denied_access_to_an_existing_interview_without_telling(demo, cl
     api_hidden = researcher.get(f"/api/v1/interviews/{sealed.public_id}/")
     assert api_hidden.status_code == 404 and api_hidden.json() == {"detail": "Not found."}
     denied = AuditEvent.objects.filter(action="access_denied")
-    assert list(denied.values_list("actor_label", "target_id", "tier")) == [
-        ("researcher", str(sealed.public_id), "researcher"),
-        ("researcher", str(sealed.public_id), "researcher"),
+    # A missing id is an event too (probing is an attempt, and equal work keeps timing equal).
+    assert list(denied.values_list("actor_label", "target_id", "tier", "detail")) == [
+        ("researcher", str(sealed.public_id), "researcher", {"found": True}),
+        ("researcher", MISSING, "", {"found": False}),
+        ("researcher", str(sealed.public_id), "researcher", {"found": True}),
     ]
-    # Signed-out probes and missing ids are not events (nothing to deny, and no account to alert on).
+    # Signed-out probes are not events (no account to alert on).
     client_as(None).get(f"/interviews/{sealed.public_id}/")
-    assert denied.count() == 2
+    assert denied.count() == 3
 
 
 def test_it_alerts_custodians_when_one_account_is_denied_repeatedly(demo, client_as):

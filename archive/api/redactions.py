@@ -123,6 +123,7 @@ class InterviewRedactions(APIView):
                     visible_from=data["visible_from"],
                     replacement=data["replacement"],
                     interview=interview,
+                    caller_tier=tier,
                     actor=request.user,
                 )
             else:

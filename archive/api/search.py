@@ -31,24 +31,29 @@ def _int(value: str | None, default: int) -> int:
 class SearchView(APIView):
     @extend_schema(
         parameters=PARAMETERS,
-        responses=inline_serializer(
-            "SearchResults",
-            {
-                "query": serializers.CharField(),
-                "total": serializers.IntegerField(),
-                "page": serializers.IntegerField(),
-                "per_page": serializers.IntegerField(),
-                "pages": serializers.IntegerField(),
-                "hits": serializers.ListField(child=serializers.DictField()),
-                "facets": serializers.DictField(),
-                "error": serializers.CharField(),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "SearchResults",
+                {
+                    "query": serializers.CharField(),
+                    "total": serializers.IntegerField(),
+                    "page": serializers.IntegerField(),
+                    "per_page": serializers.IntegerField(),
+                    "pages": serializers.IntegerField(),
+                    "hits": serializers.ListField(child=serializers.DictField()),
+                    "facets": serializers.DictField(),
+                    "error": serializers.CharField(),
+                },
+            ),
+            400: inline_serializer("SearchRefused", {"detail": serializers.CharField()}),
+        },
     )
     def get(self, request: Request) -> Response:
-        query = request.query_params.get("q", "").strip()[:500]
+        query = request.query_params.get("q", "").strip()
         try:
             filters = engine.Filters.from_mapping(request.query_params)
+            if query:
+                engine.parse(query)  # a query it cannot read (too long, too deep, only NOT) is a 400
         except engine.QueryError as error:
             return Response({"detail": str(error)}, status=400)
         if not query:

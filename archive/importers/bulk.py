@@ -20,6 +20,8 @@ from .detect import AUDIO_SUFFIXES, detect_kind, parse_file
 from .safezip import SafeZip, ZipLimits, _normalise_name
 
 MAX_ROWS = 1_000
+MAX_TITLE_CHARS = 300  # Interview.title
+MAX_NAME_CHARS = 200  # what the upload form and the API accept for a narrator's name
 COLUMNS = (
     "file",
     "title",
@@ -89,6 +91,12 @@ def parse_bulk(data: bytes, **options) -> ParsedBulk:
 def _check_row(number: int, row: dict[str, str]) -> None:
     if not row.get("file") or not row.get("title"):
         raise ImportRefused(f"Row {number} of the metadata CSV needs a file and a title.", code="format")
+    if len(row["title"]) > MAX_TITLE_CHARS:
+        raise ImportRefused(f"Row {number}: the title is longer than {MAX_TITLE_CHARS} characters.", code="format")
+    if len(row.get("narrator", "")) > MAX_NAME_CHARS:
+        raise ImportRefused(
+            f"Row {number}: the narrator's name is longer than {MAX_NAME_CHARS} characters.", code="format"
+        )
     checks = (("anonymity", ANONYMITY), ("access", TIERS), ("mode", MODES))
     for column, allowed in checks:
         if row.get(column) and row[column] not in allowed:

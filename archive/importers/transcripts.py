@@ -22,6 +22,7 @@ from .base import (
 )
 from .safezip import SafeZip, ZipLimits
 from .sensitive import find_emails, find_phones
+from .xmlsafe import check_xml, looks_like_xml, parse_xml
 
 MAX_SECONDS = 100 * 3600
 _TIMING = re.compile(
@@ -226,6 +227,9 @@ def parse_txt(data: bytes, **options) -> ParsedImport:
     return parse_lines(text.split("\n"), "txt", options)
 
 
+XML_DTD_REFUSED = "The XML file declares a DTD or entities, which is not allowed (entity expansion attacks)."
+DOCX_DTD_REFUSED = "The Word document declares a DTD or XML entities, which is not allowed."
+DOCX_DAMAGED = "The Word document is damaged and cannot be read."
 _DOCX_LIMITS = ZipLimits(max_members=2_000, max_total_bytes=256 * 1024**2, max_member_bytes=128 * 1024**2)
 
 
@@ -234,15 +238,17 @@ def parse_docx(data: bytes, **options) -> ParsedImport:
     archive = SafeZip(data, limits=_DOCX_LIMITS)
     if archive.get("word/document.xml") is None:
         raise ImportRefused("This is not a Word document (.docx): it has no word/document.xml.", code="format")
-    document_xml = archive.read("word/document.xml")
-    if b"<!ENTITY" in document_xml[:65536] or b"<!DOCTYPE" in document_xml[:65536]:
-        raise ImportRefused("The Word document declares XML entities, which is not allowed.", code="xml_entities")
+    # Every XML part python-docx might parse is read first by a parser that refuses DTDs and entities.
+    for member in archive.members:
+        data_of_member = archive.read(member)
+        if member.suffix in (".xml", ".rels") or looks_like_xml(data_of_member):
+            check_xml(data_of_member, refused=DOCX_DTD_REFUSED, damaged=DOCX_DAMAGED)
     import docx  # python-docx; imported late to keep the pure parsers light
 
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
-        raise ImportRefused("The Word document is damaged and cannot be read.", code="format") from exc
+        raise ImportRefused(DOCX_DAMAGED, code="format") from exc
     paragraphs = [p.text for p in document.paragraphs]
     for table in document.tables:
         for row in table.rows:
@@ -257,22 +263,8 @@ def parse_ohms(data: bytes, **options) -> ParsedImport:
     """OHMS XML (Oral History Metadata Synchronizer): <transcript> text with a <sync> string
     "interval:|line(word)|…" giving the line reached at each interval (in minutes); without a
     transcript, the <index> points (time, title, synopsis) become the segments."""
-    from lxml import etree
-
     text = decode_text(data, what="OHMS XML file", encoding=options.get("encoding"))
-    head = text[:65536]
-    if "<!ENTITY" in head or "<!DOCTYPE" in head:
-        raise ImportRefused(
-            "The XML file declares a DTD or entities, which is not allowed (entity expansion attacks).",
-            code="xml_entities",
-        )
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
-    )
-    try:
-        root = etree.fromstring(text.encode("utf-8"), parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise ImportRefused(f"The XML file is malformed (line {exc.lineno or '?'}).", code="format") from exc
+    root = parse_xml(text, what="XML file", refused=XML_DTD_REFUSED)
     record = root.find(".//record") if root.tag != "record" else root
     if record is None:
         raise ImportRefused("This is not an OHMS XML file: it has no <record> element.", code="format")

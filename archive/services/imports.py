@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -81,9 +82,10 @@ class ImportOutcome:
 
 
 @contextmanager
-def _cleanup_on_failure() -> Iterator[list[str]]:
-    """Storage writes are not transactional: remember them and delete them if the import fails."""
-    written: list[str] = []
+def _cleanup_on_failure(written: list[str] | None = None) -> Iterator[list[str]]:
+    """Storage writes are not transactional: remember them and delete them if the import fails.
+    Pass the list of an enclosing import (a bulk zip) so that its failure removes these files too."""
+    written = [] if written is None else written
     try:
         yield written
     except BaseException:
@@ -93,6 +95,18 @@ def _cleanup_on_failure() -> Iterator[list[str]]:
             except OSError:
                 logger.warning("could not delete a file left by a failed import")
         raise
+
+
+def _row_refusal(row: int, exc: ValidationError | ImportRefused) -> ImportRefused:
+    """A bulk row that could not be saved: its number and the reason, as a refusal (a 400)."""
+    if isinstance(exc, ImportRefused):
+        reason = exc.reason if exc.reason.startswith(f"Row {row}") else f"Row {row}: {exc.reason}"
+        return ImportRefused(reason, code=exc.code)
+    if hasattr(exc, "error_dict"):
+        detail = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+    else:
+        detail = " ".join(exc.messages)
+    return ImportRefused(f"Row {row}: {detail}", code="format")
 
 
 # Voice notes ---------------------------------------------------------------------------------
@@ -225,9 +239,11 @@ def import_parsed(
     language: str = "",
     voice_notes: str = "now",
     recording: Recording | None = None,
+    written: list[str] | None = None,
 ) -> ImportOutcome:
     """Fill `interview` (already created, no transcript yet) from a parsed import. `voice_notes`:
-    "now" transcribes them during the import; "queue" stores them with queued in-place jobs."""
+    "now" transcribes them during the import; "queue" stores them with queued in-place jobs.
+    `written` collects the storage names of the files saved (see _cleanup_on_failure)."""
     if voice_notes not in ("now", "queue"):
         raise ValueError("voice_notes must be 'now' or 'queue'")
     narrator: Narrator | None = interview.narrators.first()
@@ -257,7 +273,7 @@ def import_parsed(
                     model=model,
                     model_spec=spec,
                 )
-    with _cleanup_on_failure() as written, transaction.atomic():
+    with _cleanup_on_failure(written) as written, transaction.atomic():
         inputs: list[SegmentInput] = []
         voice_recordings: list[tuple[int, ParsedAttachment]] = []
         stored_notes: dict[int, Recording] = {}
@@ -422,13 +438,15 @@ def import_file(
             consent_scopes=consent_scopes,
         )
     if kind == "bulk":
+        # Every row is parsed and checked before anything is written; all rows then go in one
+        # transaction, and a row that still fails takes every row's stored files with it.
         bulk = parse_bulk(data)
-        with transaction.atomic():
-            outcomes = []
+        outcomes = []
+        with _cleanup_on_failure() as written, transaction.atomic():
             for item in bulk.items:
                 meta = item.metadata
-                outcomes.extend(
-                    _create_and_import(
+                try:
+                    outcomes += _create_and_import(
                         parsed=item.parsed,
                         media=item.media,
                         collection_slug=collection_slug,
@@ -440,9 +458,11 @@ def import_file(
                         actor=actor,
                         voice_notes=voice_notes,
                         filename=meta["file"],
+                        written=written,
                     )
-                )
-            return outcomes
+                except (ValidationError, ImportRefused) as exc:
+                    raise _row_refusal(item.row, exc) from exc
+        return outcomes
     parsed = parse_file(filename, data, kind=kind, interviewer=interviewer)
     return _create_and_import(
         parsed=parsed,
@@ -523,9 +543,21 @@ def channel_import(
 
 
 def _create_and_import(
-    *, parsed, media, collection_slug, title, narrator_name, anonymity, access, language, actor, voice_notes, filename
+    *,
+    parsed,
+    media,
+    collection_slug,
+    title,
+    narrator_name,
+    anonymity,
+    access,
+    language,
+    actor,
+    voice_notes,
+    filename,
+    written: list[str] | None = None,
 ) -> list[ImportOutcome]:
-    with _cleanup_on_failure() as written, transaction.atomic():
+    with _cleanup_on_failure(written) as written, transaction.atomic():
         collection = collection_get_or_create(slug=collection_slug)
         narrator = narrator_create(
             collection=collection, legal_name=narrator_name or "Unnamed narrator", anonymity=anonymity, actor=actor
@@ -559,6 +591,7 @@ def _create_and_import(
                 language=language,
                 voice_notes=voice_notes,
                 recording=recording,
+                written=written,
             )
         ]
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Entity, EntityAlias, Interview, Redaction, Segment
+from ..models import TIER_ORDER, Entity, EntityAlias, Interview, Redaction, Segment, Tier
 from ..rendering import rules_changed
 from ..textnorm import Gazetteer, is_arabic, normalise
 from .audit import audit_log
@@ -74,13 +74,24 @@ def entity_create(
     return entity
 
 
-def entity_find(name: str) -> Entity | None:
+def entity_find(name: str, *, caller_tier: str = Tier.CUSTODIAN) -> Entity | None:
+    """The entity named `name` (or with it as an alias) that someone at `caller_tier` may know of.
+
+    An entity redacted above that tier is not found: linking a guessed name to it would tell the
+    caller which hidden entity (which pseudonym) the name belongs to."""
     key = normalise(name).strip()
-    for entity in Entity.objects.all():
-        if normalise(entity.raw_name).strip() == key:
-            return entity
-    alias = EntityAlias.objects.filter(normalised=key).select_related("entity").first()
-    return alias.entity if alias else None
+    candidates = [entity for entity in Entity.objects.all() if normalise(entity.raw_name).strip() == key]
+    candidates += [alias.entity for alias in EntityAlias.objects.filter(normalised=key).select_related("entity")]
+    if not candidates:
+        return None
+    above = {
+        entity_id
+        for entity_id, visible_from in Redaction.objects.filter(entity__in=candidates)
+        .exclude(status=Redaction.Status.REJECTED)
+        .values_list("entity_id", "visible_from")
+        if TIER_ORDER[visible_from] > TIER_ORDER[caller_tier]
+    }
+    return next((entity for entity in candidates if entity.pk not in above), None)
 
 
 @transaction.atomic
@@ -204,13 +215,17 @@ def redact_phrase(
     visible_from: str,
     replacement: str = "",
     interview: Interview | None = None,
+    caller_tier: str = Tier.CUSTODIAN,
     actor: Any = None,
 ) -> Redaction:
-    """Approved entity redaction of every occurrence of a phrase, in every interview."""
+    """Approved entity redaction of every occurrence of a phrase, in every interview. The phrase joins
+    an existing entity only when that entity is not redacted above `caller_tier` (the tier of whoever
+    asks; operators and scripts work as custodians); otherwise it becomes a new entity, exactly as a
+    name that matches nothing does."""
     phrase = phrase.strip()
     if not phrase:
         raise ValueError("The phrase to redact is empty.")
-    entity = entity_find(phrase) or entity_create(
+    entity = entity_find(phrase, caller_tier=caller_tier) or entity_create(
         kind=KIND_FOR_CATEGORY.get(category, Entity.Kind.OTHER), name=phrase, actor=actor
     )
     replacement_kind = Redaction.ReplacementKind.GENERALISATION if replacement else Redaction.ReplacementKind.LABEL

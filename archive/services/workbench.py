@@ -262,6 +262,7 @@ def redaction_add_selection(
             visible_from=visible_from,
             replacement=replacement,
             interview=interview,
+            caller_tier=tier,
             actor=actor,
         )
     return redaction_add_span(
