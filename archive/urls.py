@@ -68,6 +68,9 @@ urlpatterns += [
     path("collections/<slug:slug>/upload/", views_upload.recording_upload, name="collection_upload"),
     path("interviews/<uuid:public_id>/transcript/", views_transcript.transcript_edit, name="transcript_edit"),
     path(
+        "interviews/<uuid:public_id>/retranscribe/", views_transcript.retranscribe_view, name="interview_retranscribe"
+    ),
+    path(
         "interviews/<uuid:public_id>/transcript/<int:index>/",
         views_transcript.segment_correct_view,
         name="segment_correct",

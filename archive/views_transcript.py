@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from . import access
 from .models import Interview, Segment
 from .rendering import rendering_for
+from .services.recordings import RecordingRefused, interview_retranscribe
 from .services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set, segments_for_editing
 
 
@@ -94,3 +95,17 @@ def segment_speaker_view(request: HttpRequest, public_id: str, index: int) -> Ht
     else:
         messages.success(request, f"Speaker assigned to {count} segment{'s' if count != 1 else ''}.")
     return _back(interview, index)
+
+
+@login_required
+@require_POST
+def retranscribe_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Editors' "Transcribe again": a new transcript version of every recorded part."""
+    interview, _tier = _editor_lookup(request, public_id)
+    try:
+        jobs = interview_retranscribe(interview=interview, actor=request.user)
+    except RecordingRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Transcription queued for {len(jobs)} recording(s); a new version follows.")
+    return redirect(reverse("archive:interview_detail", args=[interview.public_id]))

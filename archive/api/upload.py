@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -27,8 +28,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import access
-from ..models import TranscriptionJob
-from ..services.recordings import recording_store, transcription_job_create
+from ..models import Recording, TranscriptionJob
+from ..services.recordings import RecordingRefused, interview_retranscribe, recording_add
 
 BLOCK = 64 * 1024
 
@@ -91,14 +92,29 @@ class UploadCreate(APIView):
                 "language": serializers.CharField(required=False, help_text="ISO 639 code; detected if absent"),
                 "multilingual": serializers.BooleanField(required=False),
                 "per_channel": serializers.BooleanField(required=False, allow_null=True),
+                "replaces": serializers.UUIDField(
+                    required=False,
+                    help_text="the recording this file replaces (a better copy of the same speech); "
+                    "without it the file is a new part that follows the interview's other parts",
+                ),
             },
         ),
         responses={201: _STARTED, 400: _DETAIL, 404: None},
     )
     def post(self, request, public_id):
         interview, _tier = access.interview_for(request.user, public_id)
-        if not access.can_upload(request.user, interview.collection):
+        # Adding media changes the transcript: edit rights on this interview, not only visibility.
+        if not access.can_edit(request.user, interview):
             raise Http404
+        replaces = ""
+        if request.data.get("replaces"):
+            try:
+                replaced = Recording.objects.get(public_id=str(request.data.get("replaces")), interview=interview)
+            except (Recording.DoesNotExist, ValueError, ValidationError):
+                return Response({"detail": "replaces must name a recording of this interview."}, status=400)
+            if replaced.replaced_by_id is not None:
+                return Response({"detail": "That recording has already been replaced."}, status=400)
+            replaces = str(replaced.public_id)
         try:
             size = int(request.data.get("size"))
         except (TypeError, ValueError):
@@ -112,6 +128,7 @@ class UploadCreate(APIView):
             "size": size,
             "filename": str(request.data.get("filename", ""))[:255],
             "options": _job_options(request.data),
+            "replaces": replaces,
         }
         (_uploads_dir() / f"{key.hex}.part").touch(mode=0o600)
         (_uploads_dir() / f"{key.hex}.json").write_text(json.dumps(meta))
@@ -159,11 +176,23 @@ class UploadChunk(APIView):
 
     def _finish(self, request, upload_id, meta, part):
         interview, _tier = access.interview_for(request.user, meta["interview"])
-        with transaction.atomic(), open(part, "rb") as handle:
-            recording = recording_store(
-                interview=interview, fileobj=handle, original_filename=meta["filename"], actor=request.user
-            )
-            job = transcription_job_create(recording=recording, options=meta["options"], actor=request.user)
+        if not access.can_edit(request.user, interview):
+            raise Http404
+        replaces = None
+        if meta.get("replaces"):
+            replaces = Recording.objects.filter(public_id=meta["replaces"], interview=interview).first()
+        try:
+            with transaction.atomic(), open(part, "rb") as handle:
+                recording, job = recording_add(
+                    interview=interview,
+                    fileobj=handle,
+                    original_filename=meta["filename"],
+                    actor=request.user,
+                    replaces=replaces,
+                    options=meta["options"],
+                )
+        except RecordingRefused as error:
+            return Response({"detail": str(error)}, status=400)
         part.unlink(missing_ok=True)
         part.with_suffix(".json").unlink(missing_ok=True)
         return Response(
@@ -200,7 +229,7 @@ class JobStatus(APIView):
         except (TranscriptionJob.DoesNotExist, ValueError):
             raise Http404 from None
         interview, _tier = access.interview_for(request.user, job.recording.interview.public_id)
-        if not access.can_edit(request.user, interview) and not access.can_upload(request.user, interview.collection):
+        if not access.can_edit(request.user, interview):
             raise Http404
         return Response(
             {
@@ -212,3 +241,30 @@ class JobStatus(APIView):
                 "attempts": job.attempts,
             }
         )
+
+
+class Retranscribe(APIView):
+    @extend_schema(
+        request=inline_serializer(
+            "RetranscribeRequest",
+            {"language": serializers.CharField(required=False, help_text="ISO 639 code; detected if absent")},
+        ),
+        responses={
+            202: inline_serializer(
+                "RetranscribeQueued", {"jobs": serializers.ListField(child=serializers.UUIDField())}
+            ),
+            400: _DETAIL,
+            404: None,
+        },
+    )
+    def post(self, request, public_id):
+        """A new transcript version of every recorded part (redactions carried over or held for a decision)."""
+        interview, _tier = access.interview_for(request.user, public_id)
+        if not access.can_edit(request.user, interview):
+            raise Http404
+        language = _job_options(request.data)["language"]
+        try:
+            jobs = interview_retranscribe(interview=interview, actor=request.user, language=language)
+        except RecordingRefused as error:
+            return Response({"detail": str(error)}, status=400)
+        return Response({"jobs": [str(job.public_id) for job in jobs]}, status=202)

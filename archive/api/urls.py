@@ -63,4 +63,9 @@ urlpatterns += [
     path("interviews/<uuid:public_id>/uploads/", upload_views.UploadCreate.as_view(), name="upload-create"),
     path("uploads/<uuid:upload_id>/", upload_views.UploadChunk.as_view(), name="upload-chunk"),
     path("jobs/<uuid:job_id>/", upload_views.JobStatus.as_view(), name="job-status"),
+    path(
+        "interviews/<uuid:public_id>/retranscribe",
+        upload_views.Retranscribe.as_view(),
+        name="interview-retranscribe",
+    ),
 ]

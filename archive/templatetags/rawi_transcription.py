@@ -44,4 +44,5 @@ def transcription_status(context: Any, public_id: str) -> dict[str, Any]:
         }
         for job in transcription_jobs(interview)
     ]
-    return {"jobs": jobs, "can_edit": can_edit, "can_upload": can_upload}
+    has_recordings = can_edit and interview.recordings.exists()
+    return {"jobs": jobs, "can_edit": can_edit, "can_upload": can_upload, "has_recordings": has_recordings}

@@ -6,9 +6,7 @@ printed on the LAST line of output. ``--wait`` blocks until the job ends; non-ze
 
 from __future__ import annotations
 
-import contextlib
 import io
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,15 +16,14 @@ from django.db import transaction
 
 from archive import media, services
 from archive.importers import CHANNEL_KINDS, ImportRefused, ZipLimits, detect_kind
+from archive.management.jobs import wait_for_job
 from archive.models import Interview, Narrator, Tier, TranscriptionJob
 from archive.services.recordings import (
     AUDIO_VIDEO_EXTENSIONS,
     recorded_interview_create,
     recording_store,
     transcription_job_create,
-    workers_available,
 )
-from archive.services.transcripts_ingest import TransientJobError, transcription_job_run
 
 
 def consent_for_access(access: str, *, voice: bool) -> dict[str, bool]:
@@ -237,30 +234,4 @@ class Command(BaseCommand):
         return interview
 
     def _wait(self, job: TranscriptionJob, timeout: float) -> TranscriptionJob:
-        job.refresh_from_db()
-        if job.state in (TranscriptionJob.State.DONE, TranscriptionJob.State.FAILED):
-            return job  # already ran (an eager configuration runs it on commit)
-        if not workers_available():
-            # No worker answers (or no broker): run the job here. The job's conditional claim keeps a
-            # worker that appears later from running it a second time.
-            self.stderr.write("no transcription worker answered; transcribing in this process")
-            # A transient error puts the job back in the queue with its reason; a worker picks it up.
-            with contextlib.suppress(TransientJobError):
-                transcription_job_run(job.pk)
-            job.refresh_from_db()
-            if job.state in (TranscriptionJob.State.DONE, TranscriptionJob.State.FAILED):
-                return job
-            # A worker that was still starting claimed it first: wait for that worker below.
-        deadline = time.monotonic() + timeout
-        last = -1
-        while True:
-            job.refresh_from_db()
-            if job.state in (TranscriptionJob.State.DONE, TranscriptionJob.State.FAILED):
-                return job
-            percent = int(job.progress * 100)
-            if percent != last:
-                self.stderr.write(f"{job.state} {percent}%")
-                last = percent
-            if time.monotonic() > deadline:
-                raise CommandError("Timed out waiting for the transcription job.")
-            time.sleep(0.25)
+        return wait_for_job(job, timeout, self.stderr)
