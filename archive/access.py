@@ -208,6 +208,15 @@ def can_edit(user: User | AnonymousUser | None, interview: Interview) -> bool:
     return interview.interviewers.filter(pk=user.pk).exists()
 
 
+def can_redact(user: User | AnonymousUser | None, interview: Interview) -> bool:
+    """Redaction and anonymity decisions: the collection's editors and custodians."""
+    if not _is_authenticated(user):
+        return False
+    if user.is_superuser:
+        return True
+    return user.memberships.filter(collection_id=interview.collection_id, role__in=EDIT_ROLES).exists()
+
+
 def can_upload(user: User | AnonymousUser | None, collection: Collection) -> bool:
     if not _is_authenticated(user):
         return False

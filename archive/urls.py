@@ -17,6 +17,7 @@ urlpatterns = [
     path("interviews/<uuid:public_id>/workbench/redact/", views_workbench.workbench_redact, name="workbench_redact"),
     path("interviews/<uuid:public_id>/workbench/decide/", views_workbench.workbench_decide, name="workbench_decide"),
     path("interviews/<uuid:public_id>/workbench/suggest/", views_workbench.workbench_suggest, name="workbench_suggest"),
+    path("interviews/<uuid:public_id>/workbench/held/", views_workbench.workbench_resolve_held, name="workbench_held"),
 ]
 
 from . import views_export  # noqa: E402 (export dialog, added by the export helper)

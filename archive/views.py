@@ -60,6 +60,7 @@ def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "rendering": rendering,
             "tier": tier,
             "can_edit": access.can_edit(request.user, interview),
+            "can_redact": access.can_redact(request.user, interview),
             "public_id": str(interview.public_id),
         },
     )

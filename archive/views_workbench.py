@@ -7,6 +7,7 @@ selection handling and keyboard shortcuts, and every change is an ordinary form 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from . import access
 from .models import Interview, Redaction
 from .rendering import NotVisible, SegmentRendering, rendering_for
 from .services import audit_log
+from .services.redactions import redaction_resolve_held
 from .services.suggestions import suggestions_generate
 from .services.workbench import (
     VISIBLE_FROM_CHOICES,
@@ -35,7 +37,7 @@ from .services.workbench import (
 def editable_interview(request: HttpRequest, public_id: object) -> tuple[Interview, str]:
     """(interview, the editor's tier), or 404 alike for missing, not visible and not an editor."""
     interview, tier = access.interview_for(request.user, public_id)
-    if not access.can_edit(request.user, interview):
+    if not access.can_redact(request.user, interview):
         raise Http404
     return interview, editor_tier(tier)
 
@@ -167,3 +169,27 @@ def workbench_suggest(request: HttpRequest, public_id: str) -> HttpResponse:
     rows = suggestions_generate(interview=interview, actor=request.user)
     messages.success(request, f"{len(rows)} new suggestion{'s' if len(rows) != 1 else ''}.")
     return _back(interview, "suggestions")
+
+
+@require_POST
+def workbench_resolve_held(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Set aside held redactions (after redacting their words again in the current transcript)."""
+    interview, _tier = editable_interview(request, public_id)
+    ids = request.POST.getlist("ids")
+    rows = Redaction.objects.filter(
+        public_id__in=[i for i in ids if _is_uuid(i)], held=True, segment__transcript__interview=interview
+    )
+    count = 0
+    for row in rows:
+        redaction_resolve_held(redaction=row, actor=request.user)
+        count += 1
+    messages.success(request, f"Set aside {count} held redaction{'s' if count != 1 else ''}.")
+    return _back(interview, "held")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -36,7 +36,7 @@ def editable(request: Request, public_id: object) -> tuple[Interview, str]:
         # The same 404 as for a missing interview: nothing is confirmed to a stranger.
         raise access.Http404
     interview, tier = access.interview_for(request.user, public_id)
-    if not access.can_edit(request.user, interview):
+    if not access.can_redact(request.user, interview):
         raise access.Http404
     return interview, editor_tier(tier)
 

@@ -61,12 +61,27 @@ class SuggestionView:
     replacement_kind: str
 
 
-@dataclass
+@dataclass(frozen=True)
+class HeldView:
+    """A span redaction that did not follow the transcript into a new version or a correction: it
+    withholds the interview below its tier until an editor decides. No text is shown (the editor's
+    tier may be below the redaction's); the editor redacts the words again in the current transcript."""
+
+    public_id: str
+    category_label: str
+    visible_from: str
+    version: int
+    start: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class WorkbenchView:
     tier: str
     segments: list[SegmentView]
     suggestions: list[SuggestionView]
     counts: dict[str, int]
+    held: list[HeldView] = field(default_factory=list)
 
 
 def _fingerprint(stamp: str, pieces: list[Piece]) -> str:
@@ -171,7 +186,23 @@ def workbench_view(*, interview: Interview, tier: str, inputs: Inputs | None = N
         status: Redaction.objects.filter(interview=interview, status=status).count()
         for status in (Redaction.Status.SUGGESTED, Redaction.Status.APPROVED, Redaction.Status.REJECTED)
     }
-    return WorkbenchView(tier=tier, segments=segments, suggestions=suggestions, counts=counts)
+    held = [
+        HeldView(
+            public_id=str(row.public_id),
+            category_label=dict(Redaction.Category.choices).get(row.category, row.category),
+            visible_from=row.visible_from,
+            version=row.segment.transcript.version,
+            start=row.segment.start,
+            reason=row.reason,
+        )
+        for row in Redaction.objects.filter(
+            kind=Redaction.Kind.SPAN,
+            status=Redaction.Status.APPROVED,
+            held=True,
+            segment__transcript__interview=interview,
+        ).select_related("segment__transcript")
+    ]
+    return WorkbenchView(tier=tier, segments=segments, suggestions=suggestions, counts=counts, held=held)
 
 
 def map_selection(
