@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test venv migrations lint clean
+.PHONY: run test venv packages migrations lint clean
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ venv: $(VENV)/.installed
 run: venv
 	PORT=$(PORT) $(PY) -m archive.runner
 
-test: venv
+# The Debian packages the suite needs: installed when run as root, otherwise named (scripts/system_packages.sh).
+packages:
+	bash scripts/system_packages.sh
+
+test: packages venv
 	bash scripts/test.sh
 
 migrations: venv

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from config.runenv import write_run_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def _prepare_environment() -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     env["RAWI_DATA_DIR"] = str(data_dir)
     secret_file = data_dir / "secret_key"
-    if "SECRET_KEY" not in env:
+    if not env.get("SECRET_KEY"):
         if not secret_file.exists():
             secret_file.write_text(secrets.token_urlsafe(50))
             secret_file.chmod(0o600)
@@ -36,6 +38,15 @@ def _prepare_environment() -> dict[str, str]:
     return env
 
 
+def record_for_second_shell(env: dict[str, str], *, broker_url: str | None) -> Path:
+    """Write RAWI_DATA_DIR/run.env: the secret this runner generated (one the operator set stays in
+    their environment only) and the embedded broker's URL while it runs (None once it stopped)."""
+    values = {"CELERY_BROKER_URL": broker_url or ""}
+    if not os.environ.get("SECRET_KEY"):
+        values["SECRET_KEY"] = env["SECRET_KEY"]
+    return write_run_env(Path(env["RAWI_DATA_DIR"]), values)
+
+
 def second_factor_notice(env: dict[str, str]) -> str:
     if env.get("RAWI_REQUIRE_TOTP", "").strip().lower() in {"0", "false", "no", "off"}:
         return (
@@ -47,6 +58,7 @@ def second_factor_notice(env: dict[str, str]) -> str:
 
 def main() -> int:
     env = _prepare_environment()
+    record_for_second_shell(env, broker_url=None)  # no broker until the embedded one listens
     port = env.get("PORT", "8000")
     python = sys.executable
     manage = [python, str(BASE_DIR / "manage.py")]
@@ -59,6 +71,8 @@ def main() -> int:
 
     broker = start_embedded_broker(Path(env["RAWI_DATA_DIR"]) / "broker")
     env["CELERY_BROKER_URL"] = broker.connection_url
+    # Operator commands in another shell (manage.py ingest, export, …) read these from the data directory.
+    record_for_second_shell(env, broker_url=broker.connection_url)
     processes = [
         subprocess.Popen(
             [
@@ -137,6 +151,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         broker.stop()
+        record_for_second_shell(env, broker_url=None)
     return 0
 
 

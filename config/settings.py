@@ -15,11 +15,18 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .runenv import RunEnvError, read_run_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# What a running `make run` recorded for commands beside it (config/runenv.py); filled below, once
+# the data directory is known. The environment wins over it.
+_RECORDED_BY_RUN: dict[str, str] = {}
+
+
 def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name)
+    value = os.environ.get(name) or _RECORDED_BY_RUN.get(name)
     if value is None or value == "":
         if default is None:
             raise ImproperlyConfigured(f"The environment variable {name} must be set.")
@@ -75,6 +82,11 @@ TESTING = envbool("RAWI_TESTING", "False") or "pytest" in sys.modules
 _default_data_dir = tempfile.mkdtemp(prefix="rawi-test-") if TESTING else str(BASE_DIR / "data")
 DATA_DIR = Path(env("RAWI_DATA_DIR", _default_data_dir)).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+if not TESTING:
+    try:
+        _RECORDED_BY_RUN.update(read_run_env(DATA_DIR))
+    except RunEnvError as error:
+        raise ImproperlyConfigured(str(error)) from None
 PRIVATE_MEDIA_DIR = DATA_DIR / "private"
 EXPORTS_DIR = DATA_DIR / "exports"
 MODELS_DIR = DATA_DIR / "models"
