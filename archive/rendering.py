@@ -975,6 +975,10 @@ def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True
         raise NotVisible
     stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
     if stored is None or stored.policy_version != policy_stamp(interview):
+        # Never rebuild from a copy of the interview loaded before its last change.
+        interview.refresh_from_db()
+        if tier not in access.visible_tiers(interview):
+            raise NotVisible
         materialise(interview)
         stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
         if stored is None:
