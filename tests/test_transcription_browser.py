@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from archive.models import Interview, Recording, TranscriptionJob
+from archive.models import Interview, Recording, Segment, TranscriptionJob
 from archive.services import interview_touch
 from archive.services import recordings as recordings_service
 from archive.services.recordings import recording_store
@@ -71,8 +71,13 @@ def test_it_uploads_in_resumable_chunks_with_progress_and_shows_the_job(demo, li
 
 def test_it_seeks_the_player_from_a_segment_and_follows_playback(demo, live_server, page, audio):
     interview = demo.interview("skype-photographer")
-    with open(audio.long_speech(4), "rb") as handle:
-        recording_store(interview=interview, fileobj=handle, original_filename="call.wav")
+    # Long enough to hold every segment's times (a hidden interval outside its recording fails closed).
+    with open(audio.long_speech(9), "rb") as handle:
+        recording = recording_store(interview=interview, fileobj=handle, original_filename="call.wav")
+    # The transcript's times refer to this recording (its media), so the interview has audio.
+    Segment.objects.filter(transcript__interview=interview, transcript__is_current=True).update(
+        recording=recording, media_offset=0.0
+    )
     interview_touch(interview)
     sign_in(page, live_server.url, "editor", "rawi-demo-editor")
     page.goto(f"{live_server.url}/interviews/{interview.public_id}/")
