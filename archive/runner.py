@@ -65,6 +65,9 @@ def main() -> int:
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=BASE_DIR)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], env=env, check=True, cwd=BASE_DIR)
     seeded = subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=BASE_DIR, capture_output=True, text=True)
+    # Renderings made by an earlier release of the rendering rules are stale (never served): rebuild them,
+    # and fill search tables that a migration left empty. Deploys run the same command after `migrate`.
+    subprocess.run([*manage, "reindex"], env=env, check=True, cwd=BASE_DIR, capture_output=True)
 
     os.environ["RAWI_DATA_DIR"] = env["RAWI_DATA_DIR"]
     from archive.broker import start_embedded_broker

@@ -1,12 +1,18 @@
-"""Search tables, second layout (issue 5, archive/search.py): contentless FTS5 with the common-word pair
-column, rowids carrying (interview, language, segment), facet profiles, per-tier version.
+"""Search tables, second layout: contentless FTS5 with the common-word pair column, rowids carrying
+(interview, language, segment), facet profiles, per-tier version.
 
-A database created with the first layout of 0002_search is upgraded here: the search tables are dropped,
-made again and refilled from the stored renderings (search documents are derived data). On a database
-whose 0002 already made the second layout this does nothing.
+A database created with the first layout of 0002_search is upgraded here: the search tables are dropped
+and made again, empty (search documents are derived data: `manage.py reindex`, which `make run` runs at
+start and deploys run after migrating, fills them from the renderings). On a database whose 0002 already
+made the second layout this does nothing. Frozen as data: it imports no application code.
 """
 
+import importlib
+
 from django.db import migrations
+
+TIERS = ("public", "researcher", "staff", "custodian")
+layout = importlib.import_module("archive.migrations.0002_search")
 
 
 def _old_layout(schema_editor) -> bool:
@@ -22,20 +28,16 @@ def _old_layout(schema_editor) -> bool:
 
 
 def forwards(apps, schema_editor):
-    from archive import search
-
     if not _old_layout(schema_editor):
         return
     vendor = schema_editor.connection.vendor
-    for statement in search.drop_statements(vendor):
+    for statement in layout.SQLITE_DROP if vendor == "sqlite" else layout.POSTGRESQL_DROP:
         schema_editor.execute(statement)
     if vendor == "sqlite":
-        for tier in search.TIERS:  # the first layout also had these, not all dropped by drop_statements
-            schema_editor.execute(f"DROP TABLE IF EXISTS {search.fts_table(tier)}")
-    for statement in search.schema_statements(vendor):
+        for tier in TIERS:  # the first layout also had these, not all dropped above
+            schema_editor.execute(f"DROP TABLE IF EXISTS search_fts_{tier}")
+    for statement in layout.SQLITE_CREATE if vendor == "sqlite" else layout.POSTGRESQL_CREATE:
         schema_editor.execute(statement)
-    if apps.get_model("archive", "Interview").objects.exists():
-        search.reindex(rebuild_stale=False)
 
 
 class Migration(migrations.Migration):
