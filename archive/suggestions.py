@@ -18,11 +18,14 @@ Detectors, each named in `Suggestion.source`:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import phonenumbers
 
+from .importers.sensitive import phone_view
+from .lexicons import LexiconDetector
 from .textnorm import ARABIC_INDIC_DIGITS, Gazetteer
 
 PHONE_REGIONS: tuple[str, ...] = ("SY", "LB", "TR")
@@ -36,6 +39,10 @@ class Suggestion:
     source: str  # the detector
     score: float = 0.5
     key: object = None  # for gazetteer hits: the key given with the name
+    # The words' times the span covers (seconds), when the text came with word times: the audio that
+    # is silenced with the text.
+    start_time: float | None = None
+    end_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -204,10 +211,11 @@ def ascii_digits(text: str) -> str:
 
 def _phones(text: str) -> list[Suggestion]:
     found: list[Suggestion] = []
-    digits = ascii_digits(text)
+    digits, offsets = phone_view(text)
     for match in PHONE_CANDIDATE.finditer(digits):
         candidate = match.group(0).rstrip(" .-(")
-        start = match.start()
+        start = offsets[match.start()]
+        end = offsets[match.start() + len(candidate) - 1] + 1
         if candidate.startswith("00"):
             candidate = "+" + candidate[2:]
         regions = (None,) if candidate.startswith("+") else PHONE_REGIONS
@@ -217,7 +225,7 @@ def _phones(text: str) -> list[Suggestion]:
             except phonenumbers.NumberParseException:
                 continue
             if phonenumbers.is_valid_number(number):
-                found.append(Suggestion(start, start + len(match.group(0).rstrip(" .-(")), "contact", "phone", 0.9))
+                found.append(Suggestion(start, end, "contact", "phone", 0.9))
                 break
     return found
 
@@ -258,7 +266,19 @@ def _kin(text: str) -> list[Suggestion]:
 
 
 # When two suggestions overlap, the more specific detector wins.
-PRIORITY = {"gazetteer": 0, "email": 1, "phone": 2, "date": 3, "kin": 4, "identifier": 5}
+PRIORITY = {
+    "gazetteer": 0,
+    "email": 1,
+    "spoken-email": 1,
+    "phone": 2,
+    "spoken-phone": 2,
+    "date": 3,
+    "spoken-date": 3,
+    "kin": 4,
+    "places": 5,
+    "identifier": 6,
+    "names": 7,
+}
 
 
 def _resolve(found: list[Suggestion]) -> list[Suggestion]:
@@ -277,7 +297,12 @@ def _resolve(found: list[Suggestion]) -> list[Suggestion]:
 class Suggester:
     """Builds the gazetteer once, then suggests over many texts."""
 
-    def __init__(self, names: Iterable[GazetteerName | tuple[str, str] | str] = ()):
+    def __init__(
+        self, names: Iterable[GazetteerName | tuple[str, str] | str] = (), lexicons: LexiconDetector | None = None
+    ):
+        """`names`: what the archive knows; `lexicons`: the offline name, place and spoken-number
+        lexicons (lexicons.default_detector()), left out where only the archive's names count."""
+        self.lexicons = lexicons
         entries: list[tuple[str, GazetteerName]] = []
         for item in names:
             if isinstance(item, str):
@@ -288,7 +313,9 @@ class Suggester:
                 entries.append((item.name, item))
         self.gazetteer = Gazetteer(entries)
 
-    def suggest(self, text: str, language: str = "") -> list[Suggestion]:
+    def suggest(self, text: str, language: str = "", words: Sequence[Any] | None = None) -> list[Suggestion]:
+        """Suggestions for `text`; with its `words` (objects with text, start and end, in order), each
+        suggestion carries the times of the words it covers."""
         if not text or not text.strip():
             return []
         found: list[Suggestion] = []
@@ -301,7 +328,52 @@ class Suggester:
             found.extend(_dates(text))
             found.extend(_identifiers(text))
         found.extend(_kin(text))
-        return _resolve(found)
+        if self.lexicons is not None:
+            found.extend(Suggestion(f.start, f.end, f.category, f.source, f.score) for f in self.lexicons.find(text))
+        kept = _resolve(found)
+        if words:
+            kept = [with_word_times(suggestion, text, words) for suggestion in kept]
+        return kept
+
+
+def word_offsets(text: str, words: Sequence[Any]) -> list[tuple[int, int]] | None:
+    """Character offsets of each word in `text` (found in order), or None where they do not line up:
+    the same alignment the renderer uses to silence a hidden span's words."""
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    for word in words:
+        token = (word.text if hasattr(word, "text") else word.get("w", "")).strip()
+        if not token:
+            offsets.append((cursor, cursor))
+            continue
+        position = text.find(token, cursor)
+        if position < 0:
+            return None
+        offsets.append((position, position + len(token)))
+        cursor = position + len(token)
+    return offsets
+
+
+def _time(word: Any, name: str) -> float | None:
+    value = getattr(word, name, None) if hasattr(word, name) else word.get(name[0])
+    return None if value is None else float(value)
+
+
+def with_word_times(suggestion: Suggestion, text: str, words: Sequence[Any]) -> Suggestion:
+    """The suggestion with the start of its first word and the end of its last (None when the words
+    do not line up with the text: the renderer then silences the whole segment)."""
+    offsets = word_offsets(text, words)
+    if offsets is None:
+        return suggestion
+    covered = [
+        word
+        for word, (start, end) in zip(words, offsets, strict=True)
+        if end > start and start < suggestion.end and suggestion.start < end
+    ]
+    times = [(_time(w, "start"), _time(w, "end")) for w in covered]
+    if not times or any(s is None or e is None for s, e in times):
+        return suggestion
+    return replace(suggestion, start_time=min(s for s, _e in times), end_time=max(e for _s, e in times))  # type: ignore[type-var]
 
 
 def suggest(

@@ -107,7 +107,7 @@ def test_it_takes_withheld_text_whole_when_a_selection_touches_it(demo, client_a
     )
     assert (
         rendering_for(interview, "staff").segments[2].text
-        == "أنا [name withheld] في مدرسة قرب شارع قصر الورد منذ عشر سنوات."
+        == "أنا [اسم محجوب] في مدرسة قرب شارع قصر الورد منذ عشر سنوات."  # an Arabic segment's label
     )
     assert rendering_for(interview, "custodian").segments[2].text.startswith("أنا ريما صالح حمدان، وأعمل في")
 
@@ -199,7 +199,7 @@ def test_it_offers_the_same_through_the_api(demo, client_as):
     )
     assert created.status_code == 201
     assert created.json()["status"] == "approved"
-    assert "في [place withheld]." in rendering_for(teacher, "public").segments[1].text
+    assert "في [مكان محجوب]." in rendering_for(teacher, "public").segments[1].text
     decided = client.post(
         f"{api}decide/", {"ids": [listing["suggestions"][0]["id"]], "approve": True}, content_type="application/json"
     )

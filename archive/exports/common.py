@@ -6,11 +6,12 @@ import re
 import unicodedata
 from typing import Any
 
+from ..placeholders import ALL_LABELS
 from ..rendering import CATEGORY_LABELS, WITHHELD_NARRATOR, WITHHELD_TITLE, Rendering, SegmentRendering
 
 # Replacement labels the gate writes into text; exporters that can mark gaps (TEI) find them by value.
 GAP_LABELS: tuple[str, ...] = tuple(
-    sorted({*CATEGORY_LABELS.values(), WITHHELD_NARRATOR, WITHHELD_TITLE}, key=len, reverse=True)
+    sorted({*CATEGORY_LABELS.values(), WITHHELD_NARRATOR, WITHHELD_TITLE, *ALL_LABELS}, key=len, reverse=True)
 )
 GAP_PATTERN = re.compile("|".join(re.escape(label) for label in GAP_LABELS))
 

@@ -8,6 +8,7 @@ safe direction here: a redacted date costs little, a leaked phone number can cos
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -37,6 +38,35 @@ class Span:
     value: str
 
 
+# How a phone number is written varies without changing the number: any script's digits, dashes of
+# every width, the Arabic comma between groups, no-break and thin spaces, and invisible marks
+# (zero-width, bidi) that copying from a phone's contact card leaves between the digits.
+_DASHES = dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d", "-")
+_SPACES = dict.fromkeys("\u060c\u00a0\u2007\u2009\u202f\u3000", " ")
+
+
+def phone_view(text: str) -> tuple[str, list[int]]:
+    """The text as phone matching reads it, with the index of each character's original: digits of
+    every script as ASCII, dashes as "-", group separators as spaces, invisible characters dropped."""
+    out: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        if char.isascii():
+            out.append(char)
+        elif unicodedata.category(char) == "Nd":
+            out.append(str(unicodedata.digit(char)))
+        elif unicodedata.category(char) == "Cf":
+            continue
+        else:
+            out.append(_DASHES.get(char) or _SPACES.get(char) or ("+" if char == "\uff0b" else char))
+        offsets.append(index)
+        # "0944 - 123": a dash with spaces around it separates groups as one dash does.
+        if len(out) > 1 and out[-1] in " -" and out[-2] in " -" and (out[-1] == "-" or out[-2] == "-"):
+            out[-2:] = ["-"]
+            offsets[-2:] = [offsets[-2]]
+    return "".join(out), offsets
+
+
 def _digit_count(text: str) -> int:
     return len(_DIGITS.findall(text))
 
@@ -60,15 +90,20 @@ def looks_like_phone(label: str) -> bool:
 
 
 def find_phones(text: str, region: str = DEFAULT_REGION) -> list[Span]:
-    if not _MAYBE_PHONE.search(text):
+    if not any(char.isdigit() for char in text):
+        return []
+    view, offsets = phone_view(text)
+    if not _MAYBE_PHONE.search(view):
         return []
     spans: list[Span] = []
-    for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
+    for match in PhoneNumberMatcher(view, region, leniency=Leniency.POSSIBLE):
         value = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
-        spans.append(Span(match.start, match.end, "contact", "phone", value))
-    for match in _INTERNATIONAL.finditer(text):
-        if 8 <= _digit_count(match.group()) <= 15 and not any(s.start <= match.start() < s.end for s in spans):
-            spans.append(Span(match.start(), match.end(), "contact", "phone", normalise_phone(match.group(), region)))
+        spans.append(Span(offsets[match.start], offsets[match.end - 1] + 1, "contact", "phone", value))
+    for match in _INTERNATIONAL.finditer(view):
+        start = offsets[match.start()]
+        if 8 <= _digit_count(match.group()) <= 15 and not any(s.start <= start < s.end for s in spans):
+            value = normalise_phone(match.group(), region)
+            spans.append(Span(start, offsets[match.end() - 1] + 1, "contact", "phone", value))
     return spans
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..lexicons import cross_script_aliases, default_detector
 from ..models import Entity, Interview, Redaction, Segment, Tier
 from ..rendering import TierRedactor, load_inputs
 from ..suggestions import GazetteerName, Suggester, Suggestion
@@ -55,6 +56,9 @@ def archive_gazetteer() -> list[GazetteerName]:
         category = CATEGORY_FOR_KIND.get(entity.kind, Redaction.Category.OTHER)
         names.append(GazetteerName(entity.raw_name, category, key))
         names.extend(GazetteerName(alias.raw_alias, category, key) for alias in entity.aliases.all())
+        if entity.kind == Entity.Kind.PERSON:
+            # The same person written in the other script (طارق منصور ~ Tarek Mansour).
+            names.extend(GazetteerName(alias, category, key) for alias in cross_script_aliases(entity.raw_name))
     confirmed = Redaction.objects.filter(
         kind=Redaction.Kind.SPAN, status=Redaction.Status.APPROVED, category__in=GAZETTEER_CATEGORIES
     ).select_related("segment")
@@ -79,6 +83,13 @@ def _covered(start: int, end: int, intervals: Iterable[tuple[int, int, Any]]) ->
     return cursor >= end
 
 
+def _heard_at(suggestion: Suggestion) -> str:
+    """Where the words are heard, so that an editor can listen before deciding."""
+    if suggestion.start_time is None or suggestion.end_time is None:
+        return ""
+    return f", heard at {suggestion.start_time:.2f}-{suggestion.end_time:.2f} s"
+
+
 def _row(segment: Segment, interview: Interview, suggestion: Suggestion, now: Any) -> Redaction:
     """A suggested span; a contact detail (a phone number, an email address) is applied at once at
     custodian visibility, as imports do: nothing waits on a decision before it stops being published."""
@@ -93,7 +104,9 @@ def _row(segment: Segment, interview: Interview, suggestion: Suggestion, now: An
             visible_from=Tier.CUSTODIAN,
             status=Redaction.Status.APPROVED,
             source=suggestion.source[:30],
-            reason=f"contact detail found by {suggestion.source}; applied at custodian visibility",
+            reason=(
+                f"contact detail found by {suggestion.source}; applied at custodian visibility{_heard_at(suggestion)}"
+            ),
             created_at=now,
             decided_at=now,
         )
@@ -117,7 +130,7 @@ def _row(segment: Segment, interview: Interview, suggestion: Suggestion, now: An
         replacement_kind=replacement_kind,
         status=Redaction.Status.SUGGESTED,
         source=suggestion.source[:30],
-        reason=f"suggested by {suggestion.source} (score {suggestion.score:.2f})",
+        reason=f"suggested by {suggestion.source} (score {suggestion.score:.2f}){_heard_at(suggestion)}",
         created_at=now,
     )
 
@@ -134,7 +147,7 @@ def suggestions_generate(
     inputs = load_inputs(interview)
     if inputs.transcript is None or not inputs.segments:
         return []
-    suggester = suggester or Suggester(archive_gazetteer())
+    suggester = suggester or Suggester(archive_gazetteer(), default_detector())
     public = TierRedactor(inputs, Tier.PUBLIC)
     existing: dict[int, list[tuple[int, int]]] = {}
     spans = Redaction.objects.filter(kind=Redaction.Kind.SPAN, segment__transcript=inputs.transcript)
@@ -144,7 +157,8 @@ def suggestions_generate(
     rows: list[Redaction] = []
     for segment in inputs.segments:
         text = segment.raw_text
-        found = suggester.suggest(text, segment.language or inputs.transcript.language)
+        words = inputs.words_unchanged(segment)
+        found = suggester.suggest(text, segment.language or inputs.transcript.language, words)
         if not found:
             continue
         hidden = public.intervals(text, segment.pk)

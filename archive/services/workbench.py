@@ -17,6 +17,7 @@ from django.db import transaction
 
 from .. import access
 from ..models import TIER_ORDER, Interview, Redaction, Segment, Tier
+from ..placeholders import localised
 from ..rendering import CATEGORY_LABELS, Inputs, TierRedactor, load_inputs, policy_stamp
 from .redactions import redact_phrase, redaction_add_span, redactions_bulk_decide
 
@@ -104,8 +105,9 @@ def _segment_pieces(
     suggestions: list[tuple[int, int, str]],
 ) -> list[Piece]:
     raw = segment.raw_text
-    hidden = here.intervals(raw, segment.pk)
-    below = lowest.intervals(raw, segment.pk) if lowest is not None else []
+    # Labels as the rendering writes them (in the segment's language), so offsets agree with it.
+    hidden = localised(raw, here.intervals(raw, segment.pk), segment.language)
+    below = localised(raw, lowest.intervals(raw, segment.pk), segment.language) if lowest is not None else []
     cuts = {0, len(raw)}
     for start, end, _rule in below:
         cuts.update((start, end))
