@@ -1,0 +1,1331 @@
+"""A stateful model of interviews that live: the Hypothesis state machine behind
+tests/test_lifecycle_stateful.py and `python -m benchmarks.lifecycle`.
+
+Rules are what people do to an interview over months: ingest audio, a chat with voice notes or a VTT;
+add a part, replace a recording, re-transcribe; correct a segment, change a speaker; redact a span, an
+entity or an alias, reject a redaction; change consent, anonymity or access level; withdraw.
+
+Canaries are unique tokens ("Zqx" + five letters) planted as narrators' legal names, as words spoken in
+synthesised audio or written in chats and transcripts (secret until an editor redacts them with a
+`visible_from` tier), as phone numbers, in summaries and places, and as a marker in every interview's
+title and first words (hidden wherever the interview may not be known). The model computes, from what
+the rules did and without asking the gate, which tokens each tier must never receive.
+
+After every step, at every tier: the served rendering equals a fresh `render()` and no stored rendering
+is stale; the interview exists exactly where the model says (200 or 404); no hidden token reaches the
+interview page, the lists, the API, search (hits, counts, facets, suggestions) or the txt/vtt/json
+exports. Once per example (teardown): the pdf, docx and bagit exports, and the tier audio, in which
+every hidden word is silent (RMS 0 where the model maps it, no trace of its tone anywhere) while the
+custodian hears every word, and the duration equals the parts' total.
+
+Audio is synthesised with numpy: each word a tone burst at known times (a token's tone is its own
+frequency), silence between. Whisper is replaced by a deterministic stand-in that looks up the script
+of each file by its SHA-256 and returns its words with their exact times (a second pass regroups them
+into other segments, as another model would). Transcription jobs run in this process right after the
+commit that queued them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import re
+import subprocess
+import uuid
+import wave
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+TIERS = ("public", "researcher", "staff", "custodian")
+ORDER = {tier: index for index, tier in enumerate(TIERS)}
+REDACTION_TIERS = ("researcher", "staff", "custodian")
+ANONYMITIES = ("named", "pseudonymous", "anonymous", "sealed")
+MAX_INTERVIEWS = 3
+MAX_PARTS = 3
+TEXT_FORMATS = ("txt", "vtt", "json")
+BINARY_FORMATS = ("pdf", "docx", "bagit")
+
+
+class Violation(AssertionError):
+    """The gate let something through (or withheld what it must serve)."""
+
+
+def _max_tier(*tiers: str) -> str:
+    return max(tiers, key=ORDER.__getitem__)
+
+
+def _below(tier: str, floor: str) -> bool:
+    return ORDER[tier] < ORDER[floor]
+
+
+# Synthesised audio ---------------------------------------------------------------------------------
+
+RATE = 16_000
+WORD_SECONDS = 0.30
+WORD_GAP = 0.25
+SEGMENT_GAP = 0.60
+TAIL_SECONDS = 0.50
+AMPLITUDE = 0.25
+FADE_SECONDS = 0.010
+TOKEN_HZ_FIRST, TOKEN_HZ_STEP, TOKEN_HZ_LAST = 1200.0, 100.0, 6900.0
+# Analysis of served audio (decoded as the redactor decodes it).
+SERVED_RATE = 48_000
+WINDOW_SECONDS, HOP_SECONDS = 0.10, 0.05
+HEARD = 0.12  # a token's tone at or above this amplitude is heard (synthesised at 0.25)
+NOT_HEARD = 0.03  # a hidden token's tone must stay below this everywhere
+SILENT_RMS = 1e-7  # "RMS 0": below one step of 24-bit audio
+DURATION_TOLERANCE = 0.05  # seconds, per part
+
+
+@dataclass(frozen=True)
+class SpokenWord:
+    text: str
+    start: float
+    end: float
+    hz: float
+
+
+@dataclass(frozen=True)
+class Script:
+    """What a synthesised recording says, word by word, on its own timeline."""
+
+    lines: tuple[tuple[SpokenWord, ...], ...]
+    duration: float
+
+    @property
+    def words(self) -> list[SpokenWord]:
+        return [word for line in self.lines for word in line]
+
+
+def filler_hz(word: str) -> float:
+    return 300.0 + (zlib.crc32(word.encode()) % 14) * 50.0
+
+
+def synthesise(lines: list[list[tuple[str, float]]], lead_in: float = 0.4) -> tuple[bytes, Script]:
+    """A mono 16-bit WAV: each (word, hz) a faded tone burst, silence between words and lines."""
+    position = lead_in
+    spoken: list[tuple[SpokenWord, ...]] = []
+    for line in lines:
+        row = []
+        for text, hz in line:
+            row.append(SpokenWord(text, round(position, 3), round(position + WORD_SECONDS, 3), hz))
+            position += WORD_SECONDS + WORD_GAP
+        spoken.append(tuple(row))
+        position += SEGMENT_GAP
+    count = round((position + TAIL_SECONDS) * RATE)
+    samples = np.zeros(count)
+    ramp = int(FADE_SECONDS * RATE)
+    for line in spoken:
+        for word in line:
+            first, last = round(word.start * RATE), round(word.end * RATE)
+            index = np.arange(last - first)
+            envelope = np.ones(last - first)
+            envelope[:ramp] = np.linspace(0.0, 1.0, ramp)
+            envelope[-ramp:] = np.linspace(1.0, 0.0, ramp)
+            samples[first:last] = AMPLITUDE * np.sin(2 * np.pi * word.hz * index / RATE) * envelope
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((samples * 32767).astype("<i2").tobytes())
+    return buffer.getvalue(), Script(tuple(spoken), count / RATE)
+
+
+def decode(source: Any) -> np.ndarray:
+    """Mono float32 samples at 48 kHz, decoded exactly as archive.audio_redaction decodes."""
+    container = av.open(source if not isinstance(source, Path) else str(source))
+    try:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SERVED_RATE)
+        chunks = []
+        for frame in container.decode(audio=0):
+            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+        chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+    finally:
+        container.close()
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def tone_levels(samples: np.ndarray, freqs: list[float]) -> dict[float, float]:
+    """The loudest amplitude of each frequency over short windows of the signal."""
+    if not freqs:
+        return {}
+    size, hop = int(WINDOW_SECONDS * SERVED_RATE), int(HOP_SECONDS * SERVED_RATE)
+    if len(samples) < size:
+        samples = np.pad(samples, (0, size - len(samples)))
+    frames = np.lib.stride_tricks.sliding_window_view(samples.astype(np.float64), size)[::hop]
+    window = np.hanning(size)
+    times = np.arange(size) / SERVED_RATE
+    basis = np.exp(-2j * np.pi * np.outer(times, freqs)) * window[:, None]
+    amplitudes = np.abs(frames @ basis) * 2.0 / window.sum()
+    return dict(zip(freqs, amplitudes.max(axis=0).tolist(), strict=True))
+
+
+# The Whisper stand-in ------------------------------------------------------------------------------
+
+
+class StandInWhisper:
+    """Deterministic, word-timed transcription of synthesised files, looked up by SHA-256. Each further
+    pass over the same file regroups its words into other segments (three words each), as another
+    model or language setting would; the words and their times stay exact."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, Script] = {}
+        self.passes: dict[str, int] = {}
+        self.queued: list[int] = []
+
+    def reset(self) -> None:
+        self.scripts.clear()
+        self.passes.clear()
+        self.queued.clear()
+
+    def register(self, data: bytes, script: Script) -> None:
+        self.scripts[hashlib.sha256(data).hexdigest()] = script
+
+    def transcribe(self, source: Any, *, options: Any = None, **_ignored: Any) -> Any:
+        from archive import transcription
+
+        data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        script = self.scripts.get(digest)
+        if script is None:
+            raise RuntimeError("the stand-in was asked to transcribe audio it did not synthesise")
+        done = self.passes[digest] = self.passes.get(digest, -1) + 1
+        if done % 2 == 0:
+            groups = [list(line) for line in script.lines]
+        else:
+            words = script.words
+            groups = [words[i : i + 3] for i in range(0, len(words), 3)]
+        language = (getattr(options, "language", None) or "en") if options is not None else "en"
+        segments = [
+            transcription.Segment(
+                start=group[0].start,
+                end=group[-1].end,
+                text=" ".join(w.text for w in group),
+                language=language,
+                words=[transcription.Word(f" {w.text}", w.start, w.end, 0.99) for w in group],
+            )
+            for group in groups
+            if group
+        ]
+        return transcription.Transcription(
+            segments=segments,
+            language=language,
+            language_probability=1.0,
+            duration=script.duration,
+            provenance=transcription.Provenance(
+                "stand-in", "1", "stand-in", "0" * 64, options.as_dict() if options is not None else {}
+            ),
+        )
+
+    def resolve_model(self, *_args: Any, **_kwargs: Any) -> Any:
+        from archive import transcription
+
+        return transcription.ModelSpec("stand-in", Path("."), "0" * 64, True)
+
+
+@contextlib.contextmanager
+def stand_ins(whisper: StandInWhisper) -> Iterator[None]:
+    """Whisper replaced by the stand-in; the broker replaced by a list of job ids that the machine runs
+    in this process; the worker's connection recycling switched off (the example's transaction must
+    survive a job run in its middle)."""
+    from archive import transcription
+    from archive.services import recordings, transcripts_ingest
+
+    patches = [
+        (transcription, "transcribe", whisper.transcribe),
+        (transcription, "resolve_model", whisper.resolve_model),
+        (transcription, "load_model", lambda *a, **k: object()),
+        (recordings, "_enqueue", whisper.queued.append),
+        (transcripts_ingest, "close_old_connections", lambda: None),
+    ]
+    saved = [(target, name, getattr(target, name)) for target, name, _value in patches]
+    try:
+        for target, name, value in patches:
+            setattr(target, name, value)
+        yield
+    finally:
+        for target, name, value in saved:
+            setattr(target, name, value)
+
+
+# The model -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """A recording as the model knows it: which file, what it says, in which order it is served."""
+
+    recording_pk: int | None
+    script: Script
+    tokens: list[str]  # secret tokens spoken in it
+    voice_note: bool = False
+
+
+@dataclass
+class ModelInterview:
+    pk: int
+    public_id: str
+    kind: str  # audio | chat | vtt
+    marker: str
+    narrator_pk: int
+    narrator_public_id: str
+    name: tuple[str, str]
+    anonymity: str
+    access_level: str
+    consent: dict[str, bool]
+    withdrawn: bool = False
+    parts: list[Part] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # secret tokens in chat or VTT text
+    summary_token: str = ""
+    place_token: str = ""
+    phones: list[str] = field(default_factory=list)
+
+    @property
+    def transcript_tokens(self) -> list[str]:
+        return [*self.written, *(t for part in self.parts for t in part.tokens)]
+
+    @property
+    def all_tokens(self) -> list[str]:
+        tokens = [self.marker, *self.name, *self.transcript_tokens, *self.phones]
+        return [t for t in [*tokens, self.summary_token, self.place_token] if t]
+
+    def consent_floor(self) -> str:
+        if not self.consent.get("research_access"):
+            return "staff"
+        if not (self.consent.get("publication") and self.consent.get("public_web")):
+            return "researcher"
+        return "public"
+
+
+@dataclass
+class ModelRedaction:
+    pk: int
+    kind: str  # span | entity
+    visible_from: str
+    token: str = ""  # span: the one occurrence it covers
+    entity_pk: int = 0
+    approved: bool = True
+
+
+scopes_st = st.fixed_dictionaries(
+    {
+        "research_access": st.booleans(),
+        "publication": st.booleans(),
+        "public_web": st.booleans(),
+        "voice_release": st.booleans(),
+    }
+)
+FILLERS = ("we", "bread", "river", "winter", "market", "school", "radio", "evening", "garden", "road", "morning")
+
+
+@dataclass
+class Context:
+    """What outlives examples: the collection, a user and a signed-in client per tier, the stand-in."""
+
+    collection: Any
+    users: dict[str, Any]  # tier -> user (public: AnonymousUser)
+    clients: dict[str, Any]  # tier -> django.test.Client
+    editor: Any
+    whisper: StandInWhisper
+    collect: list[str] | None = None  # benchmark: violations are gathered here instead of raised
+    counters: dict[str, int] = field(default_factory=lambda: {"examples": 0, "steps": 0})
+
+
+def make_context(whisper: StandInWhisper) -> Context:
+    """Users with each tier in a collection of their own (public: signed out). Call inside a database
+    transaction that outlives the examples (each example rolls back to it)."""
+    from django.contrib.auth.models import AnonymousUser, User
+    from django.test import Client
+
+    from archive import services
+    from archive.models import Membership
+
+    collection = services.collection_get_or_create(slug="lifecycle", title="Lifecycle")
+    roles = {"researcher": Membership.Role.RESEARCHER, "staff": Membership.Role.EDITOR, "custodian": "custodian"}
+    users: dict[str, Any] = {"public": AnonymousUser()}
+    clients = {"public": Client()}
+    for tier, role in roles.items():
+        user, _ = User.objects.get_or_create(username=f"lifecycle-{tier}")
+        services.membership_add(user=user, collection=collection, role=role)
+        users[tier] = user
+        client = Client()
+        client.force_login(user)
+        clients[tier] = client
+    return Context(collection, users, clients, users["staff"], whisper)
+
+
+def recording_service(name: str) -> Any:
+    """A service the lifecycle work adds (recording_add, interview_retranscribe), or None until then."""
+    from archive import services
+    from archive.services import recordings
+
+    return getattr(recordings, name, None) or getattr(services, name, None)
+
+
+def _has_service(name: str) -> bool:
+    return recording_service(name) is not None
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    context: Context  # set by machine_for()
+
+    def __init__(self) -> None:
+        super().__init__()
+        from django.db import transaction
+
+        self.context.counters["examples"] += 1
+        self.context.whisper.reset()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self._failed = False
+        self.interviews: list[ModelInterview] = []
+        self.redactions: list[ModelRedaction] = []
+        self.entities: dict[int, set[str]] = {}
+        self._tokens = 0
+        self._phones = 0
+        self._hz: dict[str, float] = {}
+        # Interviews a step may have changed: their own pages, renderings and exports are checked again.
+        self._dirty: set[int] = set()
+        self._held: dict[int, list[str]] = {}  # read once per check (see held_tiers)
+
+    # Tokens and scripts ------------------------------------------------------------------------
+
+    def token(self) -> str:
+        self._tokens += 1
+        n = (self._tokens * 7919 + 12345) % 26**5
+        letters = ""
+        for _ in range(5):
+            n, r = divmod(n, 26)
+            letters += chr(97 + r)
+        return "Zqx" + letters
+
+    def phone(self) -> str:
+        self._phones += 1
+        digits = f"{(self._phones * 48_271_903 + 31_337_017) % 10**8:08d}"
+        return f"09{digits[:2]} {digits[2:5]} {digits[5:]}"
+
+    def hz(self, word: str) -> float:
+        if word not in self._hz:
+            slots = int((TOKEN_HZ_LAST - TOKEN_HZ_FIRST) / TOKEN_HZ_STEP) + 1
+            self._hz[word] = TOKEN_HZ_FIRST + TOKEN_HZ_STEP * (len(self._hz) % slots)
+        return self._hz[word]
+
+    def spoken(self, *words: str) -> list[tuple[str, float]]:
+        return [(w, self.hz(w) if self._is_token(w) else filler_hz(w)) for w in words]
+
+    def _is_token(self, word: str) -> bool:
+        return word.startswith("Zqx") or word[:1].isdigit()
+
+    def recording(self, lines: list[list[str]], lead_in: float = 0.4) -> tuple[bytes, Script]:
+        data, script = synthesise([self.spoken(*line) for line in lines], lead_in=lead_in)
+        self.context.whisper.register(data, script)
+        return data, script
+
+    # Plumbing ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def step(self, *touched: ModelInterview, creates: bool = False) -> Iterator[None]:
+        """One user action: its transaction commits (on-commit hooks run), then the jobs it queued run.
+        `touched`: the interviews it may change (none named: any interview, e.g. an entity rule);
+        `creates`: it only makes a new interview (which is checked as new)."""
+        from django.test import TestCase
+
+        self.context.counters["steps"] += 1
+        self._held.clear()
+        try:
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                yield
+            self.run_jobs()
+        finally:
+            if not creates:
+                self._dirty.update(m.pk for m in (touched or self.interviews))
+
+    def run_jobs(self) -> None:
+        from django.test import TestCase
+
+        from archive.models import TranscriptionJob
+        from archive.services.transcripts_ingest import transcription_job_run
+
+        queue = self.context.whisper.queued
+        while queue:
+            job_id = queue.pop(0)
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                outcome = transcription_job_run(job_id, heartbeat_seconds=3600.0)
+            if outcome != "done":
+                reason = TranscriptionJob.objects.filter(pk=job_id).values_list("reason", flat=True).first()
+                self.violate([f"transcription job ended {outcome}: {reason}"])
+
+    def violate(self, problems: list[str]) -> None:
+        if not problems:
+            return
+        if self.context.collect is not None:
+            self.context.collect.extend(problems)
+            return
+        self._failed = True
+        raise Violation("\n".join(problems[:40]))
+
+    def _interview(self, model: ModelInterview) -> Any:
+        from archive.models import Interview
+
+        return Interview.objects.get(pk=model.pk)
+
+    def pick(self, index: int) -> ModelInterview:
+        return self.interviews[index % len(self.interviews)]
+
+    def _new_interview(self, kind: str, access: str, anonymity: str, consent: dict[str, bool]) -> ModelInterview:
+        from archive import services
+
+        marker, name = self.token(), (self.token(), self.token())
+        narrator = services.narrator_create(
+            collection=self.context.collection, legal_name=" ".join(name), anonymity=anonymity, descriptor="a resident"
+        )
+        summary_token, place_token = self.token(), self.token()
+        interview = services.interview_create(
+            collection=self.context.collection,
+            title=f"Testimony {marker}",
+            narrators=[narrator],
+            access_level=access,
+            languages=["en"],
+            summary=f"Remembers the winter near {summary_token}.",
+            place=f"{place_token} quarter",
+            place_general="a district",
+            actor=self.context.editor,
+        )
+        services.consent_record(
+            narrator=narrator, interview=interview, archive=True, processing=True, actor=self.context.editor, **consent
+        )
+        model = ModelInterview(
+            pk=interview.pk,
+            public_id=str(interview.public_id),
+            kind=kind,
+            marker=marker,
+            narrator_pk=narrator.pk,
+            narrator_public_id=str(narrator.public_id),
+            name=name,
+            anonymity=anonymity,
+            access_level=access,
+            consent=dict(consent),
+            summary_token=summary_token,
+            place_token=place_token,
+        )
+        self.interviews.append(model)
+        self._dirty.add(model.pk)
+        return model
+
+    def _add_recording(self, model: ModelInterview, data: bytes, *, replaces: int | None = None) -> Any:
+        """A recording through recording_add where it exists; before it, the first recording of an
+        interview the way `ingest` stores it (later parts need recording_add)."""
+        from archive.models import Recording
+        from archive.services.recordings import recording_store, transcription_job_create
+
+        interview = self._interview(model)
+        add = recording_service("recording_add")
+        if add is not None:
+            kwargs: dict[str, Any] = {}
+            if replaces is not None:
+                kwargs["replaces"] = Recording.objects.get(pk=replaces)
+            recording, _job = add(
+                interview=interview,
+                fileobj=io.BytesIO(data),
+                original_filename="part.wav",
+                actor=self.context.editor,
+                **kwargs,
+            )
+            return recording
+        recording = recording_store(interview=interview, fileobj=io.BytesIO(data), original_filename="part.wav")
+        transcription_job_create(recording=recording, options={"language": "en"}, actor=self.context.editor)
+        return recording
+
+    # Rules: ingest -----------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @rule(
+        access=st.sampled_from(TIERS[:3]),
+        anonymity=st.sampled_from(ANONYMITIES),
+        consent=scopes_st,
+        says_name=st.booleans(),
+        says_phone=st.booleans(),
+    )
+    def ingest_audio(self, access, anonymity, consent, says_name, says_phone):
+        with self.step(creates=True):
+            model = self._new_interview("audio", access, anonymity, consent)
+            secret = self.token()
+            lines = [["we", "remember", model.marker, "bread", "winter"], ["near", secret, "the", "river"]]
+            if says_name:
+                lines[1] += ["my", "name", *model.name]
+            if says_phone:
+                phone = self.phone()
+                model.phones.append(phone)
+                lines.append(["call", *phone.split(), "please"])
+            data, script = self.recording(lines)
+            recording = self._add_recording(model, data)
+            model.parts.append(Part(recording.pk, script, [secret]))
+
+    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @rule(
+        access=st.sampled_from(TIERS[:3]),
+        anonymity=st.sampled_from(ANONYMITIES),
+        consent=scopes_st,
+        notes=st.integers(1, 2),
+        writes_phone=st.booleans(),
+        note_says_name=st.booleans(),
+    )
+    def ingest_chat(self, access, anonymity, consent, notes, writes_phone, note_says_name):
+        """A WhatsApp export parsed into messages, with voice notes transcribed in place."""
+        from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
+        from archive.services.imports import import_parsed
+
+        with self.step(creates=True):
+            model = self._new_interview("chat", access, anonymity, consent)
+            sender = " ".join(model.name)
+            written = self.token()
+            model.written.append(written)
+            segments = [
+                ParsedSegment(0.0, 0.0, "Rawi team", "interviewer", f"Thank you for talking about {model.marker}"),
+                ParsedSegment(60.0, 60.0, sender, "narrator", f"We stayed near {written} for the winter"),
+            ]
+            if writes_phone:
+                phone = self.phone()
+                model.phones.append(phone)
+                segments.append(ParsedSegment(120.0, 120.0, sender, "narrator", f"If the line drops call {phone}"))
+            attachments = []
+            for n in range(notes):
+                secret = self.token()
+                line = ["evening", secret, "market", "road"]
+                if note_says_name and n == 0:
+                    line += ["my", "name", *model.name]
+                data, script = self.recording([line])
+                name = f"PTT-2024010{n + 1}-WA000{n + 1}.wav"
+                attachments.append(ParsedAttachment(name, data, "audio/wav", "audio"))
+                at = 300.0 + 360.0 * n
+                segments.append(ParsedSegment(at, at, sender, "narrator", "", kind="voice", attachment=name))
+                model.parts.append(Part(None, script, [secret], voice_note=True))
+            parsed = ParsedImport(source="whatsapp", segments=segments, attachments=attachments)
+            outcome = import_parsed(
+                interview=self._interview(model),
+                parsed=parsed,
+                original_filename="WhatsApp Chat.zip",
+                actor=self.context.editor,
+                language="en",
+                voice_notes="queue",
+            )
+            for part, recording in zip(model.parts, outcome.recordings, strict=True):
+                part.recording_pk = recording.pk
+
+    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @rule(
+        access=st.sampled_from(TIERS[:3]),
+        anonymity=st.sampled_from(ANONYMITIES),
+        consent=scopes_st,
+        writes_phone=st.booleans(),
+    )
+    def ingest_vtt(self, access, anonymity, consent, writes_phone):
+        from archive.importers import parse_file
+        from archive.services.imports import import_parsed
+
+        with self.step(creates=True):
+            model = self._new_interview("vtt", access, anonymity, consent)
+            written = self.token()
+            model.written.append(written)
+            speaker = " ".join(model.name)
+            cues = [
+                ("00:00:00.000 --> 00:00:04.000", "Interviewer", f"Thank you for talking about {model.marker}"),
+                ("00:00:05.000 --> 00:00:09.000", speaker, f"We stayed near {written} for the winter"),
+            ]
+            if writes_phone:
+                phone = self.phone()
+                model.phones.append(phone)
+                cues.append(("00:00:10.000 --> 00:00:14.000", speaker, f"If the line drops call {phone}"))
+            body = "WEBVTT\n\n" + "".join(f"{times}\n<v {who}>{text}\n\n" for times, who, text in cues)
+            parsed = parse_file("talk.vtt", body.encode("utf-8"), kind="vtt")
+            import_parsed(
+                interview=self._interview(model), parsed=parsed, original_filename="talk.vtt", actor=self.context.editor
+            )
+
+    # Rules: recordings and versions --------------------------------------------------------------
+
+    @precondition(lambda self: self.interviews and _has_service("recording_add"))
+    @rule(pick=st.integers(0, 99), lines=st.integers(1, 2))
+    def add_part(self, pick, lines):
+        model = self.pick(pick)
+        if len(model.parts) >= MAX_PARTS:
+            return
+        with self.step(model):
+            secrets = [self.token() for _ in range(lines)]
+            data, script = self.recording([["morning", secret, "garden", "road"] for secret in secrets])
+            recording = self._add_recording(model, data)
+            model.parts.append(Part(recording.pk, script, secrets))
+
+    @precondition(lambda self: any(m.parts for m in self.interviews) and _has_service("recording_add"))
+    @rule(pick=st.integers(0, 99), part=st.integers(0, 9), lead_in=st.sampled_from([0.2, 0.75, 1.3]))
+    def replace_recording(self, pick, part, lead_in):
+        """A better copy of the same speech: the same words, at other times."""
+        candidates = [m for m in self.interviews if m.parts]
+        model = candidates[pick % len(candidates)]
+        old = model.parts[part % len(model.parts)]
+        with self.step(model):
+            lines = [[w.text for w in line] for line in old.script.lines]
+            data, script = self.recording(lines, lead_in=lead_in)
+            recording = self._add_recording(model, data, replaces=old.recording_pk)
+            old.recording_pk, old.script = recording.pk, script
+
+    @precondition(lambda self: any(m.parts for m in self.interviews) and _has_service("interview_retranscribe"))
+    @rule(pick=st.integers(0, 99), language=st.sampled_from([None, "en"]))
+    def retranscribe(self, pick, language):
+        candidates = [m for m in self.interviews if m.parts]
+        model = candidates[pick % len(candidates)]
+        with self.step(model):
+            recording_service("interview_retranscribe")(
+                interview=self._interview(model), actor=self.context.editor, language=language
+            )
+
+    # Rules: editing ----------------------------------------------------------------------------
+
+    def _segments(self, model: ModelInterview) -> list[Any]:
+        from archive.models import Segment
+
+        return list(Segment.objects.filter(transcript__interview_id=model.pk, transcript__is_current=True))
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), segment=st.integers(0, 99), how=st.sampled_from(["prefix", "filler"]))
+    def correct_segment(self, pick, segment, how):
+        """An editor's correction that keeps every token but moves the characters around them."""
+        from archive import services
+
+        model = self.pick(pick)
+        rows = sorted(self._segments(model), key=lambda s: s.index)
+        if not rows:
+            return
+        row = rows[segment % len(rows)]
+        text = row.raw_text
+        if how == "filler":
+            for word in FILLERS:
+                match = re.search(rf"\b{word}\b", text)
+                if match:
+                    other = FILLERS[(FILLERS.index(word) + 3) % len(FILLERS)]
+                    text = text[: match.start()] + other + text[match.end() :]
+                    break
+        if text == row.raw_text:
+            text = "Well, " + text
+        with self.step(model):
+            services.segment_edit(segment=row, text=text, actor=self.context.editor)
+
+    @precondition(lambda self: self.interviews)
+    @rule(
+        pick=st.integers(0, 99),
+        segment=st.integers(0, 99),
+        role=st.sampled_from(["narrator", "interviewer", "other"]),
+        all_same=st.booleans(),
+    )
+    def change_speaker(self, pick, segment, role, all_same):
+        from archive import services
+        from archive.models import Narrator
+
+        model = self.pick(pick)
+        rows = sorted(self._segments(model), key=lambda s: s.index)
+        if not rows:
+            return
+        narrator = Narrator.objects.get(pk=model.narrator_pk) if role == "narrator" else None
+        with self.step(model):
+            services.segment_assign_speaker(
+                segment=rows[segment % len(rows)],
+                role=role,
+                narrator=narrator,
+                actor=self.context.editor,
+                all_with_same_label=all_same,
+            )
+
+    # Rules: redactions -------------------------------------------------------------------------
+
+    @precondition(lambda self: any(m.transcript_tokens for m in self.interviews))
+    @rule(pick=st.integers(0, 99), token=st.integers(0, 99), visible_from=st.sampled_from(REDACTION_TIERS))
+    def redact_span(self, pick, token, visible_from):
+        from archive import services
+
+        candidates = [m for m in self.interviews if m.transcript_tokens]
+        model = candidates[pick % len(candidates)]
+        chosen = model.transcript_tokens[token % len(model.transcript_tokens)]
+        with self.step(model):
+            try:
+                redaction = services.redaction_add_phrase_span(
+                    interview=self._interview(model),
+                    phrase=chosen,
+                    category="other",
+                    visible_from=visible_from,
+                    actor=self.context.editor,
+                )
+            except ValueError:
+                # Not (or no longer) in the current transcript: nothing to redact. The checks still
+                # hold the interview to what the model knows.
+                return
+        self.redactions.append(ModelRedaction(redaction.pk, "span", visible_from, token=chosen))
+
+    def _secrets(self) -> list[str]:
+        return [t for m in self.interviews for t in [*m.transcript_tokens, m.summary_token, m.place_token] if t]
+
+    @precondition(lambda self: self.interviews)
+    @rule(
+        token=st.integers(0, 99),
+        visible_from=st.sampled_from(REDACTION_TIERS),
+        category=st.sampled_from(["place", "name", "other"]),
+        generalise=st.booleans(),
+    )
+    def redact_entity(self, token, visible_from, category, generalise):
+        from archive import services
+
+        secrets = self._secrets()
+        chosen = secrets[token % len(secrets)]
+        with self.step():
+            redaction = services.redact_phrase(
+                phrase=chosen,
+                category=category,
+                visible_from=visible_from,
+                replacement="somewhere in the city" if generalise else "",
+                actor=self.context.editor,
+            )
+        self.entities.setdefault(redaction.entity_id, set()).add(chosen)
+        self.redactions.append(ModelRedaction(redaction.pk, "entity", visible_from, entity_pk=redaction.entity_id))
+
+    @precondition(lambda self: self.entities)
+    @rule(entity=st.integers(0, 99), token=st.integers(0, 99))
+    def redact_alias(self, entity, token):
+        """Another spelling joins an entity: it is hidden wherever the entity is."""
+        from archive import services
+        from archive.models import Entity
+
+        entity_pk = sorted(self.entities)[entity % len(self.entities)]
+        secrets = self._secrets()
+        chosen = secrets[token % len(secrets)]
+        with self.step():
+            services.entity_add_alias(entity=Entity.objects.get(pk=entity_pk), alias=chosen, actor=self.context.editor)
+        self.entities[entity_pk].add(chosen)
+
+    @precondition(lambda self: any(r.approved for r in self.redactions))
+    @rule(pick=st.integers(0, 99))
+    def reject_redaction(self, pick):
+        from archive import services
+        from archive.models import Redaction
+
+        approved = [r for r in self.redactions if r.approved]
+        chosen = approved[pick % len(approved)]
+        with self.step():
+            services.redaction_decide(
+                redaction=Redaction.objects.get(pk=chosen.pk), approve=False, actor=self.context.editor
+            )
+        chosen.approved = False
+
+    # Rules: people and access ------------------------------------------------------------------
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), consent=scopes_st)
+    def change_consent(self, pick, consent):
+        from archive import services
+        from archive.models import Narrator
+
+        model = self.pick(pick)
+        with self.step(model):
+            services.consent_record(
+                narrator=Narrator.objects.get(pk=model.narrator_pk),
+                interview=self._interview(model),
+                archive=True,
+                processing=True,
+                actor=self.context.editor,
+                **consent,
+            )
+        model.consent, model.withdrawn = dict(consent), False
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), anonymity=st.sampled_from(ANONYMITIES))
+    def change_anonymity(self, pick, anonymity):
+        from archive import services
+        from archive.models import Narrator
+
+        model = self.pick(pick)
+        with self.step(model):
+            services.narrator_set_anonymity(
+                narrator=Narrator.objects.get(pk=model.narrator_pk), anonymity=anonymity, actor=self.context.editor
+            )
+        model.anonymity = anonymity
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), access=st.sampled_from(TIERS))
+    def change_access(self, pick, access):
+        from archive import services
+
+        model = self.pick(pick)
+        with self.step(model):
+            services.interview_update(interview=self._interview(model), access_level=access, actor=self.context.editor)
+        model.access_level = access
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), through_consent=st.booleans())
+    def withdraw(self, pick, through_consent):
+        from archive import services
+        from archive.models import Narrator
+
+        model = self.pick(pick)
+        with self.step(model):
+            if through_consent:
+                services.consent_record(
+                    narrator=Narrator.objects.get(pk=model.narrator_pk),
+                    interview=self._interview(model),
+                    withdrawn=True,
+                    actor=self.context.editor,
+                    **model.consent,
+                )
+            else:
+                services.interview_withdraw(interview=self._interview(model), actor=self.context.editor)
+        model.withdrawn = True
+
+    # What the model expects --------------------------------------------------------------------
+
+    def floor(self, model: ModelInterview) -> str:
+        """The lowest tier that may know the interview exists."""
+        if model.withdrawn:
+            return "custodian"
+        floor = _max_tier(model.access_level, model.consent_floor())
+        held = self._held.get(model.pk)
+        if held is None:
+            held = self._held[model.pk] = self.held_tiers(model)
+        return _max_tier(floor, *held)
+
+    def held_tiers(self, model: ModelInterview) -> list[str]:
+        """Tiers of approved span redactions the gate could not carry into a new version or correction
+        (an editor must decide): the interview is withheld below them."""
+        from archive.models import Redaction
+
+        if not any(f.name == "held" for f in Redaction._meta.get_fields()):
+            return []
+        rows = Redaction.objects.filter(
+            held=True, status=Redaction.Status.APPROVED, segment__transcript__interview_id=model.pk
+        )
+        return list(rows.values_list("visible_from", flat=True))
+
+    def voice_floor(self, model: ModelInterview) -> str:
+        return _max_tier(self.floor(model), "public" if model.consent.get("voice_release") else "staff")
+
+    def token_floor(self, model: ModelInterview, token: str) -> str:
+        """From which tier a token of a visible interview may be seen ("public": not protected)."""
+        if token in model.name:
+            return "public" if model.anonymity == "named" else "custodian"
+        if token == model.narrator_public_id:
+            return "custodian" if model.anonymity in ("anonymous", "sealed") else "public"
+        floor = "staff" if token == model.place_token else "public"
+        for redaction in self.redactions:
+            if not redaction.approved:
+                continue
+            if (redaction.kind == "span" and redaction.token == token) or (
+                redaction.kind == "entity" and token in self.entities.get(redaction.entity_pk, ())
+            ):
+                floor = _max_tier(floor, redaction.visible_from)
+        return floor
+
+    def hidden(self, tier: str) -> dict[str, str]:
+        """token -> why, for everything `tier` must never receive."""
+        hidden: dict[str, str] = {}
+        for model in self.interviews:
+            if _below(tier, self.floor(model)):
+                for token in model.all_tokens:
+                    hidden[token] = f"token of interview {model.marker} that {tier} may not know"
+                hidden[model.narrator_public_id] = f"narrator id of interview {model.marker} hidden at {tier}"
+                continue
+            for phone in model.phones:
+                if tier != "custodian":
+                    hidden[phone] = f"phone number in {model.marker}"
+            for token in [*model.all_tokens, model.narrator_public_id]:
+                floor = self.token_floor(model, token)
+                if _below(tier, floor):
+                    hidden[token] = f"{token} of {model.marker} visible from {floor}"
+        return hidden
+
+    # Checks after every step -------------------------------------------------------------------
+
+    @invariant()
+    def every_surface_holds(self):
+        if not self.interviews:
+            return
+        problems: list[str] = []
+        problems += self.check_stored_renderings()
+        dirty = [m for m in self.interviews if m.pk in self._dirty]
+        self._dirty.clear()
+        slug = self.context.collection.slug
+        for tier in TIERS:
+            hidden = self.hidden(tier)
+            scan = Scanner(hidden, tier)
+            client = self.context.clients[tier]
+            for model in dirty:
+                problems += self.check_interview_at(model, tier, client, scan)
+            if tier == "custodian":
+                # Nothing is hidden from the custodian: only what it must find is checked there.
+                problems += self.check_custodian_search(client)
+                continue
+            for url in (f"/collections/{slug}/", f"/api/v1/interviews/?collection={slug}"):
+                problems += scan.response(client.get(url), url)
+            problems += self.check_search(tier, client, hidden, scan)
+        self.violate(problems)
+
+    def check_stored_renderings(self) -> list[str]:
+        """Reads never write: after each write the stored renderings are current for exactly the tiers
+        that may see the interview."""
+        from archive import access
+        from archive.models import RenderedInterview
+        from archive.rendering import policy_stamp
+
+        problems = []
+        for model in self.interviews:
+            interview = self._interview(model)
+            stored = dict(RenderedInterview.objects.filter(interview=interview).values_list("tier", "policy_version"))
+            tiers = access.visible_tiers(interview)
+            if set(stored) != set(tiers):
+                problems.append(f"{model.marker}: stored renderings for {sorted(stored)}, visible at {tiers}")
+            stamp = policy_stamp(interview)
+            stale = sorted(t for t, v in stored.items() if v != stamp)
+            if stale:
+                problems.append(f"{model.marker}: stale stored renderings at {stale} (a read would rebuild them)")
+        return problems
+
+    def check_interview_at(self, model: ModelInterview, tier: str, client: Any, scan: Scanner) -> list[str]:
+        from archive.rendering import NotVisible, render, rendering_for
+        from archive.services.exports import export_interview
+
+        problems: list[str] = []
+        interview = self._interview(model)
+        visible = not _below(tier, self.floor(model))
+        expected = 200 if visible else 404
+        for url in (f"/interviews/{model.public_id}/", f"/api/v1/interviews/{model.public_id}/"):
+            response = client.get(url)
+            if response.status_code != expected:
+                problems.append(f"{url} at {tier}: {response.status_code}, expected {expected}")
+            problems += scan.response(response, url)
+        try:
+            served = rendering_for(interview, tier)
+        except NotVisible:
+            served = None
+        if visible and served is None:
+            problems.append(f"{model.marker}: no rendering at {tier}, which may see it")
+        if not visible and served is not None:
+            problems.append(f"{model.marker}: rendering served at {tier}, which may not know it")
+        if served is not None:
+            fresh = render(interview, tier)
+            differs = rendering_differences(served, fresh)
+            if differs:
+                problems.append(f"{model.marker} at {tier}: served rendering differs from render() in {differs}")
+            problems += scan.text(rendering_text(served), f"rendering of {model.marker}")
+        for fmt in TEXT_FORMATS if tier != "custodian" else ():
+            try:
+                result = export_interview(interview=interview, fmt=fmt, tier=tier, requester_tier=tier)
+            except NotVisible:
+                if visible:
+                    problems.append(f"{model.marker}: {fmt} export refused at {tier}, which may see it")
+                continue
+            if not visible:
+                problems.append(f"{model.marker}: {fmt} export served at {tier}, which may not know it")
+            problems += scan.text(read(result).decode("utf-8", "replace"), f"{fmt} export of {model.marker}")
+        return problems
+
+    def check_search(self, tier: str, client: Any, hidden: dict[str, str], scan: Scanner) -> list[str]:
+        from archive import search
+
+        problems: list[str] = []
+        words = sorted(t for t in hidden if t.startswith("Zqx"))
+        if words:
+            response = client.get("/api/v1/search/", {"q": " OR ".join(words)})
+            if response.status_code != 200:
+                return [*problems, f"search at {tier} answered {response.status_code}"]
+            body = response.json()
+            # The query is echoed back to its sender: everything else is scanned.
+            problems += scan.text(json.dumps({k: v for k, v in body.items() if k != "query"}), "search")
+            problems += scan.text(" ".join(f"{k}: {v}" for k, v in response.headers.items()), "search headers")
+            if body.get("total") or body.get("hits"):
+                problems.append(f"search at {tier} for hidden words counted {body.get('total')} hits")
+            counts = [v.get("count", 0) for values in body.get("facets", {}).values() for v in values]
+            if any(counts):
+                problems.append(f"search facets at {tier} count hidden words: {body.get('facets')}")
+        response = client.get("/api/v1/search/suggest/?q=zqx")
+        problems += scan.response(response, "search suggestions")
+        completions = search.suggest(self.context.users[tier], "zqx", limit=500)
+        problems += scan.text(" ".join(completions), "all suggestions for zqx")
+        return problems
+
+    def check_custodian_search(self, client: Any) -> list[str]:
+        """Positive control: the custodian finds every marker its renderings' text holds (else the
+        search checks of the other tiers would be blind)."""
+        from archive.rendering import rendering_for
+
+        markers = [m for m in self.interviews if m.marker in rendering_for(self._interview(m), "custodian").text]
+        if not markers:
+            return []
+        body = client.get("/api/v1/search/", {"q": " OR ".join(m.marker for m in markers)}).json()
+        found = {hit["interview_id"] for hit in body.get("hits", [])}
+        missing = [m.marker for m in markers if m.public_id not in found]
+        return [f"custodian search does not find {missing} in text it shows"] if missing else []
+
+    # Checks once per example -------------------------------------------------------------------
+
+    def teardown(self):
+        try:
+            if self.interviews and not self._failed:
+                problems: list[str] = []
+                for model in self.interviews:
+                    problems += self.check_binary_exports(model)
+                    problems += self.check_audio(model)
+                self.violate(problems)
+        finally:
+            from django.db import transaction
+
+            transaction.set_rollback(True)
+            self._atomic.__exit__(None, None, None)
+
+    def check_binary_exports(self, model: ModelInterview) -> list[str]:
+        from archive.rendering import NotVisible
+        from archive.services.exports import ExportError, export_interview
+
+        problems: list[str] = []
+        interview = self._interview(model)
+        for tier in TIERS[:3]:  # the custodian has nothing hidden (its audio is checked in check_audio)
+            scan = Scanner(self.hidden(tier), tier)
+            visible = not _below(tier, self.floor(model))
+            for fmt in BINARY_FORMATS:
+                try:
+                    result = export_interview(interview=interview, fmt=fmt, tier=tier, requester_tier=tier)
+                except NotVisible:
+                    if visible:
+                        problems.append(f"{model.marker}: {fmt} export refused at {tier}, which may see it")
+                    continue
+                except ExportError as error:
+                    problems.append(f"{model.marker}: {fmt} export failed at {tier} ({error.__cause__!r})")
+                    continue
+                if not visible:
+                    problems.append(f"{model.marker}: {fmt} export served at {tier}, which may not know it")
+                data = read(result)
+                for label, text in document_texts(data):
+                    problems += scan.text(text, f"{fmt} export {label} of {model.marker}")
+                if fmt == "bagit":
+                    problems += self.check_bag_audio(model, tier, data)
+        return problems
+
+    def audible_and_hidden(self, model: ModelInterview, tier: str) -> tuple[list[SpokenWord], list[SpokenWord]]:
+        hidden = self.hidden(tier)
+        words = [w for part in model.parts for w in part.script.words if self._is_token(w.text)]
+        hidden_words = [w for w in words if any(w.text in token.split() for token in hidden)]
+        return [w for w in words if w not in hidden_words], hidden_words
+
+    def check_audio(self, model: ModelInterview) -> list[str]:
+        """The tier's audio: served exactly where consent lets the voice be heard; the parts in order,
+        duration preserved; every hidden word silent where it was spoken and without a trace anywhere;
+        every other word heard (the custodian hears all)."""
+        from archive.rendering import NotVisible
+        from archive.services.exports import ExportError, export_interview
+
+        problems: list[str] = []
+        interview = self._interview(model)
+        for tier in TIERS:
+            allowed = bool(model.parts) and not _below(tier, self.voice_floor(model))
+            status = self.context.clients[tier].get(f"/api/v1/interviews/{model.public_id}/audio").status_code
+            if status != (200 if allowed else 404):
+                problems.append(f"{model.marker}: audio endpoint at {tier} answered {status} (allowed: {allowed})")
+            try:
+                result = export_interview(interview=interview, fmt="audio", tier=tier, requester_tier=tier)
+            except NotVisible:
+                if allowed:
+                    problems.append(f"{model.marker}: no audio at {tier}, which may hear it")
+                continue
+            except ExportError as error:
+                problems.append(f"{model.marker}: audio failed closed at {tier} ({error.__cause__!r})")
+                continue
+            if not allowed:
+                problems.append(f"{model.marker}: audio served at {tier}, which may not hear it")
+            samples = decode(io.BytesIO(read(result)))
+            parts, layout = self.served_layout(model, tier)
+            problems += layout
+            problems += self.check_served_audio(model, parts, tier, samples, f"audio of {model.marker} at {tier}")
+        return problems
+
+    def served_layout(self, model: ModelInterview, tier: str) -> tuple[list[Part], list[str]]:
+        """The model's current parts in the order the tier's audio plays them. The gate names them
+        (Rendering.audio_parts, where it exists): they must be exactly the current parts, and in the
+        order they were recorded unless the interview is a chat (whose voice notes and added parts
+        share the chat's own timeline)."""
+        from archive.models import Recording
+        from archive.rendering import rendering_for
+
+        served = getattr(rendering_for(self._interview(model), tier), "audio_parts", None)
+        if served is None:
+            return model.parts, []
+        ids = dict(
+            Recording.objects.filter(pk__in=[p.recording_pk for p in model.parts]).values_list("public_id", "pk")
+        )
+        by_pk = {part.recording_pk: part for part in model.parts}
+        order = [by_pk.get(ids.get(uuid.UUID(str(p.recording_id)))) for p in served]
+        if None in order or len(order) != len(model.parts) or set(map(id, order)) != set(map(id, model.parts)):
+            return model.parts, [
+                f"audio of {model.marker} at {tier} plays {len(served)} recordings that are not its "
+                f"{len(model.parts)} current parts"
+            ]
+        if model.kind != "chat" and order != model.parts:
+            return order, [f"audio of {model.marker} at {tier} plays its parts out of order"]
+        return order, []
+
+    def check_served_audio(
+        self, model: ModelInterview, parts: list[Part], tier: str, samples: np.ndarray, label: str
+    ) -> list[str]:
+        problems: list[str] = []
+        audible, hidden = self.audible_and_hidden(model, tier)
+        duration = len(samples) / SERVED_RATE
+        expected = sum(part.script.duration for part in parts)
+        if abs(duration - expected) > DURATION_TOLERANCE * len(parts):
+            problems.append(f"{label}: {duration:.2f} s, the parts last {expected:.2f} s")
+        else:
+            offset = 0.0
+            for number, part in enumerate(parts, start=1):
+                for word in part.script.words:
+                    if word not in hidden:
+                        continue
+                    first = int((offset + word.start) * SERVED_RATE)
+                    last = int((offset + word.end) * SERVED_RATE)
+                    piece = samples[first:last].astype(np.float64)
+                    rms = math.sqrt(float(np.mean(piece * piece))) if len(piece) else 0.0
+                    if rms > SILENT_RMS:
+                        problems.append(
+                            f"{label}: hidden {word.text} not silent where part {number} says it "
+                            f"({offset + word.start:.2f}-{offset + word.end:.2f} s, RMS {rms:.4f})"
+                        )
+                offset += part.script.duration
+        shared = {w.hz for w in audible}
+        levels = tone_levels(samples, sorted({w.hz for w in hidden + audible}))
+        for word in hidden:
+            if word.hz not in shared and levels[word.hz] >= NOT_HEARD:
+                problems.append(f"{label}: hidden {word.text} is heard (tone level {levels[word.hz]:.3f})")
+        if tier == "custodian":
+            for word in audible:
+                if levels[word.hz] < HEARD:
+                    problems.append(f"{label}: custodian does not hear {word.text} (tone level {levels[word.hz]:.3f})")
+        return problems
+
+    def check_bag_audio(self, model: ModelInterview, tier: str, data: bytes) -> list[str]:
+        problems: list[str] = []
+        allowed = bool(model.parts) and not _below(tier, self.voice_floor(model))
+        with zipfile.ZipFile(io.BytesIO(data)) as bag:
+            names = [n for n in bag.namelist() if n.endswith((".mp3", ".wav", ".ogg", ".opus", ".m4a"))]
+            if names and not allowed:
+                problems.append(f"{model.marker}: bag at {tier} holds audio the tier may not hear")
+            if allowed and len(names) != len(model.parts):
+                problems.append(
+                    f"{model.marker}: bag at {tier} holds {len(names)} audio files for {len(model.parts)} recordings"
+                )
+            _audible, hidden = self.audible_and_hidden(model, tier)
+            audible = {w.hz for w in _audible}
+            for name in names:
+                samples = decode(io.BytesIO(bag.read(name)))
+                levels = tone_levels(samples, sorted({w.hz for w in hidden}))
+                for word in hidden:
+                    if word.hz not in audible and levels[word.hz] >= NOT_HEARD:
+                        problems.append(f"{model.marker}: bag audio {name} at {tier} lets {word.text} be heard")
+        return problems
+
+
+# Surfaces ------------------------------------------------------------------------------------------
+
+
+class Scanner:
+    """Finds hidden tokens (case-insensitively) in whatever leaves the system for one tier."""
+
+    def __init__(self, hidden: dict[str, str], tier: str):
+        self.hidden = hidden
+        self.tier = tier
+        self.pattern = re.compile("|".join(re.escape(t.lower()) for t in sorted(hidden, key=len, reverse=True)))
+
+    def text(self, text: str, where: str) -> list[str]:
+        if not self.hidden:
+            return []
+        found = set(self.pattern.findall(text.lower()))
+        by_lower = {t.lower(): t for t in self.hidden}
+        return [f"{where} at {self.tier} shows {by_lower[f]} ({self.hidden[by_lower[f]]})" for f in sorted(found)]
+
+    def response(self, response: Any, where: str) -> list[str]:
+        if response.status_code >= 500:
+            return [f"{where} at {self.tier} answered {response.status_code}"]
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        headers = " ".join(f"{k}: {v}" for k, v in response.headers.items())
+        return self.text(body.decode("utf-8", "replace") + "\n" + headers, where)
+
+
+def read(result: Any) -> bytes:
+    with result.open() as handle:
+        return handle.read()
+
+
+def document_texts(data: bytes) -> list[tuple[str, str]]:
+    """The text of an export: a PDF through pdftotext, every member of a zip (docx, bag), else itself."""
+    if data.startswith(b"%PDF"):
+        out = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=False)
+        return [("text", out.stdout.decode("utf-8", "replace")), ("raw", data.decode("latin-1"))]
+    if data.startswith(b"PK"):
+        texts = []
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if name.endswith(".mp3"):
+                    continue
+                member = archive.read(name)
+                texts.extend((f"{name}: {label}", text) for label, text in document_texts(member))
+                texts.append((f"name {name}", name))
+        return texts
+    return [("body", data.decode("utf-8", "replace"))]
+
+
+def rendering_text(rendering: Any) -> str:
+    values = []
+    for item in dataclasses.fields(rendering):
+        value = getattr(rendering, item.name)
+        values.append(repr(_plain(value)))
+    return "\n".join(values)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    try:
+        return [_plain(v) for v in value]
+    except TypeError:
+        return repr(value)
+
+
+def rendering_differences(served: Any, fresh: Any) -> list[str]:
+    """Fields in which two renderings differ (there is no build time in a Rendering to leave out)."""
+    differs = []
+    for item in dataclasses.fields(served):
+        a, b = _plain(getattr(served, item.name)), _plain(getattr(fresh, item.name))
+        if a != b:
+            if item.name == "segments" and isinstance(a, list) and isinstance(b, list):
+                rows = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y]
+                differs.append(f"segments (counts {len(a)}/{len(b)}, rows {rows[:5]})")
+            else:
+                differs.append(item.name)
+    return differs
+
+
+def machine_for(context: Context) -> type[LifecycleMachine]:
+    return type("LifecycleMachine", (LifecycleMachine,), {"context": context})
+
+
+__all__ = ["Context", "LifecycleMachine", "StandInWhisper", "Violation", "machine_for", "make_context", "stand_ins"]
