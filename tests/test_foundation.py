@@ -7,7 +7,7 @@ from django.db import connection
 
 from archive import access, services
 from archive.models import Narrator, RenderedInterview
-from archive.rendering import POLICY_CODE_VERSION, policy_stamp, rendering_for
+from archive.rendering import POLICY_CODE_VERSION, NotVisible, policy_stamp, rendering_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -71,12 +71,30 @@ def test_it_renders_each_tier_from_the_same_source(demo):
     assert public.place == "Homs, Syria"
 
 
-def test_it_never_serves_a_stale_rendering(demo):
+def test_it_never_serves_a_stale_rendering_and_reads_never_write(demo, client_as, monkeypatch):
+    from archive import rendering
+    from archive.services.base import renderings_rebuild_stale
+
+    requested: list[int] = []
+    monkeypatch.setattr(rendering, "request_rebuild", lambda interview: requested.append(interview.pk))
     interview = demo.interview("facebook-journalist")
     before = RenderedInterview.objects.get(interview=interview, tier="public").policy_version
-    # Bump the policy behind the renderer's back: the next read must rebuild, not serve the old one.
+    rows = list(RenderedInterview.objects.filter(interview=interview).values_list("pk", "policy_version", "built_at"))
+    # Bump the policy behind the renderer's back: the next read must not serve the old rendering, and
+    # must not rebuild it either (a read writes nothing): it answers 404 and asks for a rebuild.
     type(interview).objects.filter(pk=interview.pk).update(policy_version=interview.policy_version + 5)
     interview.refresh_from_db()
+    with pytest.raises(NotVisible):
+        rendering_for(interview, "public")
+    assert client_as(None).get(f"/interviews/{interview.public_id}/").status_code == 404
+    assert requested and set(requested) == {interview.pk}
+    assert (
+        list(RenderedInterview.objects.filter(interview=interview).values_list("pk", "policy_version", "built_at"))
+        == rows
+    )
+    assert interview.pk in rendering.stale_interviews()
+    # The worker's rebuild (the task a stale read asks for, and the beat job) serves it again.
+    assert renderings_rebuild_stale() >= 1
     fresh = rendering_for(interview, "public")
     assert fresh.policy_version != before
     assert fresh.policy_version == policy_stamp(interview)

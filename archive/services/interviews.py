@@ -8,12 +8,12 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from ..models import Collection, Interview, Narrator, Recording, Redaction, Segment, Transcript
 from .audit import audit_log
+from .base import write
 from .people import interview_touch
 from .redactions import spans_follow_edit, spans_follow_version
 
@@ -38,7 +38,7 @@ class SegmentInput:
     origin: Segment | None = None
 
 
-@transaction.atomic
+@write
 def interview_create(
     *,
     collection: Collection,
@@ -121,7 +121,7 @@ def publication_blockers(interview: Interview) -> list[str]:
     return reasons
 
 
-@transaction.atomic
+@write
 def interview_update(*, interview: Interview, actor: Any = None, **changes: Any) -> Interview:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
@@ -145,7 +145,7 @@ def interview_update(*, interview: Interview, actor: Any = None, **changes: Any)
     return interview
 
 
-@transaction.atomic
+@write
 def interview_set_people(
     *,
     interview: Interview,
@@ -186,7 +186,7 @@ def _provenance(
     return None, 0.0
 
 
-@transaction.atomic
+@write
 def transcript_store(
     *,
     interview: Interview,
@@ -278,7 +278,7 @@ def transcript_store(
     return transcript
 
 
-@transaction.atomic
+@write
 def segment_edit(*, segment: Segment, text: str, actor: Any) -> Segment:
     """An editor's correction. Word times no longer match the text, so they are dropped: redactions
     in this segment then silence the whole segment in audio (fail closed). Span redactions follow their
@@ -303,7 +303,7 @@ def segment_edit(*, segment: Segment, text: str, actor: Any) -> Segment:
     return segment
 
 
-@transaction.atomic
+@write
 def segment_assign_speaker(
     *,
     segment: Segment,

@@ -8,12 +8,13 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from .. import crypto, rendering
 from ..models import Collection, ConsentRecord, Interview, Membership, Narrator, NarratorKey
 from .audit import audit_log
+from .base import touch, write
 
 
 def collection_get_or_create(*, slug: str, title: str = "", description: str = "") -> Collection:
@@ -64,7 +65,7 @@ def _encrypt_identity(
     narrator.legal_name_blind_index = crypto.blind_index(legal_name)
 
 
-@transaction.atomic
+@write
 def narrator_create(
     *,
     collection: Collection,
@@ -117,7 +118,7 @@ def narrator_identity(*, narrator: Narrator, actor: Any, reason: str = "") -> di
     }
 
 
-@transaction.atomic
+@write
 def narrator_update_identity(
     *,
     narrator: Narrator,
@@ -135,7 +136,7 @@ def narrator_update_identity(
     return narrator
 
 
-@transaction.atomic
+@write
 def narrator_set_anonymity(*, narrator: Narrator, anonymity: str, actor: Any = None) -> Narrator:
     narrator.anonymity = anonymity
     narrator.full_clean()
@@ -151,7 +152,7 @@ def narrator_set_anonymity(*, narrator: Narrator, anonymity: str, actor: Any = N
     return narrator
 
 
-@transaction.atomic
+@write
 def narrator_forget(*, narrator: Narrator, actor: Any = None) -> None:
     """Crypto-shredding: destroy the narrator's data key. Their identity fields become unreadable for
     good while the interviews keep rendering with the pseudonym or descriptor.
@@ -329,16 +330,15 @@ def _rebuild_narrator_interviews(narrator: Narrator) -> None:
 
 
 def interview_touch(interview: Interview) -> None:
-    """Mark the interview's renderings stale and rebuild them (inside the caller's transaction)."""
-    Interview.objects.filter(pk=interview.pk).update(policy_version=F("policy_version") + 1)
-    interview.refresh_from_db()
-    rendering.materialise(interview)
+    """The interview's rendering inputs changed: its renderings are rebuilt in the caller's transaction,
+    once, at the end of the outermost write (services.base)."""
+    touch(interview)
 
 
 SCOPES = ("archive", "research_access", "publication", "public_web", "voice_release", "processing")
 
 
-@transaction.atomic
+@write
 def consent_record(
     *,
     narrator: Narrator,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from .. import crypto, media
 from ..models import Interview, QuarantinedMetadata, Recording, TranscriptionJob
 from .audit import audit_log
+from .base import write
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def recording_source(recording: Recording) -> Any:
         return default_storage.open(recording.original.name, "rb")
 
 
-@transaction.atomic
+@write
 def recording_store(
     *, interview: Interview, fileobj: IO[bytes], original_filename: str, actor: Any = None
 ) -> Recording:
@@ -173,7 +174,7 @@ def workers_available(timeout: float = 2.0) -> bool:
         return False
 
 
-@transaction.atomic
+@write
 def transcription_job_create(
     *, recording: Recording, options: dict[str, Any] | None = None, actor: Any = None
 ) -> TranscriptionJob:
@@ -254,7 +255,7 @@ def job_claim(job_id: int, *, worker: str) -> bool:
     )
 
 
-@transaction.atomic
+@write
 def recorded_interview_create(
     *,
     collection: Any,
@@ -306,7 +307,7 @@ class RecordingRefused(ValueError):
     """The recording cannot be added as asked (the reason is fit to show)."""
 
 
-@transaction.atomic
+@write
 def recording_add(
     *,
     interview: Interview,
@@ -339,7 +340,7 @@ def recording_add(
     return recording, job
 
 
-@transaction.atomic
+@write
 def interview_retranscribe(
     *, interview: Interview, actor: Any = None, language: str | None = None
 ) -> list[TranscriptionJob]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from ..models import TIER_ORDER, Entity, EntityAlias, Interview, Redaction, Segment, Tier
 from ..rendering import rules_changed
 from ..textnorm import Gazetteer, is_arabic, normalise
 from .audit import audit_log
+from .base import write
 from .people import interview_touch
 
 KIND_FOR_CATEGORY = {
@@ -53,7 +53,7 @@ def _alias_script(alias: str) -> str:
     return EntityAlias.Script.ARABIC if is_arabic(alias) else EntityAlias.Script.LATIN
 
 
-@transaction.atomic
+@write
 def entity_create(
     *,
     kind: str,
@@ -94,7 +94,7 @@ def entity_find(name: str, *, caller_tier: str = Tier.CUSTODIAN) -> Entity | Non
     return next((entity for entity in candidates if entity.pk not in above), None)
 
 
-@transaction.atomic
+@write
 def entity_add_alias(*, entity: Entity, alias: str, rebuild: bool = True, actor: Any = None) -> EntityAlias:
     row, _created = EntityAlias.objects.get_or_create(
         entity=entity,
@@ -139,7 +139,7 @@ def _redaction_save(redaction: Redaction, *, target: tuple[str, str], actor: Any
     return redaction
 
 
-@transaction.atomic
+@write
 def redaction_add_span(
     *,
     segment: Segment,
@@ -176,7 +176,7 @@ def redaction_add_span(
     return redaction
 
 
-@transaction.atomic
+@write
 def redaction_add_entity(
     *,
     entity: Entity,
@@ -207,7 +207,7 @@ def redaction_add_entity(
     return redaction
 
 
-@transaction.atomic
+@write
 def redact_phrase(
     *,
     phrase: str,
@@ -240,7 +240,7 @@ def redact_phrase(
     )
 
 
-@transaction.atomic
+@write
 def redaction_decide(
     *, redaction: Redaction, approve: bool, actor: Any = None, visible_from: str | None = None
 ) -> Redaction:
@@ -263,7 +263,7 @@ def redaction_decide(
     return redaction
 
 
-@transaction.atomic
+@write
 def redaction_remove(*, redaction: Redaction, actor: Any = None) -> None:
     """Reject (never delete) a redaction: the decision stays in the record."""
     redaction_decide(redaction=redaction, approve=False, actor=actor)
@@ -276,7 +276,7 @@ def _rebuild_for(redaction: Redaction, actor: Any) -> None:
         interview_touch(redaction.segment.transcript.interview)
 
 
-@transaction.atomic
+@write
 def redactions_bulk_decide(*, redactions: Iterable[Redaction], approve: bool, actor: Any = None) -> int:
     count = 0
     touched: dict[int, Interview] = {}
@@ -299,7 +299,7 @@ def redactions_bulk_decide(*, redactions: Iterable[Redaction], approve: bool, ac
     return count
 
 
-@transaction.atomic
+@write
 def redaction_add_phrase_span(*, interview: Interview, phrase: str, occurrence: int = 0, **options: Any) -> Redaction:
     """A span redaction over the n-th occurrence of a phrase in the interview's current transcript."""
     seen = 0
@@ -437,7 +437,7 @@ def spans_follow_edit(*, segment: Segment, old_text: str, actor: Any = None) -> 
     return held
 
 
-@transaction.atomic
+@write
 def redaction_resolve_held(
     *, redaction: Redaction, actor: Any = None, segment: Segment | None = None, start_char: int = 0, end_char: int = 0
 ) -> Redaction:

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-
 from ..models import Interview, Narrator, Redaction, Segment, Tier
 from ..rendering import narrator_refs, rendering_for
 from .audit import audit_log
+from .base import write
 from .interviews import segment_assign_speaker, segment_edit
 
 NOT_EDITABLE_REASON = (
@@ -112,7 +111,7 @@ def _reanchor(old_text: str, new_text: str, start: int, end: int) -> tuple[int, 
     return best, best + len(fragment)
 
 
-@transaction.atomic
+@write
 def segment_correct(
     *, interview: Interview, index: int, text: str, tier: str, actor: Any, expected_start: float | None = None
 ) -> Segment:
@@ -163,7 +162,7 @@ def segment_correct(
     return segment_edit(segment=segment, text=text, actor=actor)
 
 
-@transaction.atomic
+@write
 def segment_speaker_set(
     *,
     interview: Interview,

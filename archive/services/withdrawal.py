@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..models import Interview
 from .audit import audit_log
+from .base import write
 from .people import interview_touch
 
 
@@ -20,7 +21,7 @@ def export_cache_dir(interview: Interview) -> Path:
     return Path(settings.EXPORTS_DIR) / str(interview.public_id)
 
 
-@transaction.atomic
+@write
 def interview_withdraw(*, interview: Interview, actor: Any = None) -> None:
     Interview.objects.filter(pk=interview.pk).update(withdrawn_at=timezone.now(), status=Interview.Status.SEALED)
     interview.refresh_from_db()
