@@ -41,12 +41,13 @@ from .models import (
     Tier,
     Transcript,
 )
+from .placeholders import localised
 from .textnorm import Gazetteer, normalise_with_map
 
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
-POLICY_CODE_VERSION = 5
+POLICY_CODE_VERSION = 6
 AUDIO_PAD_SECONDS = 0.15
 # How far a hidden interval may reach past its recording's decoded end (word padding, rounding).
 AUDIO_MAP_TOLERANCE = AUDIO_PAD_SECONDS + 0.05
@@ -437,6 +438,9 @@ class TierRedactor:
             segment_id: [(s, e, r) for s, e, r in rules if hidden_here(r)]
             for segment_id, rules in inputs.span_rules.items()
         }
+        # A name split by a segment boundary ("Tareq" | "Mansour"): each side is hidden like a span.
+        for segment_id, start, end, rule in self.gazetteer.across([(s.pk, s.raw_text) for s in inputs.segments]):
+            self.span_rules.setdefault(segment_id, []).append((start, end, rule))
         self.categories: set[str] = set()
 
     def intervals(
@@ -518,6 +522,7 @@ def _segment_rendering(
         # Nothing hidden in this segment at this tier: text and words pass through unchanged.
         return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words), ()
     redactor.categories.update(rule.category for _start, _end, rule in intervals)
+    intervals = localised(raw, intervals, segment.language)  # labels in the segment's own language
     text, words_out, spans = inputs.redacted_segment(segment, intervals)
     rendering = SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out)
     return rendering, spans
