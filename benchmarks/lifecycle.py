@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             machine = seed(args.seed)(machine)
         try:
             run_state_machine_as_test(machine, settings=config)
-        except AssertionError as error:
-            failed = str(error)
-            violations.append(failed.splitlines()[0] if failed else "violation")
+        except Exception as error:  # a violation (shrunk), or a service that crashed mid-lifecycle
+            failed = f"{type(error).__name__}: {error}"
+            violations.append(failed.splitlines()[0])
         transaction.set_rollback(True)
     seconds = round(time.perf_counter() - started, 1)
     distinct = sorted(set(violations))
@@ -123,7 +123,12 @@ def in_workers(args: argparse.Namespace) -> int:
     totals = {"examples": 0, "steps": 0, "violations": 0, "distinct_violations": 0}
     for child in children:
         out, _err = child.communicate()
-        figures = json.loads(out.decode().strip().splitlines()[-1])
+        lines = out.decode().strip().splitlines()
+        if child.returncode != 0 or not lines:
+            totals["violations"] += 1  # a worker that died found something (its stderr says what)
+            totals["distinct_violations"] += 1
+            continue
+        figures = json.loads(lines[-1])
         for key in totals:
             totals[key] += figures[key]
     result = {**totals, "seconds": round(time.perf_counter() - started, 1), "workers": workers, "seed": base_seed}
