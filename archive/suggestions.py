@@ -24,7 +24,7 @@ from typing import Any
 
 import phonenumbers
 
-from .importers.sensitive import phone_view
+from .importers.sensitive import find_phones, phone_view
 from .lexicons import LexiconDetector
 from .textnorm import ARABIC_INDIC_DIGITS, Gazetteer
 
@@ -209,6 +209,9 @@ def ascii_digits(text: str) -> str:
     return text.translate(ARABIC_INDIC_DIGITS)
 
 
+_DATE_SHAPE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
 def _phones(text: str) -> list[Suggestion]:
     found: list[Suggestion] = []
     digits, offsets = phone_view(text)
@@ -227,7 +230,18 @@ def _phones(text: str) -> list[Suggestion]:
             if phonenumbers.is_valid_number(number):
                 found.append(Suggestion(start, end, "contact", "phone", 0.9))
                 break
-    return found
+    # Whatever the importers hide as a phone number (possible numbers too, in context) is found here as
+    # well: a number hidden in a chat must not be published when it is spoken.
+    for span in find_phones(text):
+        piece = text[span.start : span.end]
+        glued = (span.start > 0 and text[span.start - 1].isalpha()) or (
+            span.end < len(text) and text[span.end].isalpha()
+        )
+        if glued or _DATE_SHAPE.fullmatch(piece.translate(ARABIC_INDIC_DIGITS)):
+            continue  # part of an identifier, or a date (the date detector has it)
+        if not any(s.start < span.end and span.start < s.end for s in found):
+            found.append(Suggestion(span.start, span.end, "contact", "phone", 0.8))
+    return sorted(found, key=lambda s: s.start)
 
 
 def _emails(text: str) -> list[Suggestion]:

@@ -15,11 +15,11 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from .. import crypto, media
-from ..models import Interview, QuarantinedMetadata, Recording, TranscriptionJob
+from ..models import Interview, QuarantinedMetadata, Recording, Transcript, TranscriptionJob
 from .audit import audit_log
 from .base import write
 
@@ -327,14 +327,23 @@ def recording_add(
     parts = list(
         interview.recordings.filter(is_voice_note=False, replaced_by__isnull=True).order_by("timeline_offset", "pk")
     )
+    current = interview.transcripts.filter(is_current=True).first()
+    current_end = 0.0
+    if current is not None and current.source in (Transcript.Source.CHAT, Transcript.Source.EMAIL):
+        # A recording added to a chat or email thread follows its last message; a recording added to a
+        # typed or imported transcript of the same speech becomes that transcript's media (a new version).
+        current_end = current.segments.aggregate(end=Max("end"))["end"] or 0.0
     recording = recording_store(interview=interview, fileobj=fileobj, original_filename=original_filename, actor=actor)
     job_options = dict(options or {})
     if replaces is not None:
         job_options["replaces"] = replaces.pk
         recording.timeline_offset = replaces.timeline_offset
-    elif parts:
+    elif parts or current_end > 0:
+        # A later part starts where the interview's timeline ends: after the parts before it, and after
+        # the last message of a chat (so its segments never interleave with what is there).
         job_options["part"] = True
-        recording.timeline_offset = round(max(p.timeline_offset + (p.duration_seconds or 0.0) for p in parts), 3)
+        ends = [p.timeline_offset + (p.duration_seconds or 0.0) for p in parts]
+        recording.timeline_offset = round(max([*ends, current_end]), 3)
     Recording.objects.filter(pk=recording.pk).update(timeline_offset=recording.timeline_offset)
     job = transcription_job_create(recording=recording, options=job_options, actor=actor)
     return recording, job
