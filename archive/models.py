@@ -120,6 +120,11 @@ class Interview(models.Model):
         REVIEW = "review", "In review"
         PUBLISHED = "published", "Published"
         SEALED = "sealed", "Sealed"
+        # Arranged but not yet held (see InterviewPlan); set aside (a failed or test item); purged by
+        # a custodian, the row kept as a tombstone. Below staff none of them exists.
+        PLANNED = "planned", "Planned"
+        ARCHIVED = "archived", "Archived"
+        DELETED = "deleted", "Deleted"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="interviews")
@@ -588,3 +593,69 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"login failure {self.pk}"
+
+
+class InterviewPlan(models.Model):
+    """What is agreed before a remote interview is held: the channel, when, the consent script to read,
+    the questions and notes. Arranged over days through intermediaries, questions and notes may hold
+    names and contacts, so they are sealed under the KEK (crypto.seal_json), never stored plain."""
+
+    interview = models.OneToOneField(Interview, on_delete=models.CASCADE, related_name="plan")
+    agreed_channel = models.CharField(max_length=20, choices=Interview.Mode.choices, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    consent_script = models.TextField(blank=True)
+    # {"questions": str, "notes": str}, sealed with the context "plan:<interview public id>".
+    payload_ciphertext = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"plan for interview {self.interview_id}"
+
+
+class AccessRequest(models.Model):
+    """A reader asks for a higher tier for one interview or one collection, stating a purpose; a
+    custodian grants it with terms until an end date, or refuses. A grant raises the reader's tier for
+    that interview or collection (access) until it ends or is revoked."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        GRANTED = "granted", "Granted"
+        REFUSED = "refused", "Refused"
+        REVOKED = "revoked", "Revoked"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests")
+    interview = models.ForeignKey(
+        Interview, null=True, blank=True, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    tier = models.CharField(max_length=12, choices=Tier.choices)
+    purpose = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    terms = models.TextField(blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interview__isnull=True, collection__isnull=False)
+                | Q(interview__isnull=False, collection__isnull=True),
+                name="access_request_one_target",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="granted") | Q(ends_on__isnull=False), name="access_grant_has_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"access request {self.public_id}"
