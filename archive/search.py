@@ -44,7 +44,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import escape
 
-from . import access
+from .gate import policy as access
+from .gate.stamps import policy_stamp, rules_clock, stamp_of
+from .gate.store import materialise
 from .models import TIER_ORDER, TIERS, EntityAlias, Interview, Redaction, RenderedInterview, Tier
 from .textnorm import is_arabic, normalise, normalise_with_map
 
@@ -907,8 +909,6 @@ def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
 
 def _stamper():
     """policy version → the current stamp of a rendering built at it (see rendering.stamp_of)."""
-    from .rendering import rules_clock, stamp_of
-
     clock = rules_clock()
     return lambda policy_version: stamp_of(policy_version, clock)
 
@@ -1564,8 +1564,6 @@ def suggest(user, prefix: str, limit: int = 8) -> list[str]:
 
 def reindex(*, rebuild_stale: bool = True, stdout=None) -> int:
     """Rebuild every interview's documents from its stored renderings (stale renderings are rebuilt)."""
-    from .rendering import materialise, policy_stamp
-
     count = 0
     for interview in Interview.objects.all().iterator(chunk_size=200):
         with transaction.atomic():
@@ -1574,7 +1572,8 @@ def reindex(*, rebuild_stale: bool = True, stdout=None) -> int:
             if rebuild_stale and (
                 set(stored) != set(tiers) or any(v != policy_stamp(interview) for v in stored.values())
             ):
-                materialise(interview)  # indexes as it goes
+                rebuilt = materialise(interview)
+                index_interview(interview, rebuilt.tiers, rebuilt.changes)
             else:
                 index_interview(interview, [t for t in tiers if t in stored])
         count += 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import access
+from .gate import NotVisible, rendering_for
+from .gate import policy as access
 from .models import Interview
-from .rendering import NotVisible, rendering_for
 from .services import audit_log
 
 

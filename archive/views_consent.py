@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import access
+from .gate import NotVisible, rendering_for
+from .gate import policy as access
 from .models import ConsentRecord, Interview, Narrator, Recording, Tier
-from .rendering import NotVisible, rendering_for
 from .services import audit_log, consent_record
 from .services.people import SCOPES
 

@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from . import access
 from .api.imports import run_import
+from .gate import policy as access
 from .importers import ImportRefused, NarratorUnknown
 from .models import Narrator, Tier
 

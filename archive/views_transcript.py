@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import access
+from .gate import policy as access
+from .gate import rendering_for
 from .models import Interview, Segment
-from .rendering import rendering_for
 from .services.recordings import RecordingRefused, interview_retranscribe
 from .services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set, segments_for_editing
 

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from . import access
+from .gate import policy as access
 from .models import Interview, Narrator, Tier
 from .services.recordings import recorded_interview_create, recording_store, transcription_job_create
 

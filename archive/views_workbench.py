@@ -16,9 +16,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import access
+from .gate import NotVisible, SegmentRendering, rendering_for
+from .gate import policy as access
 from .models import Interview, Redaction
-from .rendering import NotVisible, SegmentRendering, rendering_for
 from .services import audit_log
 from .services.redactions import redaction_resolve_held
 from .services.suggestions import suggestions_generate

@@ -34,7 +34,7 @@ def setup_django() -> None:
 
 
 def make_rendering(seconds: float):
-    from archive.rendering import NarratorRendering, RenderedWord, Rendering, SegmentRendering
+    from archive.gate import NarratorRendering, RenderedWord, Rendering, SegmentRendering
 
     segments = []
     spans = []

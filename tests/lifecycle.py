@@ -981,9 +981,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_stored_renderings(self) -> list[str]:
         """Reads never write: after each write the stored renderings are current for exactly the tiers
         that may see the interview."""
-        from archive import access
+        from archive.gate import policy as access
+        from archive.gate import policy_stamp
         from archive.models import RenderedInterview
-        from archive.rendering import policy_stamp
 
         problems = []
         for model in self.interviews:
@@ -999,7 +999,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         return problems
 
     def check_interview_at(self, model: ModelInterview, tier: str, client: Any, scan: Scanner) -> list[str]:
-        from archive.rendering import NotVisible, render, rendering_for
+        from archive.gate import NotVisible, render, rendering_for
         from archive.services.exports import export_interview
 
         problems: list[str] = []
@@ -1064,7 +1064,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_custodian_search(self, client: Any) -> list[str]:
         """Positive control: the custodian finds every marker its renderings' text holds (else the
         search checks of the other tiers would be blind)."""
-        from archive.rendering import rendering_for
+        from archive.gate import rendering_for
 
         markers = [m for m in self.interviews if m.marker in rendering_for(self._interview(m), "custodian").text]
         if not markers:
@@ -1091,7 +1091,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._atomic.__exit__(None, None, None)
 
     def check_binary_exports(self, model: ModelInterview) -> list[str]:
-        from archive.rendering import NotVisible
+        from archive.gate import NotVisible
         from archive.services.exports import ExportError, export_interview
 
         problems: list[str] = []
@@ -1128,7 +1128,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The tier's audio: served exactly where consent lets the voice be heard; the parts in order,
         duration preserved; every hidden word silent where it was spoken and without a trace anywhere;
         every other word heard (the custodian hears all)."""
-        from archive.rendering import NotVisible
+        from archive.gate import NotVisible
         from archive.services.exports import ExportError, export_interview
 
         problems: list[str] = []
@@ -1160,8 +1160,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         (Rendering.audio_parts, where it exists): they must be exactly the current parts, and in the
         order they were recorded unless the interview is a chat (whose voice notes and added parts
         share the chat's own timeline)."""
+        from archive.gate import rendering_for
         from archive.models import Recording
-        from archive.rendering import rendering_for
 
         served = getattr(rendering_for(self._interview(model), tier), "audio_parts", None)
         if served is None:

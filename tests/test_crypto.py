@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from archive import crypto, services
+from archive.gate import rendering_for
 from archive.models import AuditEvent, Narrator, NarratorKey, Redaction
-from archive.rendering import rendering_for
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from lxml import etree
 
 from archive.exports import export_bytes
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
+from archive.gate import Rendering, SegmentRendering
 from archive.models import Interview
-from archive.rendering import Rendering, SegmentRendering
 from tests.test_exports import INTERVIEW_ID, make_rendering
 
 SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
@@ -212,7 +212,7 @@ def build_shapes(demo, tmp_path: Path) -> dict[str, Interview]:
 
 @pytest.mark.django_db
 def test_it_validates_every_xml_export_of_every_shape_at_every_tier(demo, tmp_path, ohms_schema):
-    from archive import access
+    from archive.gate import policy as access
     from archive.services.exports import export_collection, export_interview
 
     shapes = build_shapes(demo, tmp_path)

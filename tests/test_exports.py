@@ -25,7 +25,7 @@ from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
-from archive.rendering import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering
+from archive.gate import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
 NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
@@ -375,7 +375,7 @@ def texts_of_export(data: bytes) -> list[str]:
 
 
 def public_interviews(demo):
-    from archive import access
+    from archive.gate import policy as access
 
     return [i for i in demo.interviews.values() if "public" in access.visible_tiers(i)]
 
@@ -442,7 +442,7 @@ def uuid_not_in_archive() -> str:
 
 @pytest.mark.django_db
 def test_it_hides_interviews_above_the_tier_from_exports(demo, client_as):
-    from archive import access
+    from archive.gate import policy as access
 
     hidden = [i for i in demo.interviews.values() if "public" not in access.visible_tiers(i)]
     assert hidden
@@ -518,7 +518,7 @@ def store_speech_recording(interview, tmp_path):
 
 @pytest.mark.django_db
 def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
-    from archive.rendering import rendering_for
+    from archive.gate import rendering_for
     from archive.services.exports import export_interview
 
     interview = public_interviews(demo)[0]
@@ -542,7 +542,7 @@ def test_it_exports_one_interview_with_the_command(demo, tmp_path):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    from archive import access
+    from archive.gate import policy as access
 
     interview = public_interviews(demo)[0]
     out = tmp_path / "interview.tei.xml"

@@ -17,8 +17,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from archive import services
+from archive.gate import NotVisible, render, rendering_for
 from archive.models import Membership, Recording, Redaction, Segment
-from archive.rendering import NotVisible, render, rendering_for
 from archive.services.exports import export_interview
 from archive.services.recordings import interview_retranscribe, recorded_interview_create, recording_add
 from archive.services.transcripts_ingest import transcription_job_run

@@ -103,7 +103,7 @@ def test_a_spoken_canary_stays_unheard_below_its_tier_through_changes(demo, sett
 
 
 def rendering_text(interview, tier: str) -> str:
-    from archive.rendering import rendering_for
+    from archive.gate import rendering_for
 
     interview.refresh_from_db()
     return rendering_for(interview, tier).text.lower()

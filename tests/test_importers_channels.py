@@ -18,7 +18,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from archive import access
+from archive.gate import policy as access
+from archive.gate import render
 from archive.importers import (
     ImportRefused,
     NarratorUnknown,
@@ -30,7 +31,6 @@ from archive.importers import (
     parse_telegram,
 )
 from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
-from archive.rendering import render
 from archive.services import quarantine_read
 from archive.services.imports import VOICE_PENDING, import_file
 from archive.services.people import narrator_identity

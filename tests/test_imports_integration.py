@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
+from archive.gate import render
 from archive.importers import ImportRefused
 from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
-from archive.rendering import render
 from archive.services import quarantine_read
 from archive.services.imports import import_file
 

@@ -8,8 +8,8 @@ import io
 import pytest
 from django.core.management import call_command
 
+from archive.gate import rendering_for
 from archive.models import ConsentRecord, Interview, TranscriptionJob
-from archive.rendering import rendering_for
 from tests.transcription_audio import speak
 
 pytestmark = pytest.mark.django_db(transaction=True)

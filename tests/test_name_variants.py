@@ -274,7 +274,7 @@ def test_it_finds_phone_numbers_in_every_grouping_and_digit_script(number, befor
 
 
 def test_it_writes_placeholders_in_the_language_of_the_segments_visible_text():
-    from archive.rendering import Rule
+    from archive.gate.rules import Rule
 
     rule = Rule("staff", "[name withheld]", "name")
     arabic = "قال لي طارق إن الحاجز مغلق"
@@ -339,7 +339,7 @@ def _split_name_interview():
 
 
 def test_it_renders_a_name_split_across_segments_hidden(db):
-    from archive.rendering import rendering_for
+    from archive.gate import rendering_for
 
     interview = _split_name_interview()
     public = rendering_for(interview, "public")

@@ -22,8 +22,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from archive import crypto, models
+from archive.gate.identity import decode_identity as _identity
 from archive.models import TIER_ORDER, Narrator, Redaction
-from archive.rendering import _identity
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -68,7 +68,7 @@ def canaries_for(tier: str) -> list[Canary]:
         elif redaction.kind == Redaction.Kind.ENTITY:
             found.append(Canary(redaction.entity.raw_name, "entity redaction"))
             found.extend(Canary(a.raw_alias, "entity alias") for a in redaction.entity.aliases.all())
-    from archive import access
+    from archive.gate import policy as access
 
     for interview in models.Interview.objects.all():
         if tier in access.visible_tiers(interview):

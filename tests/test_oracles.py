@@ -20,9 +20,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from archive import search
+from archive.gate import render
 from archive.importers import ImportRefused, parse_file, parse_ohms
 from archive.models import Alert, AuditEvent, Entity, Interview, Recording, Redaction
-from archive.rendering import render
 from archive.services.imports import import_file
 
 MISSING = "00000000-0000-4000-8000-000000000000"

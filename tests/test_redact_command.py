@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
+from archive.gate import rendering_for
 from archive.models import Entity, Redaction
-from archive.rendering import rendering_for
 
 
 def _texts(interview, tier: str) -> str:

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from archive.gate import rendering_for
 from archive.models import Redaction
-from archive.rendering import rendering_for
 from archive.services.suggestions import suggestions_generate
 from archive.services.workbench import workbench_view
 

@@ -8,16 +8,11 @@ import random
 import pytest
 
 from archive import services
+from archive.gate import RenderedWord, render
+from archive.gate.inputs import load_inputs
+from archive.gate.store import _words_key, rendering_from_stored, resolve_identities
+from archive.gate.types import SourceWords
 from archive.models import Interview, RenderedInterview, Segment
-from archive.rendering import (
-    RenderedWord,
-    SourceWords,
-    _words_key,
-    load_inputs,
-    render,
-    rendering_from_stored,
-    resolve_identities,
-)
 from archive.textnorm import Gazetteer, normalise_with_map
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

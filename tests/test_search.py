@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 
-from archive import access, search, services
+from archive import search, services
+from archive.gate import policy as access
 from archive.models import AuditEvent, Interview, Membership, Redaction, Segment
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from archive.gate import rendering_for
 from archive.models import Redaction
-from archive.rendering import rendering_for
 from archive.services import redaction_decide
 from archive.services.suggestions import suggestions_generate
 from archive.suggestions import GazetteerName, Suggester, suggest

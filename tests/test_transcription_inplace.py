@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from archive import services
+from archive.gate import render
 from archive.models import Segment, Transcript, TranscriptionJob
-from archive.rendering import render
 from archive.services import recordings as recordings_service
 from archive.services.imports import VOICE_PENDING, import_file
 from archive.services.recordings import recorded_interview_create, recording_store, transcription_job_create

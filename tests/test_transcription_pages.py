@@ -9,8 +9,8 @@ import re
 import pytest
 
 from archive import services
+from archive.gate import render
 from archive.models import Interview, Narrator, Recording, Redaction, Segment, TranscriptionJob
-from archive.rendering import render
 from archive.services.recordings import recording_store
 from tests.transcription_audio import AudioFiles, audio_files
 

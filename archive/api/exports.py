@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import access
 from ..exports import FORMATS
+from ..gate import NotVisible
+from ..gate import policy as access
 from ..models import TIERS
-from ..rendering import NotVisible
 from ..services.exports import ExportError, ExportResult, export_interview
 
 

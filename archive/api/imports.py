@@ -19,7 +19,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import access
+from ..gate import policy as access
 from ..importers import ImportRefused, NarratorUnknown
 from ..models import Narrator, Tier
 from ..services.imports import import_file

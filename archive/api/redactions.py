@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import access
+from ..gate import policy as access
 from ..models import Interview, Redaction
 from ..services.redactions import redact_phrase
 from ..services.suggestions import suggestions_generate

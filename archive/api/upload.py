@@ -27,7 +27,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import access
+from ..gate import policy as access
 from ..models import Recording, TranscriptionJob
 from ..services.recordings import RecordingRefused, interview_retranscribe, recording_add
 

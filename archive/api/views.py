@@ -7,9 +7,9 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import access
+from ..gate import NotVisible, rendering_for
+from ..gate import policy as access
 from ..models import Interview
-from ..rendering import NotVisible, rendering_for
 from ..services import audit_log
 from . import serializers
 

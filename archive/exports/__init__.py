@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..rendering import Rendering
+from ..gate import Rendering
 from . import documents, scholarly, text
 from .common import base_name
 
@@ -25,7 +25,9 @@ class Format:
     label: str
     write: Callable[[Rendering, BinaryIO], None] | None = None
     # "audio": (rendering, {recording public id: original file}, destination)
-    write_file: Callable[[Rendering, Mapping[str, str | os.PathLike[str]], str | os.PathLike[str]], object] | None = None
+    write_file: Callable[[Rendering, Mapping[str, str | os.PathLike[str]], str | os.PathLike[str]], object] | None = (
+        None
+    )
 
     @property
     def is_document(self) -> bool:

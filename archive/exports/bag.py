@@ -26,7 +26,7 @@ from typing import BinaryIO
 import bagit
 
 from ..audio_redaction import redact_part_audio
-from ..rendering import Rendering
+from ..gate import Rendering
 from .common import consent_basis, metadata
 
 BAGIT_VERSION = "1.0"
@@ -171,7 +171,9 @@ def write_bag(
                                 raise BagExportError("a recording of this audio is not available")
                             builder.add_file(
                                 f"{folder}/audio-{number:02d}.{spec.extension}",
-                                lambda path, r=rendering, p=part.recording_id, s=source: redact_part_audio(r, p, s, path),
+                                lambda path, r=rendering, p=part.recording_id, s=source: redact_part_audio(
+                                    r, p, s, path
+                                ),
                             )
                     continue
                 builder.add(f"{folder}/transcript.{spec.extension}", lambda out, r=rendering, s=spec: s.write(r, out))

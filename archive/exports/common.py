@@ -6,8 +6,10 @@ import re
 import unicodedata
 from typing import Any
 
+from ..gate import Rendering, SegmentRendering
+from ..gate.rules import CATEGORY_LABELS
+from ..gate.types import WITHHELD_NARRATOR, WITHHELD_TITLE
 from ..placeholders import ALL_LABELS
-from ..rendering import CATEGORY_LABELS, WITHHELD_NARRATOR, WITHHELD_TITLE, Rendering, SegmentRendering
 
 # Replacement labels the gate writes into text; exporters that can mark gaps (TEI) find them by value.
 GAP_LABELS: tuple[str, ...] = tuple(

@@ -11,7 +11,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from ..rendering import Rendering
+from ..gate import Rendering
 from .common import clock, is_rtl, narrator_names
 
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)

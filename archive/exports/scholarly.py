@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from ..rendering import Rendering
+from ..gate import Rendering
 from .common import GAP_LABELS, clock, consent_basis, narrator_names, split_gaps, spoken_segments
 
 OHMS_NS = "https://www.weareavp.com/nunncenter/ohms"

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import srt
 
-from ..rendering import Rendering
+from ..gate import Rendering
 from .common import clock, cue_times, metadata, narrator_names, spoken_segments, timecode
 
 

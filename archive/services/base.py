@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from django.db import transaction
 from django.db.models import F
 
-from .. import rendering
+from .. import search
+from ..gate import store
+from ..gate.rules import Rule, entity_rules
 from ..models import Interview
 
 P = ParamSpec("P")
@@ -27,10 +29,16 @@ R = TypeVar("R")
 _state = threading.local()
 
 
+def rebuild(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> None:
+    """Rebuild the interview's renderings at its current inputs, then its search documents."""
+    rebuilt = store.materialise(interview, entity_names)
+    search.index_interview(interview, rebuilt.tiers, rebuilt.changes)
+
+
 def _rebuild(interview: Interview) -> None:
     Interview.objects.filter(pk=interview.pk).update(policy_version=F("policy_version") + 1)
     interview.refresh_from_db()
-    rendering.materialise(interview)
+    rebuild(interview)
 
 
 @contextmanager
@@ -75,14 +83,31 @@ def renderings_rebuild(interview_id: int) -> bool:
         interview = Interview.objects.select_for_update().filter(pk=interview_id).first()
         if interview is None:
             return False
-        rendering.materialise(interview)
+        rebuild(interview)
     return True
 
 
 def renderings_rebuild_stale() -> int:
     """Rebuild every interview whose renderings are stale (after a change of the rendering rules, or a
     rebuild request lost with its broker). Returns how many were rebuilt."""
-    stale = rendering.stale_interviews()
+    stale = store.stale_interviews()
     for interview_id in stale:
         renderings_rebuild(interview_id)
     return len(stale)
+
+
+@write
+def rules_changed(names: Iterable[str]) -> list[Interview]:
+    """The archive-wide entity rules changed for `names` (a redaction of an entity approved, rejected or
+    changed, an alias added). The rules clock moves on, so every stored rendering is stale; each
+    interview in which a name occurs is rebuilt, and every other one, shown unaffected by the same
+    matcher the redactor uses, takes the new stamp unchanged. Returns the interviews rebuilt."""
+    old_clock = store.advance_rules_clock()
+    affected = store.interviews_mentioning(names)
+    rules = entity_rules()
+    for interview in affected:
+        Interview.objects.filter(pk=interview.pk).update(policy_version=F("policy_version") + 1)
+        interview.refresh_from_db()
+        rebuild(interview, rules)
+    search.restamp(store.restamp_unaffected(old_clock, [i.pk for i in affected]))
+    return affected

@@ -20,11 +20,11 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 
-from .. import access
 from ..exports import FORMATS, file_name
 from ..exports.bag import BagItem, write_bag
+from ..gate import NotVisible, Rendering, rendering_for
+from ..gate import policy as access
 from ..models import TIER_ORDER, TIERS, Collection, Interview, Tier
-from ..rendering import NotVisible, Rendering, rendering_for
 from .audit import audit_log
 from .withdrawal import export_cache_dir
 

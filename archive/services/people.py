@@ -11,7 +11,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .. import crypto, rendering
+from .. import crypto
+from ..gate import identity as identities
 from ..models import Collection, ConsentRecord, Interview, Membership, Narrator, NarratorKey
 from .audit import audit_log
 from .base import touch, write
@@ -189,7 +190,7 @@ def _pin_identity_spans(narrator: Narrator, *, actor: Any) -> int:
         return 0
     gazetteer = Gazetteer([(name, None) for name in names])
     # What readers below custodian see for this narrator once no name can be decrypted.
-    replacement = rendering.narrator_display(rendering.NarratorIdentity(narrator, "", []), "researcher")
+    replacement = identities.narrator_display(identities.NarratorIdentity(narrator, "", []), "researcher")
     segments = Segment.objects.filter(transcript__is_current=True, transcript__interview__narrators=narrator).distinct()
     created = 0
     for segment in segments.select_related("transcript__interview"):
@@ -405,7 +406,7 @@ def consent_record(
 
 
 def _current(interview: Interview) -> list[ConsentRecord]:
-    from ..access import current_consents
+    from ..gate.policy import current_consents
 
     return current_consents(interview)
 

@@ -9,10 +9,9 @@ from typing import Any
 from django.utils import timezone
 
 from ..models import TIER_ORDER, Entity, EntityAlias, Interview, Redaction, Segment, Tier
-from ..rendering import rules_changed
 from ..textnorm import Gazetteer, is_arabic, normalise
 from .audit import audit_log
-from .base import write
+from .base import rules_changed, write
 from .people import interview_touch
 
 KIND_FOR_CATEGORY = {

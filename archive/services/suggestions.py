@@ -15,9 +15,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..gate.inputs import load_inputs
+from ..gate.redactor import TierRedactor
 from ..lexicons import cross_script_aliases, default_detector
 from ..models import Entity, Interview, Redaction, Segment, Tier
-from ..rendering import TierRedactor, load_inputs
 from ..suggestions import GazetteerName, Suggester, Suggestion
 from .audit import audit_log
 from .people import interview_touch

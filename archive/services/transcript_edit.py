@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..gate import rendering_for
+from ..gate.identity import narrator_refs
 from ..models import Interview, Narrator, Redaction, Segment, Tier
-from ..rendering import narrator_refs, rendering_for
 from .audit import audit_log
 from .base import write
 from .interviews import segment_assign_speaker, segment_edit

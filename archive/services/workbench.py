@@ -15,10 +15,13 @@ from typing import Any
 
 from django.db import transaction
 
-from .. import access
+from ..gate import policy as access
+from ..gate import policy_stamp
+from ..gate.inputs import Inputs, load_inputs
+from ..gate.redactor import TierRedactor
+from ..gate.rules import CATEGORY_LABELS
 from ..models import TIER_ORDER, Interview, Redaction, Segment, Tier
 from ..placeholders import localised
-from ..rendering import CATEGORY_LABELS, Inputs, TierRedactor, load_inputs, policy_stamp
 from .redactions import redact_phrase, redaction_add_span, redactions_bulk_decide
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from .. import access
+from ..gate import policy as access
 from ..models import Interview
 from ..services.recordings import transcription_jobs
 

@@ -16,7 +16,6 @@ from django.core.management.base import BaseCommand, CommandError
 from archive.exports import FORMATS
 from archive.exports.bag import BagExportError
 from archive.models import TIERS, Collection, Interview
-from archive.rendering import NotVisible
 from archive.services.exports import (
     DEFAULT_BAG_FORMATS,
     ExportError,
@@ -24,6 +23,8 @@ from archive.services.exports import (
     export_interview,
     export_interview_bag,
 )
+
+from ...gate import NotVisible
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""The read gate's first half: who may know which interview exists, and at which tier they see it.
+"""Policy: the read gate's first half: who may know which interview exists, and at which tier they see it.
 
 A user's effective tier for an interview comes from one place: their role, their memberships in the
 interview's collection, and whether they gathered it. An interview whose required level is above that
@@ -17,7 +17,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from .models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
+from ..models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
+from .tiers import max_tier, min_tier, tier_at_least, tiers_up_to  # noqa: F401 (re-exported: access.tiers_up_to …)
 
 ROLE_TIER: dict[str, str] = {
     Membership.Role.RESEARCHER: Tier.RESEARCHER,
@@ -27,22 +28,6 @@ ROLE_TIER: dict[str, str] = {
     Membership.Role.CUSTODIAN: Tier.CUSTODIAN,
 }
 EDIT_ROLES = {Membership.Role.EDITOR, Membership.Role.CUSTODIAN}
-
-
-def tier_at_least(tier: str, floor: str) -> bool:
-    return TIER_ORDER[tier] >= TIER_ORDER[floor]
-
-
-def max_tier(*tiers: str) -> str:
-    return max(tiers, key=TIER_ORDER.__getitem__)
-
-
-def min_tier(*tiers: str) -> str:
-    return min(tiers, key=TIER_ORDER.__getitem__)
-
-
-def tiers_up_to(tier: str) -> list[str]:
-    return [t for t in TIERS if TIER_ORDER[t] <= TIER_ORDER[tier]]
 
 
 @dataclass(frozen=True)
@@ -184,7 +169,7 @@ def _log_denial(user: User | AnonymousUser | None, public_id: str, tier: str, *,
     not exist is an attempt like any other, and writing the event for both keeps their cost equal."""
     if not _is_authenticated(user):
         return
-    from .services.audit import audit_log  # services import this module
+    from ..services.audit import audit_log  # services import this module
 
     audit_log(
         actor=user,
