@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, views
+from . import auth, editing, views
 
 app_name = "api"
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("collections/", views.CollectionList.as_view(), name="collection-list"),
     path("collections/<slug:slug>/", views.CollectionDetail.as_view(), name="collection-detail"),
     path("interviews/", views.InterviewList.as_view(), name="interview-list"),
-    path("interviews/<uuid:public_id>/", views.InterviewDetail.as_view(), name="interview-detail"),
+    path("interviews/<uuid:public_id>/", editing.InterviewDetail.as_view(), name="interview-detail"),
 ]
 
 from . import exports as export_views  # noqa: E402 (export endpoints, added by the export helper)
@@ -67,5 +67,24 @@ urlpatterns += [
         "interviews/<uuid:public_id>/retranscribe",
         upload_views.Retranscribe.as_view(),
         name="interview-retranscribe",
+    ),
+]
+
+from . import access_requests as access_request_views  # noqa: E402 (editors' and custodians' daily work)
+
+urlpatterns += [
+    path("interviews/<uuid:public_id>/status", editing.InterviewStatus.as_view(), name="interview-status"),
+    path("interviews/<uuid:public_id>/narrators/", editing.InterviewNarrators.as_view(), name="interview-narrators"),
+    path(
+        "interviews/<uuid:public_id>/narrators/<str:reference>/",
+        editing.InterviewNarrator.as_view(),
+        name="interview-narrator",
+    ),
+    path("redactions/<uuid:redaction_id>", editing.RedactionDetail.as_view(), name="redaction-detail"),
+    path("access-requests/", access_request_views.AccessRequestList.as_view(), name="access-request-list"),
+    path(
+        "access-requests/<uuid:request_id>/decision",
+        access_request_views.AccessRequestDecision.as_view(),
+        name="access-request-decision",
     ),
 ]

@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from ..grants import Grant, active_grants, granted_tiers
 from ..models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
 from .tiers import max_tier, min_tier, tier_at_least, tiers_up_to  # noqa: F401 (re-exported: access.tiers_up_to …)
 
@@ -80,8 +81,11 @@ def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> str
     """The floor derived from its inputs; the rendering service stores it on the interview."""
     caps = caps or consent_caps(interview)
     level = max_tier(interview.access_level, caps.floor)
-    if interview.withdrawn_at is not None or interview.status == Interview.Status.SEALED:
+    if interview.withdrawn_at is not None or interview.status in (Interview.Status.SEALED, Interview.Status.DELETED):
         level = Tier.CUSTODIAN
+    elif interview.status in (Interview.Status.PLANNED, Interview.Status.ARCHIVED):
+        # Arranged but not yet held, or set aside: for the collection's staff and whoever gathered it.
+        level = max_tier(level, Tier.STAFF)
     # An approved span redaction that could not follow the transcript into a new version or a
     # correction holds every tier below its own until an editor decides.
     held = Redaction.objects.filter(
@@ -120,7 +124,9 @@ def collection_tier(user: User | AnonymousUser | None, collection: Collection) -
     if user.is_superuser:
         return Tier.CUSTODIAN
     roles = [m.role for m in user.memberships.all() if m.collection_id == collection.pk]
-    return max_tier(Tier.PUBLIC, *[ROLE_TIER[r] for r in roles])
+    return max_tier(
+        Tier.PUBLIC, *[ROLE_TIER[r] for r in roles], *granted_tiers(active_grants(user), None, collection.pk)
+    )
 
 
 def user_tier(user: User | AnonymousUser | None, interview: Interview) -> str:
@@ -128,7 +134,7 @@ def user_tier(user: User | AnonymousUser | None, interview: Interview) -> str:
     tier = collection_tier(user, interview.collection)
     if _is_authenticated(user) and interview.interviewers.filter(pk=user.pk).exists():
         tier = Tier.CUSTODIAN
-    return tier
+    return max_tier(tier, *granted_tiers(active_grants(user), interview.pk, interview.collection_id))
 
 
 def can_see(user: User | AnonymousUser | None, interview: Interview) -> bool:
@@ -154,9 +160,11 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
         rows = rows.annotate(gathered_by_user=Exists(gathered))
     interview = next(iter(rows[:1]), None)
     memberships = list(user.memberships.all()) if authenticated else []
+    grants = active_grants(user)  # for a missing id too: the same queries either way
     tier = Tier.PUBLIC
     if interview is not None:
-        tier = _tier_of(user, memberships, interview.collection_id, getattr(interview, "gathered_by_user", False))
+        gathered = getattr(interview, "gathered_by_user", False)
+        tier = _tier_of(user, memberships, interview.collection_id, gathered, grants, interview.pk)
         if tier_at_least(tier, required_tier(interview)):
             return interview, tier
     _log_denial(user, str(key), tier if interview is not None else "", found=interview is not None)
@@ -219,9 +227,10 @@ def visible_interviews(
     queryset = queryset if queryset is not None else Interview.objects.all()
     interviews = queryset.select_related("collection").prefetch_related("interviewers")
     memberships = list(user.memberships.all()) if _is_authenticated(user) else []
+    grants = active_grants(user)
     result = []
     for interview in interviews:
-        tier = _tier_from(user, memberships, interview)
+        tier = _tier_from(user, memberships, interview, grants)
         if tier_at_least(tier, required_tier(interview)):
             result.append((interview, tier))
     return result
@@ -231,20 +240,29 @@ def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, str]:
     return {interview.pk: tier for interview, tier in visible_interviews(user)}
 
 
-def _tier_from(user, memberships: Iterable[Membership], interview: Interview) -> str:
+def _tier_from(user, memberships: Iterable[Membership], interview: Interview, grants: Iterable[Grant] = ()) -> str:
     if not _is_authenticated(user):
         return Tier.PUBLIC
     gathered = any(u.pk == user.pk for u in interview.interviewers.all())
-    return _tier_of(user, memberships, interview.collection_id, gathered)
+    return _tier_of(user, memberships, interview.collection_id, gathered, grants, interview.pk)
 
 
-def _tier_of(user, memberships: Iterable[Membership], collection_id: int, gathered: bool) -> str:
-    """The tier from the user's memberships in the collection, custodian for whoever gathered it."""
+def _tier_of(
+    user,
+    memberships: Iterable[Membership],
+    collection_id: int,
+    gathered: bool,
+    grants: Iterable[Grant] = (),
+    interview_id: int | None = None,
+) -> str:
+    """The tier from the user's memberships in the collection and access granted to them on request
+    (grants.py), custodian for whoever gathered it."""
     if not _is_authenticated(user):
         return Tier.PUBLIC
     if user.is_superuser or gathered:
         return Tier.CUSTODIAN
-    return max_tier(Tier.PUBLIC, *[ROLE_TIER[m.role] for m in memberships if m.collection_id == collection_id])
+    roles = [ROLE_TIER[m.role] for m in memberships if m.collection_id == collection_id]
+    return max_tier(Tier.PUBLIC, *roles, *granted_tiers(list(grants), interview_id, collection_id))
 
 
 def visible_collections(user: User | AnonymousUser | None) -> list[tuple[Collection, int]]:

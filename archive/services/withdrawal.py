@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Interview
+from .access_requests import access_grants_revoke
 from .audit import audit_log
 from .base import write
 from .people import interview_touch
@@ -31,6 +32,7 @@ def interview_withdraw(*, interview: Interview, actor: Any = None) -> None:
     # Purge now (fail closed), and again after commit in case an export finished writing meanwhile.
     shutil.rmtree(cache, ignore_errors=True)
     transaction.on_commit(lambda: shutil.rmtree(cache, ignore_errors=True))
+    access_grants_revoke(interview=interview, reason="consent_withdrawn", actor=actor)
     audit_log(
         actor=actor,
         action="interview_withdrawn",
