@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views, views_auth, views_workbench
 
@@ -82,3 +82,5 @@ urlpatterns += [
         name="segment_speaker",
     ),
 ]
+
+urlpatterns += [path("manage/", include("archive.web.urls_manage"))]  # the daily work (archive/web/manage.py)
