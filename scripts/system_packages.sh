@@ -19,6 +19,7 @@ PACKAGES=(
   postgresql         # the database tests on PostgreSQL
   redis-server       # a Redis for the broker tests
   jing               # validates TEI exports against their RELAX NG schema
+  gettext            # compilemessages builds the Arabic interface catalogue (archive/locale)
 )
 
 if [ "${1:-}" = "--list" ]; then

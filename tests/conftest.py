@@ -135,5 +135,5 @@ def sign_in(page, live_server_url: str, username: str, password: str) -> None:
     page.goto(f"{live_server_url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("[data-testid=login-form] button[type=submit]")
     page.wait_for_selector("[data-testid=signed-in]")

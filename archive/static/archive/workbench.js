@@ -51,7 +51,7 @@
 
   function clearSelection() {
     fields.segment.value = fields.start.value = fields.end.value = fields.fingerprint.value = "";
-    fields.selected.textContent = "nothing yet — select words in the working column";
+    fields.selected.textContent = fields.selected.dataset.empty || "nothing yet — select words in the working column";
     fields.submit.disabled = true;
     root.classList.remove("has-selection");
   }
@@ -176,5 +176,37 @@
       default:
         break;
     }
+  });
+
+  /* Keyboard-only selection ------------------------------------------------------------------
+     Each working cell is reachable with Tab. While it has focus it takes a caret (contenteditable)
+     so Shift+arrows select words, but every edit is refused: the text changes only through the
+     correction page. r redacts the selection, Esc leaves the cell. */
+  Array.prototype.forEach.call(document.querySelectorAll(".wb-work"), function (work) {
+    work.setAttribute("tabindex", "0");
+    work.setAttribute("role", "textbox");
+    work.setAttribute("aria-readonly", "true");
+    work.setAttribute("aria-multiline", "true");
+    work.setAttribute("aria-describedby", "wb-help");
+    work.addEventListener("focus", function () {
+      work.setAttribute("contenteditable", "true");
+      var selection = window.getSelection();
+      if (selection && !work.contains(selection.anchorNode)) { selection.collapse(work, 0); }
+    });
+    work.addEventListener("blur", function () { work.removeAttribute("contenteditable"); });
+    ["beforeinput", "paste", "drop", "cut"].forEach(function (type) {
+      work.addEventListener(type, function (event) { event.preventDefault(); });
+    });
+    work.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (event.key === "r" || event.key === "Enter") {
+        event.preventDefault();
+        if (readSelection()) { fields.category.focus(); }
+      } else if (event.key === "Escape") {
+        work.blur();
+      } else if (event.key.length === 1 && event.key !== " ") {
+        event.preventDefault();
+      }
+    });
   });
 })();
