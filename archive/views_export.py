@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .api.exports import file_response
 from .exports import FORMATS
 from .gate import NotVisible, rendering_for
 from .gate import policy as access
 from .models import TIER_ORDER, TIERS
+from .responses import file_response
 from .services.exports import ExportError, export_interview
 
 

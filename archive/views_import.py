@@ -8,10 +8,10 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from .api.imports import run_import
 from .gate import policy as access
 from .importers import ImportRefused, NarratorUnknown
 from .models import Narrator, Tier
+from .services.imports import import_uploaded
 
 
 class ImportForm(forms.Form):
@@ -53,7 +53,7 @@ def import_upload(request, slug: str):
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                ids = run_import(request.user, slug, form.cleaned_data)
+                ids = import_uploaded(user=request.user, slug=slug, data=form.cleaned_data)
             except NarratorUnknown as exc:
                 error = exc.reason
                 kept = {key: value for key, value in form.cleaned_data.items() if key != "file"}

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export RAWI_TESTING=true
 export PYTHONHASHSEED=0
+# The architecture contracts (pyproject.toml [tool.importlinter]) before the tests.
+.venv/bin/lint-imports --no-cache
 $PY -m pytest -q "$@"
 if [ -n "${RAWI_PG_URL:-}" ]; then
   DATABASE_URL="$RAWI_PG_URL" $PY -m pytest -q -m postgres "$@"

@@ -18,7 +18,8 @@ from ..exports import FORMATS
 from ..gate import NotVisible
 from ..gate import policy as access
 from ..models import TIERS
-from ..services.exports import ExportError, ExportResult, export_interview
+from ..responses import file_response
+from ..services.exports import ExportError, export_interview
 
 
 class IgnoreFormatParameter(BaseContentNegotiation):
@@ -29,15 +30,6 @@ class IgnoreFormatParameter(BaseContentNegotiation):
 
     def select_parser(self, request, parsers):
         return parsers[0] if parsers else None
-
-
-def file_response(result: ExportResult) -> FileResponse:
-    response = FileResponse(
-        result.open(), content_type=result.content_type, as_attachment=True, filename=result.file_name
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _export(request: Request, public_id: str, fmt: str, tier: str | None) -> FileResponse | Response:

@@ -12,19 +12,15 @@ request). The uploader becomes the interviewer of a Messenger, Skype or Telegram
 
 from __future__ import annotations
 
-from django.http import Http404
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..gate import policy as access
 from ..importers import ImportRefused, NarratorUnknown
 from ..models import Narrator, Tier
-from ..services.imports import import_file
-
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+from ..services.imports import import_uploaded
 
 
 class ImportUploadSerializer(serializers.Serializer):
@@ -38,31 +34,6 @@ class ImportUploadSerializer(serializers.Serializer):
     narrator_label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-def run_import(user, slug: str, data: dict) -> list[str]:
-    """Shared by the API and the upload form. Raises Http404 or ImportRefused."""
-    collection = access.collection_for(user, slug)
-    if not access.can_upload(user, collection):
-        raise Http404
-    upload = data["file"]
-    if upload.size > MAX_UPLOAD_BYTES:
-        raise ImportRefused("The upload is larger than 512 MiB.", code="too_large")
-    outcomes = import_file(
-        data=upload.read(),
-        filename=upload.name or "",
-        collection_slug=collection.slug,
-        title=data["title"],
-        narrator_name=data.get("narrator") or "",
-        anonymity=data["anonymity"],
-        access=data["access"],
-        language=data.get("language") or "",
-        actor=user,
-        voice_notes="queue",
-        interviewer=data.get("interviewer") or None,
-        narrator_label=data.get("narrator_label") or None,
-    )
-    return [str(outcome.interview.public_id) for outcome in outcomes]
-
-
 class ImportUpload(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser]
@@ -72,7 +43,7 @@ class ImportUpload(APIView):
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            ids = run_import(request.user, slug, serializer.validated_data)
+            ids = import_uploaded(user=request.user, slug=slug, data=serializer.validated_data)
         except NarratorUnknown as exc:
             return Response(
                 {"error": exc.reason, "code": exc.code, "senders": exc.senders}, status=status.HTTP_400_BAD_REQUEST

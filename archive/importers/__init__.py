@@ -55,10 +55,3 @@ __all__ = [
     "sensitive_spans",
     "trim_quoted",
 ]
-
-
-def ingest_dispatch(path, *, interview, options):
-    """Hook for `manage.py ingest` (non-audio files): see archive.services.imports.ingest_dispatch."""
-    from archive.services.imports import ingest_dispatch as dispatch
-
-    return dispatch(path, interview=interview, options=options)

@@ -30,8 +30,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
+from ..gate import policy as access
 from ..importers import ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
 from ..importers.base import ParsedAttachment
 from ..importers.channels import select_conversations, to_parsed
@@ -622,3 +624,33 @@ def ingest_dispatch(path: Path, *, interview: Interview, options: dict[str, Any]
 
 def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+def import_uploaded(*, user: Any, slug: str, data: dict[str, Any]) -> list[str]:
+    """An import uploaded through the API or the import page, by `user` into collection `slug`; returns
+    the public ids made. Raises Http404 (no such collection for them, or no right to upload there) or
+    ImportRefused."""
+    collection = access.collection_for(user, slug)
+    if not access.can_upload(user, collection):
+        raise Http404
+    upload = data["file"]
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ImportRefused("The upload is larger than 512 MiB.", code="too_large")
+    outcomes = import_file(
+        data=upload.read(),
+        filename=upload.name or "",
+        collection_slug=collection.slug,
+        title=data["title"],
+        narrator_name=data.get("narrator") or "",
+        anonymity=data["anonymity"],
+        access=data["access"],
+        language=data.get("language") or "",
+        actor=user,
+        voice_notes="queue",
+        interviewer=data.get("interviewer") or None,
+        narrator_label=data.get("narrator_label") or None,
+    )
+    return [str(outcome.interview.public_id) for outcome in outcomes]

@@ -5,6 +5,7 @@ the transcription job (enqueued on commit; the message carries the job id only).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import uuid
 from datetime import timedelta
@@ -151,10 +152,17 @@ def quarantine_context(interview: Interview) -> str:
 def _enqueue(job_id: int) -> None:
     """Send the job's id to the queue. A broker that is down loses nothing: the job row stays
     queued, the watchdog sends it again, and `ingest --wait` can run it in its own process."""
-    from ..tasks import transcribe_recording
+    from config.celery import app
 
+    name = "archive.tasks.transcribe_recording"
     try:
-        transcribe_recording.apply_async(args=[job_id], retry=False)
+        # By name: services sit below the task layer (routed to the "transcribe" queue by settings). An
+        # eager configuration runs the registered task here instead (send_task never runs eagerly).
+        if app.conf.task_always_eager:
+            importlib.import_module("archive.tasks")  # registers the task (a worker imports it itself)
+            app.tasks[name].apply_async(args=[job_id])
+        else:
+            app.send_task(name, args=[job_id], retry=False)
     except Exception:  # kombu raises many connection error types; the job row is the truth
         logger.warning("transcription job %s could not be sent to the broker; it stays queued", job_id)
 

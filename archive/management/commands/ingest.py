@@ -1,6 +1,6 @@
 """`manage.py ingest PATH --collection SLUG --title T --narrator NAME --anonymity LEVEL --access TIER
 [--language xx] [--wait]`: audio/video → recording + transcription job; other files go to the
-importers' hook (``archive.importers.ingest_dispatch``) when it exists. The interview's public id is
+import service (``archive.services.imports.ingest_dispatch``). The interview's public id is
 printed on the LAST line of output. ``--wait`` blocks until the job ends; non-zero exit if it failed.
 """
 
@@ -224,10 +224,8 @@ class Command(BaseCommand):
         return [outcome.interview for outcome in outcomes]
 
     def _ingest_other(self, path: Path, opts: dict[str, Any]) -> Interview:
-        try:
-            from archive.importers import ingest_dispatch  # the importers' hook, when present
-        except ImportError:
-            raise CommandError("This file is neither audio nor video, and no importer handles it.") from None
+        from archive.services.imports import ingest_dispatch
+
         with transaction.atomic():
             interview = self._create_interview(opts)
             ingest_dispatch(path, interview=interview, options=opts)
