@@ -131,7 +131,12 @@ def role_pages(demo, role: str | None) -> dict[str, str]:
     if role == "editor":
         narrator = demo.interview("whatsapp-teacher").narrators.first()
         pages["consent-form"] = f"/interviews/{public}/consent/{narrator.public_id}/"
+    if role in ("editor", "custodian", "fieldresearcher"):
+        pages["manage"] = "/manage/"
+    if role in ("researcher", "custodian"):
+        pages["access-requests"] = "/manage/access-requests/"
     if role == "custodian":
+        pages["users"] = "/manage/users/"
         pages["audit"] = "/audit/"
         pages["alerts"] = "/audit/alerts/"
     return pages
