@@ -1,0 +1,302 @@
+"""What a search asks of the database, for SQLite (FTS5) and PostgreSQL (tsvector): which of a tier's
+indexed interviews the user sees, and one tier's matches, facet counts and top hits."""
+
+# ruff: noqa: S608 -- table names come from the fixed TIERS list; every value is a query parameter.
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection as default_connection
+
+from .documents import ID_INTERVIEW_SHIFT, ID_KEY_SHIFT, ID_LANG_MASK, index_tokens, tokens
+from .query import FILTER_FIELDS, Filters, phrases_of, to_fts5, to_tsquery_sql
+from .ranking import _bm25, _idf, _phrase_count
+from .schema import LANG_TABLE, META_TABLE, PROFILE_TABLE, VERSION_TABLE, doc_table, fts_table
+
+
+@dataclass
+class _TierScope:
+    tier: str
+    visible: list[int]  # interviews whose documents this user may see at this tier (stats set)
+    allowed: list[int]  # visible and passing the interview filters (candidate set)
+    whole_table: bool  # the user sees every interview indexed at this tier
+    meta: dict[int, dict[str, Any]]  # decoded metadata, loaded for filters and for the hits shown
+    public_ids: dict[int, str]  # loaded for the hits shown
+    toks: int
+    docs: int
+
+
+def _load_scope(cursor, tier: str, seen: dict[int, str], filters: Filters) -> _TierScope:
+    """Which of the tier's indexed interviews the user sees (policy stamps must match: stale rows fail
+    closed), and the bm25 statistics of those. Metadata is read only when interview filters need it."""
+    if not any(getattr(filters, n) for n in FILTER_FIELDS):
+        indexed, docs, toks = _indexed(cursor, tier)
+        if indexed.items() <= seen.items():
+            # Every interview indexed at this tier is seen, at its current policy (the public case).
+            visible = list(indexed)
+            return _TierScope(tier, visible, visible, True, {}, {}, toks, docs)
+    filtering = any(getattr(filters, n) for n in FILTER_FIELDS)
+    columns = "interview_id, policy, docs, toks" + (", meta" if filtering else "")
+    cursor.execute(f"SELECT {columns} FROM {META_TABLE} WHERE tier = %s", [tier])
+    visible: list[int] = []
+    allowed: list[int] = []
+    meta: dict[int, dict[str, Any]] = {}
+    whole = True
+    docs = toks = 0
+    for row in cursor.fetchall():
+        interview_id, policy, n_docs, n_toks = row[:4]
+        if seen.get(interview_id) != policy:
+            whole = False  # not visible to this user, or stale: fail closed
+            continue
+        visible.append(interview_id)
+        docs += n_docs
+        toks += n_toks
+        if filtering:
+            decoded = json.loads(row[4])
+            meta[interview_id] = decoded
+            if not filters.interview_ok(decoded):
+                continue
+        allowed.append(interview_id)
+    return _TierScope(tier, visible, allowed, whole, meta, {}, toks, docs)
+
+
+_INDEXED_CACHE: dict[tuple[str, str], tuple[int, dict[int, str], int, int]] = {}
+
+
+def _indexed(cursor, tier: str) -> tuple[dict[int, str], int, int]:
+    """{interview id: policy stamp} of every interview indexed at the tier, with its document and token
+    totals. Kept per process between searches while the tier's version is unchanged (ids and stamps
+    only, nothing of any text or query); every change of the metadata rows changes the version in the
+    same transaction."""
+    cursor.execute(f"SELECT version FROM {VERSION_TABLE} WHERE tier = %s", [tier])
+    row = cursor.fetchone()
+    version = row[0] if row else None
+    key = (str(cursor.db.alias) + ":" + str(cursor.db.settings_dict.get("NAME")), tier)
+    cached = _INDEXED_CACHE.get(key)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1], cached[2], cached[3]
+    cursor.execute(f"SELECT interview_id, policy, docs, toks FROM {META_TABLE} WHERE tier = %s", [tier])
+    indexed: dict[int, str] = {}
+    docs = toks = 0
+    for interview_id, policy, n_docs, n_toks in cursor.fetchall():
+        indexed[interview_id] = policy
+        docs += n_docs
+        toks += n_toks
+    if version is not None:
+        _INDEXED_CACHE[key] = (version, indexed, docs, toks)
+    return indexed, docs, toks
+
+
+def _load_hit_meta(cursor, backend: Backend, scope: _TierScope, interview_ids: Iterable[int]) -> None:
+    """Metadata and public ids of the interviews behind the hits shown (visible ones only)."""
+    wanted = {i for i in interview_ids if i not in scope.public_ids}
+    if not scope.whole_table:
+        wanted &= set(scope.visible)
+    wanted = sorted(wanted)
+    if not wanted:
+        return
+    clause, params = backend.ids_clause("interview_id", wanted)
+    cursor.execute(
+        f"SELECT interview_id, public_id, meta FROM {META_TABLE} WHERE tier = %s AND {clause}", [scope.tier, *params]
+    )
+    for interview_id, public_id, meta_json in cursor.fetchall():
+        scope.public_ids[interview_id] = public_id
+        scope.meta.setdefault(interview_id, json.loads(meta_json))
+
+
+class Backend:
+    def __init__(self, connection=None):
+        self.connection = connection or default_connection
+        self.vendor = self.connection.vendor
+
+    def ids_clause(self, column: str, ids: list[int]) -> tuple[str, list[Any]]:
+        if self.vendor == "sqlite":
+            return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+        return f"{column} = ANY(%s)", [list(ids)]
+
+    def match(self, tier: str, tree: Any) -> tuple[str, str, list[Any]]:
+        """(FROM clause, WHERE clause, params) selecting documents `d` that match the query."""
+        doc = doc_table(tier)
+        if self.vendor == "sqlite":
+            fts = fts_table(tier)
+            return f"{fts} JOIN {doc} d ON d.id = {fts}.rowid", f"{fts} MATCH %s", [to_fts5(tree)]
+        sql, params = to_tsquery_sql(tree)
+        return f"{doc} d", f"d.vec @@ {sql}", params
+
+    def candidates(self, tier: str, tree: Any, ids: list[int] | None, language: str) -> tuple[str, str, list[Any]]:
+        source, where, params = self.match(tier, tree)
+        if ids is not None:
+            clause, extra = self.ids_clause("d.interview_id", ids)
+            where += " AND " + clause
+            params += extra
+        if language:
+            where += " AND d.language = %s"
+            params.append(language)
+        return source, where, params
+
+
+class TierQuery:
+    """One tier's share of a search."""
+
+    def __init__(self, backend: Backend, cursor, scope: _TierScope, tree: Any, filters: Filters):
+        self.backend = backend
+        self.cursor = cursor
+        self.scope = scope
+        self.tree = tree
+        self.filters = filters
+        self.filtered = bool(filters) and any(
+            getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator")
+        )
+
+    def _ids(self) -> list[int] | None:
+        if self.scope.whole_table and not self.filtered:
+            return None
+        return self.scope.allowed
+
+    def _fts_where(self, ids: list[int] | None) -> tuple[str, list[Any]]:
+        """SQLite: WHERE clause over the FTS table alone (interview and language come from the rowid)."""
+        fts = fts_table(self.scope.tier)
+        where = f"{fts} MATCH %s"
+        params: list[Any] = [to_fts5(self.tree)]
+        if ids is not None:
+            where += f" AND ({fts}.rowid >> {ID_INTERVIEW_SHIFT}) IN (SELECT value FROM json_each(%s))"
+            params.append(json.dumps(ids))
+        if self.filters.language:
+            where += (
+                f" AND (({fts}.rowid >> {ID_KEY_SHIFT}) & {ID_LANG_MASK}) = "
+                f"(SELECT code FROM {LANG_TABLE} WHERE language = %s)"
+            )
+            params.append(self.filters.language)
+        return where, params
+
+    def facet_counts(self) -> list[tuple[str, str, str, int]]:
+        """(facet, value, label, matching documents) for every facet. Matches are counted per (interview,
+        language) from the FTS rowids, joined to the interviews' facet profiles and summed per (profile,
+        language): a few rows whatever the number of hits, expanded into facet values here."""
+        ids = self._ids()
+        if ids == []:
+            return []
+        tier = self.scope.tier
+        if self.backend.vendor == "sqlite":
+            fts = fts_table(tier)
+            where, params = self._fts_where(ids)
+            counted = f"SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1"
+            interview = f"(c.key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT})"
+            language = f"(c.key & {ID_LANG_MASK})"
+        else:
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+            counted = (
+                "SELECT d.interview_id AS iid, d.language AS lang, count(*) AS n "
+                f"FROM {source} WHERE {where} GROUP BY 1, 2"
+            )
+            interview, language = "c.iid", "c.lang"
+        self.cursor.execute(
+            f"WITH c AS MATERIALIZED ({counted}) SELECT m.profile, {language}, sum(c.n) FROM c "
+            f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = {interview} GROUP BY 1, 2",
+            [*params, tier],
+        )
+        counts = [(int(p), lang, int(n)) for p, lang, n in self.cursor.fetchall()]
+        if not counts:
+            return []
+        clause, extra = self.backend.ids_clause("id", sorted({p for p, _l, _n in counts}))
+        self.cursor.execute(f"SELECT id, key FROM {PROFILE_TABLE} WHERE {clause}", extra)
+        profiles = {int(i): json.loads(key) for i, key in self.cursor.fetchall()}
+        sqlite = self.backend.vendor == "sqlite"
+        names: dict[Any, str] = {}
+        if sqlite:
+            self.cursor.execute(f"SELECT code, language FROM {LANG_TABLE}")
+            names = dict(self.cursor.fetchall())
+        out: list[tuple[str, str, str, int]] = []
+        for profile, lang, n in counts:
+            collection, title, year, mode, topics = profiles[profile]
+            out += [
+                ("collection", collection, title, n),
+                ("language", names.get(lang, "") if sqlite else lang, "", n),
+                ("year", year, "", n),
+                ("mode", mode, "", n),
+            ]
+            out += [("topic", topic, "", n) for topic in topics]
+        return out
+
+    def top(self, limit: int) -> list[tuple[float, int]]:
+        """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""
+        ids = self._ids()
+        if ids == [] or limit <= 0:
+            return []
+        tier = self.scope.tier
+        if self.backend.vendor == "postgresql":
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+            rank_sql, rank_params = to_tsquery_sql(self.tree)
+            self.cursor.execute(
+                f"SELECT -ts_rank(d.vec, {rank_sql}) AS score, d.id FROM {source} WHERE {where} "
+                "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
+                rank_params + params + [limit],
+            )
+            return [(float(s), i) for s, i in self.cursor.fetchall()]
+        if self.scope.whole_table:
+            # The table holds exactly what the user sees: FTS5's own bm25, top-n without touching documents.
+            # Ties break on the rowid, that is (interview, segment).
+            fts = fts_table(tier)
+            where, params = self._fts_where(ids)
+            self.cursor.execute(
+                f"SELECT bm25({fts}) AS score, {fts}.rowid FROM {fts} WHERE {where} "
+                f"ORDER BY score, {fts}.rowid LIMIT %s",
+                [*params, limit],
+            )
+            return [(float(s), i) for s, i in self.cursor.fetchall()]
+        return self._scoped_top(limit)
+
+    def _scoped_top(self, limit: int) -> list[tuple[float, int]]:
+        """bm25 exactly as FTS5 defines it, from the statistics of the visible documents alone."""
+        tier = self.scope.tier
+        visible = self.scope.visible
+        n_docs = self.scope.docs
+        if not n_docs:
+            return []
+        avgdl = self.scope.toks / n_docs if self.scope.toks else 1.0
+        phrases = phrases_of(self.tree)
+        idf = []
+        for phrase in phrases:
+            source, where, params = self.backend.candidates(tier, phrase, visible, "")
+            self.cursor.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
+            idf.append(_idf(n_docs, self.cursor.fetchone()[0]))
+        source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.filters.language)
+        self.cursor.execute(f"SELECT d.id, d.body FROM {source} WHERE {where}", params)
+        scored = []
+        for doc_id, body in self.cursor.fetchall():
+            sequence = tokens(body)
+            tf = [_phrase_count(sequence, p) for p in phrases]
+            scored.append((_bm25(tf, idf, index_tokens(sequence), avgdl), doc_id))
+        scored.sort()  # ties on the id, as the FTS5 path
+        return scored[:limit]
+
+    def rows(self, doc_ids: list[int]) -> dict[int, tuple]:
+        if not doc_ids:
+            return {}
+        clause, params = self.backend.ids_clause("id", doc_ids)
+        self.cursor.execute(
+            'SELECT id, interview_id, seg_index, start, "end", language, speaker, text '
+            f"FROM {doc_table(self.scope.tier)} WHERE {clause}",
+            params,
+        )
+        return {row[0]: row for row in self.cursor.fetchall()}
+
+
+SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_CACHE_KIB = 64 * 1024
+
+
+def _sqlite_pragmas(connection) -> None:
+    """Memory-map the database and give the page cache room for the FTS index (once per connection)."""
+    if connection.vendor != "sqlite":
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_rawi_search_tuned", None) is raw:
+        return
+    raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+    raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    connection._rawi_search_tuned = raw

@@ -1,0 +1,316 @@
+"""The query language: words, "phrases", prefix*, AND / OR / NOT, parentheses, within the MAX_QUERY_*
+limits; entity alias expansion; the FTS5 and tsquery forms of a parsed query; the interview filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import TIER_ORDER, EntityAlias, Redaction
+from ..textnorm import is_arabic, normalise
+from .documents import COMMON_WORDS, PAIR_JOIN, PG_PAIR_JOIN, tokens
+from .schema import PG_CONFIGS
+
+# Query limits: parsing recurses once per parenthesis and FTS5 refuses expressions deeper than 256,
+# so a hostile query is refused with a clear message before either limit is reached.
+MAX_QUERY_CHARS = 500
+MAX_QUERY_DEPTH = 16
+MAX_QUERY_TERMS = 64
+
+
+class QueryError(ValueError):
+    """The query cannot be understood; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str  # "and" | "or"
+    children: tuple[Any, ...]
+    negated: tuple[Any, ...] = ()  # for "and": children that must not match
+
+
+LEX = re.compile(r'"(?P<phrase>[^"]*)"(?P<pstar>\*)?|(?P<lp>\()|(?P<rp>\))|(?P<word>[^\s()"]+)')
+
+
+def _phrase(text: str, prefix: bool) -> Phrase | None:
+    found = tokens(normalise(text))
+    if not found:
+        return None
+    return Phrase(tuple(found), prefix)
+
+
+def parse(query: str) -> Any:
+    """Words, "phrases", prefix*, AND / OR / NOT (or -word), parentheses; adjacent terms are ANDed.
+    Raises QueryError for a query longer, deeper or wider than the MAX_QUERY_* limits."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is longer than {MAX_QUERY_CHARS} characters.")
+    items: list[tuple[str, Any]] = []
+    depth = terms = 0
+    for m in LEX.finditer(query):
+        if m.group("phrase") is not None:
+            items.append(("term", _phrase(m.group("phrase"), bool(m.group("pstar")))))
+            terms += 1
+        elif m.group("lp"):
+            depth += 1
+            if depth > MAX_QUERY_DEPTH:
+                raise QueryError(f"The query nests parentheses more than {MAX_QUERY_DEPTH} deep.")
+            items.append(("(", None))
+        elif m.group("rp"):
+            depth = max(0, depth - 1)
+            items.append((")", None))
+        else:
+            word = m.group("word")
+            if word in {"AND", "OR", "NOT"}:
+                items.append((word, None))
+                continue
+            negate = word.startswith("-") and len(word) > 1
+            word = word[1:] if negate else word
+            prefix = word.endswith("*")
+            if negate:
+                items.append(("NOT", None))
+            items.append(("term", _phrase(word.rstrip("*"), prefix)))
+            terms += 1
+        if terms > MAX_QUERY_TERMS:
+            raise QueryError(f"The query has more than {MAX_QUERY_TERMS} terms.")
+    position = 0
+
+    def peek() -> str | None:
+        return items[position][0] if position < len(items) else None
+
+    def take() -> tuple[str, Any]:
+        nonlocal position
+        position += 1
+        return items[position - 1]
+
+    def parse_or() -> Any:
+        parts = [parse_and()]
+        while peek() == "OR":
+            take()
+            parts.append(parse_and())
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else Node("or", tuple(parts))
+
+    def parse_and() -> Any:
+        positive: list[Any] = []
+        negative: list[Any] = []
+        while peek() not in (None, "OR", ")"):
+            kind = peek()
+            if kind == "AND":
+                take()
+                continue
+            if kind == "NOT":
+                take()
+                item = parse_primary()
+                if item is not None:
+                    negative.append(item)
+                continue
+            item = parse_primary()
+            if item is not None:
+                positive.append(item)
+        if not positive:
+            if negative:
+                raise QueryError("A query needs at least one word to look for besides NOT.")
+            return None
+        if len(positive) == 1 and not negative:
+            return positive[0]
+        return Node("and", tuple(positive), tuple(negative))
+
+    def parse_primary() -> Any:
+        kind, value = take() if peek() is not None else (None, None)
+        if kind == "(":
+            inner = parse_or()
+            if peek() == ")":
+                take()
+            return inner
+        if kind == "term":
+            return value
+        return None
+
+    parts = [parse_or()]
+    while position < len(items):  # a stray ")" or operator: parse what follows too, ANDed flat
+        take()
+        parts.append(parse_or())
+    parts = [part for part in parts if part is not None]
+    if not parts:
+        raise QueryError("Type a word to search for.")
+    return parts[0] if len(parts) == 1 else Node("and", tuple(parts))
+
+
+def phrases_of(tree: Any, *, positive_only: bool = False) -> list[Phrase]:
+    if isinstance(tree, Phrase):
+        return [tree]
+    found: list[Phrase] = []
+    for child in tree.children:
+        found += phrases_of(child, positive_only=positive_only)
+    if not positive_only:
+        for child in tree.negated:
+            found += phrases_of(child)
+    return found
+
+
+# Entity aliases ------------------------------------------------------------------------------------
+
+
+def _alias_forms(normalised: str) -> set[str]:
+    form = " ".join(tokens(normalised))
+    forms = {form} if form else set()
+    if is_arabic(form):
+        if form.startswith("ال") and len(form) > 3:
+            forms.add(form[2:])
+        else:
+            forms.add("ال" + form)
+    else:
+        stripped = re.sub(r"^(?:al|el) ", "", form)
+        forms.add(stripped)
+    return {f for f in forms if f}
+
+
+def alias_groups(tier: str) -> dict[str, set[str]]:
+    """normalised alias form -> every form of the same entity, for entities visible at `tier`.
+    An entity with an approved entity redaction whose visible_from is above the tier does not expand."""
+    hidden = {
+        entity_id
+        for entity_id, visible_from in Redaction.objects.filter(
+            kind=Redaction.Kind.ENTITY, status=Redaction.Status.APPROVED
+        ).values_list("entity_id", "visible_from")
+        if TIER_ORDER[visible_from] > TIER_ORDER[tier]
+    }
+    by_entity: dict[int, set[str]] = {}
+    for entity_id, normalised in EntityAlias.objects.exclude(entity_id__in=hidden).values_list(
+        "entity_id", "normalised"
+    ):
+        by_entity.setdefault(entity_id, set()).update(_alias_forms(normalised))
+    groups: dict[str, set[str]] = {}
+    for forms in by_entity.values():
+        for form in forms:
+            groups.setdefault(form, set()).update(forms)
+    return groups
+
+
+def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
+    if not groups:
+        return tree
+    if isinstance(tree, Phrase):
+        if tree.prefix:
+            return tree
+        forms = groups.get(" ".join(tree.tokens))
+        if not forms:
+            return tree
+        alternatives = [Phrase(tuple(f.split())) for f in sorted(forms)]
+        alternatives = [tree] + [a for a in alternatives if a != tree]
+        return alternatives[0] if len(alternatives) == 1 else Node("or", tuple(alternatives))
+    return Node(
+        tree.op, tuple(expand(c, groups) for c in tree.children), tuple(expand(c, groups) for c in tree.negated)
+    )
+
+
+def _pair_route(phrase: Phrase) -> bool:
+    """Whether a phrase is read from the `bi` column: exactly two common words, no prefix."""
+    return len(phrase.tokens) == 2 and not phrase.prefix and all(t in COMMON_WORDS for t in phrase.tokens)
+
+
+def to_fts5(tree: Any) -> str:
+    """FTS5 query text, every phrase limited to one column. A two-common-word phrase matches its single
+    `bi` token (same documents, same count per document: one phrase for bm25 either way); everything
+    else matches in `body`."""
+    if isinstance(tree, Phrase):
+        if _pair_route(tree):
+            words = [PAIR_JOIN.join(tree.tokens)]
+            column = "bi"
+        else:
+            words = list(tree.tokens)
+            column = "body"
+        quoted = '"' + " ".join(words).replace('"', '""') + '"'
+        return f"{column} : " + quoted + (" *" if tree.prefix else "")
+    joined = f" {tree.op.upper()} ".join(to_fts5(c) for c in tree.children)
+    text = f"({joined})"
+    if tree.negated:
+        text += " NOT (" + " OR ".join(to_fts5(c) for c in tree.negated) + ")"
+    return f"({text})"
+
+
+def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
+    """A tsquery SQL expression over the three configurations, with parameters (no user syntax)."""
+    if isinstance(tree, Phrase):
+        if _pair_route(tree):
+            # Two common words: their pair lexeme (letters and digits only, no tsquery syntax).
+            return "to_tsquery('simple'::regconfig, %s)", [PG_PAIR_JOIN.join(tree.tokens)]
+        if tree.prefix:
+            # Tokens are letters and digits only, so they cannot carry tsquery syntax.
+            text = " <-> ".join(tree.tokens) + ":*"
+            return "to_tsquery('simple'::regconfig, %s)", [text]
+        function = "phraseto_tsquery" if len(tree.tokens) > 1 else "plainto_tsquery"
+        text = " ".join(tree.tokens)
+        parts = [f"{function}('{config}'::regconfig, %s)" for config in PG_CONFIGS]
+        return "(" + " || ".join(parts) + ")", [text] * len(PG_CONFIGS)
+    params: list[Any] = []
+    pieces = []
+    for child in tree.children:
+        sql, child_params = to_tsquery_sql(child)
+        pieces.append(sql)
+        params += child_params
+    joiner = " && " if tree.op == "and" else " || "
+    sql = "(" + joiner.join(pieces) + ")"
+    for child in tree.negated:
+        child_sql, child_params = to_tsquery_sql(child)
+        sql = f"({sql} && !!{child_sql})"
+        params += child_params
+    return sql, params
+
+
+@dataclass
+class Filters:
+    collection: str = ""
+    language: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    mode: str = ""
+    topic: str = ""
+    narrator: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> Filters:
+        def get(name: str) -> str:
+            value = data.get(name, "") if data is not None else ""
+            return str(value or "").strip()[:200]
+
+        filters = cls(**{name: get(name) for name in cls.__dataclass_fields__})
+        for name in ("date_from", "date_to"):
+            value = getattr(filters, name)
+            if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+                raise QueryError("Dates are YYYY, YYYY-MM or YYYY-MM-DD.")
+        return filters
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def interview_ok(self, meta: dict[str, Any]) -> bool:
+        if self.collection and meta["collection"] != self.collection:
+            return False
+        if self.mode and meta["mode"] != self.mode:
+            return False
+        if self.topic and normalise(self.topic) not in {normalise(t) for t in meta["topics"]}:
+            return False
+        if self.narrator and not any(normalise(self.narrator) in normalise(n) for n in meta["narrators"]):
+            return False
+        recorded = meta["recorded_on"]
+        if self.date_from or self.date_to:
+            if not recorded:
+                return False
+            if self.date_from and recorded < self.date_from[: len(recorded)]:
+                return False
+            if self.date_to and recorded[: len(self.date_to)] > self.date_to:
+                return False
+        return True
+
+
+FILTER_FIELDS = ("collection", "date_from", "date_to", "mode", "topic", "narrator")

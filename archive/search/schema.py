@@ -1,0 +1,109 @@
+"""The search tables: one document table (and on SQLite one FTS5 table) per tier, the metadata, language,
+facet-profile and version tables, and the DDL that makes them."""
+
+# ruff: noqa: S608 -- table names come from the fixed TIERS list; every value is a query parameter.
+from __future__ import annotations
+
+from ..models import TIERS
+
+PG_CONFIGS = ("simple", "english", "arabic")
+META_TABLE = "search_meta"
+LANG_TABLE = "search_lang"
+VERSION_TABLE = "search_version"  # tier -> a fresh random number at every change of its metadata rows
+
+
+def doc_table(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    return f"search_doc_{tier}"
+
+
+def fts_table(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    return f"search_fts_{tier}"
+
+
+META_COLUMNS = "tier, interview_id, policy, public_id, meta, docs, toks, profile"
+PROFILE_TABLE = "search_profile"  # facet values shared by interviews: (collection, title, year, mode, topics)
+
+
+def schema_statements(vendor: str) -> list[str]:
+    """DDL for every tier's tables; used by migration 0002_search and the benchmark.
+
+    SQLite: `search_doc_<tier>` holds the displayed and normalised text; `search_fts_<tier>` is a
+    contentless FTS5 table with two columns, `body` (the normalised words) and `bi` (one token for each
+    adjacent pair of two common words; see `COMMON_WORDS`), so that a phrase of two common words is one
+    token's posting list. A document's rowid encodes (interview, language, segment) (see `doc_id`), so
+    counts and facets never touch the document table. Each interview's facet values are one row of
+    `search_profile`, shared by every interview with the same values; facets are counted per profile.
+    """
+    statements: list[str] = []
+    meta_extra = "profile BIGINT NOT NULL"
+    if vendor == "sqlite":
+        for tier in TIERS:
+            doc, fts = doc_table(tier), fts_table(tier)
+            statements += [
+                f"""CREATE TABLE IF NOT EXISTS {doc} (
+                    id INTEGER PRIMARY KEY, interview_id INTEGER NOT NULL, seg_index INTEGER NOT NULL,
+                    start REAL NOT NULL, "end" REAL NOT NULL, language TEXT NOT NULL, speaker TEXT NOT NULL,
+                    text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL)""",
+                f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
+                f"""CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(
+                    body, bi, content='', tokenize='unicode61 remove_diacritics 2')""",
+            ]
+        statements += [
+            f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
+                tier TEXT NOT NULL, interview_id INTEGER NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks INTEGER NOT NULL, {meta_extra},
+                PRIMARY KEY (tier, interview_id))""",
+            f"CREATE TABLE IF NOT EXISTS {LANG_TABLE} (code INTEGER PRIMARY KEY, language TEXT NOT NULL UNIQUE)",
+            f"CREATE TABLE IF NOT EXISTS {PROFILE_TABLE} (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
+        ]
+    elif vendor == "postgresql":
+        vector = " || ".join(f"to_tsvector('{config}'::regconfig, body)" for config in PG_CONFIGS)
+        vector += " || to_tsvector('simple'::regconfig, pairs)"
+        for tier in TIERS:
+            doc = doc_table(tier)
+            statements += [
+                f"""CREATE TABLE IF NOT EXISTS {doc} (
+                    id BIGSERIAL PRIMARY KEY, interview_id BIGINT NOT NULL, seg_index INTEGER NOT NULL,
+                    start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION NOT NULL, language TEXT NOT NULL,
+                    speaker TEXT NOT NULL, text TEXT NOT NULL, body TEXT NOT NULL, ntok INTEGER NOT NULL,
+                    pairs TEXT NOT NULL DEFAULT '',
+                    vec tsvector GENERATED ALWAYS AS ({vector}) STORED)""",
+                f"CREATE INDEX IF NOT EXISTS {doc}_interview ON {doc} (interview_id, seg_index)",
+                f"CREATE INDEX IF NOT EXISTS {doc}_vec ON {doc} USING GIN (vec)",
+            ]
+        statements.append(
+            f"""CREATE TABLE IF NOT EXISTS {META_TABLE} (
+                tier TEXT NOT NULL, interview_id BIGINT NOT NULL, policy TEXT NOT NULL, public_id TEXT NOT NULL,
+                meta TEXT NOT NULL, docs INTEGER NOT NULL, toks BIGINT NOT NULL, {meta_extra},
+                PRIMARY KEY (tier, interview_id))"""
+        )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {PROFILE_TABLE} (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE)"
+        )
+    # Covers the per-search reads of the metadata table (visibility, bm25 statistics, facet profile)
+    # without loading the rows' JSON.
+    statements.append(
+        f"CREATE INDEX IF NOT EXISTS {META_TABLE}_scope ON {META_TABLE} "
+        "(tier, interview_id, policy, docs, toks, profile)"
+    )
+    statements.append(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tier TEXT PRIMARY KEY, version BIGINT NOT NULL)")
+    for tier in TIERS:
+        statements.append(
+            f"INSERT INTO {VERSION_TABLE} (tier, version) VALUES ('{tier}', 0) ON CONFLICT (tier) DO NOTHING"
+        )
+    return statements
+
+
+def drop_statements(vendor: str) -> list[str]:
+    statements = [f"DROP TABLE IF EXISTS {t}" for t in (META_TABLE, VERSION_TABLE, PROFILE_TABLE)]
+    if vendor == "sqlite":
+        statements.append(f"DROP TABLE IF EXISTS {LANG_TABLE}")
+    for tier in TIERS:
+        if vendor == "sqlite":
+            statements.append(f"DROP TABLE IF EXISTS {fts_table(tier)}")
+        statements.append(f"DROP TABLE IF EXISTS {doc_table(tier)}")
+    return statements
