@@ -84,3 +84,4 @@ urlpatterns += [
 ]
 
 urlpatterns += [path("manage/", include("archive.web.urls_manage"))]  # the daily work (archive/web/manage.py)
+urlpatterns += [path("oai", include("archive.web.oai"))]  # OAI-PMH 2.0 for harvesters (archive/web/oai.py)
