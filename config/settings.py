@@ -258,6 +258,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the tier choices wherever they appear (access levels, visible_from, requested tiers).
+    "ENUM_NAME_OVERRIDES": {"TierEnum": "archive.models.TIERS"},
 }
 
 # Celery: job state lives in our own table; messages carry ids only (INFRA-NOTES §3).
