@@ -52,10 +52,20 @@ def interviews_mentioning(names: Iterable[str]) -> list[Interview]:
     if not gazetteer:
         return []
     found: set[int] = set()
-    segments = Segment.objects.filter(transcript__is_current=True).values_list("transcript__interview_id", "raw_text")
-    for interview_id, text in segments.iterator(chunk_size=5000):
+    segments = (
+        Segment.objects.filter(transcript__is_current=True)
+        .order_by("transcript__interview_id", "index")
+        .values_list("transcript__interview_id", "pk", "raw_text")
+    )
+    previous: tuple[int, int, str] | None = None
+    for interview_id, pk, text in segments.iterator(chunk_size=5000):
         if interview_id not in found and gazetteer.occurs_in(normalise_with_map(text)[0]):
             found.add(interview_id)
+        # A name split by the boundary of two segments is hidden too (TierRedactor uses Gazetteer.across).
+        crossing = previous is not None and previous[0] == interview_id and interview_id not in found
+        if crossing and any(True for _ in gazetteer.across([(previous[1], previous[2]), (pk, text)])):
+            found.add(interview_id)
+        previous = (interview_id, pk, text)
     fields = ("pk", "title", "summary", "place", "place_general", "topics", "interviewer_label")
     for interview in Interview.objects.exclude(pk__in=found).only(*fields):
         if any(gazetteer.occurs_in(normalise_with_map(text)[0]) for text in raw_rendered_texts(interview)):
