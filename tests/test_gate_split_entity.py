@@ -1,4 +1,5 @@
 import pytest
+
 from archive import services
 from archive.gate import rendering_for
 from archive.models import Segment
