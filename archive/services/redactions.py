@@ -318,7 +318,7 @@ def redaction_add_phrase_span(*, interview: Interview, phrase: str, occurrence: 
 REANCHOR_WINDOW_SECONDS = 3.0
 
 
-def _occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
+def occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
     """Where `phrase` occurs in `text`, by the redaction matcher (normalised, word-bounded), else as
     the same characters."""
     found = [(m.start, m.end) for m in Gazetteer([(phrase, None)]).find(text)]
@@ -337,9 +337,9 @@ def _anchor(redaction: Redaction, old_text: str, candidates: Iterable[Segment]) 
     phrase = old_text[redaction.start_char : redaction.end_char]
     if not phrase.strip():
         return None
-    ordinal = sum(1 for start, _end in _occurrences(old_text, phrase) if start < redaction.start_char)
+    ordinal = sum(1 for start, _end in occurrences(old_text, phrase) if start < redaction.start_char)
     for segment in candidates:
-        found = _occurrences(segment.raw_text, phrase)
+        found = occurrences(segment.raw_text, phrase)
         if found:
             start, end = found[min(ordinal, len(found) - 1)]
             return segment, start, end

@@ -19,6 +19,7 @@ from ..models import Interview, Narrator, Redaction, Segment, Tier
 from .audit import audit_log
 from .base import write
 from .interviews import segment_assign_speaker, segment_edit
+from .redactions import occurrences
 
 NOT_EDITABLE_REASON = (
     "Part of this segment is redacted at your tier. Only a custodian can correct it here, so that "
@@ -97,21 +98,6 @@ def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSeg
     return out
 
 
-def _reanchor(old_text: str, new_text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The range in `new_text` holding what [start:end] held in `old_text`, nearest the old place."""
-    fragment = old_text[start:end]
-    positions = []
-    found = new_text.find(fragment)
-    while found >= 0:
-        positions.append(found)
-        found = new_text.find(fragment, found + 1)
-    if not positions:
-        return None
-    shift = len(new_text) - len(old_text)
-    best = min(positions, key=lambda p: (min(abs(p - start), abs(p - start - shift)), p))
-    return best, best + len(fragment)
-
-
 @write
 def segment_correct(
     *, interview: Interview, index: int, text: str, tier: str, actor: Any, expected_start: float | None = None
@@ -140,17 +126,17 @@ def segment_correct(
     if text == old:
         return segment
     spans = list(Redaction.objects.select_for_update().filter(kind=Redaction.Kind.SPAN, segment=segment))
-    moved: list[tuple[Redaction, tuple[int, int]]] = []
+    moved: list[Redaction] = []
     for redaction in spans:
-        anchored = _reanchor(old, text, redaction.start_char, redaction.end_char)
-        if anchored is None:
+        # The same matcher that moves the span (redactions.spans_follow_edit) decides whether it can move.
+        if not occurrences(text, old[redaction.start_char : redaction.end_char]):
             if redaction.status == Redaction.Status.REJECTED:
                 continue
             raise SegmentEditRefused(
                 "This correction changes words that are redacted. Change or remove the redaction in the "
                 "workbench first; nothing was saved."
             )
-        moved.append((redaction, anchored))
+        moved.append(redaction)
     # segment_edit moves each span onto its phrase in the new text (checked above to be there).
     if moved:
         audit_log(
