@@ -66,6 +66,7 @@ __all__ = [
     "load_model",
     "resolve_model",
     "transcribe",
+    "transcribe_notes",
 ]
 
 
@@ -631,3 +632,343 @@ def transcribe(
             if lane is not None
         },
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Voice notes, transcribed together
+
+# Whisper decodes every input as a 30-second window, so a 6-second voice note decoded alone costs as
+# much as 30 seconds of speech. A conversation's notes are therefore cut into pieces of speech (the
+# VAD's, at most PACK_SECONDS each, never across two notes), each piece's language is detected on its
+# own first seconds, and pieces of one language are packed into shared windows, NOTE_GAP_SECONDS of
+# silence apart, decoded in batches. Every word is then given back to the piece it was spoken in (by
+# its time, within its own window) and to that piece's note, on the note's own timeline.
+PACK_SECONDS = 28.0
+WINDOW_LIMIT_SECONDS = 30.0
+NOTE_GAP_SECONDS = 2.0
+DETECT_SECONDS = 10.0  # language detection on a piece's first seconds (a shorter encoder input)
+NOTES_GROUP_SECONDS = 600.0  # notes decoded at a time: bounds memory whatever the chat's size
+
+
+@dataclass
+class _Piece:
+    note: int
+    start: float  # seconds on the note's own timeline
+    end: float
+    audio: Any
+    language: str = ""
+    probability: float = 0.0
+    window: int = -1
+    place: float = 0.0  # where it starts on the packed timeline
+
+    @property
+    def length(self) -> float:
+        return (self.end - self.start) if self.audio is None else len(self.audio) / media.SAMPLE_RATE
+
+
+def _pieces(note: int, audio: Any, *, vad: bool) -> list[_Piece]:
+    """The note's speech as pieces of at most PACK_SECONDS (silences inside a piece are kept)."""
+    rate = media.SAMPLE_RATE
+    limit = int(PACK_SECONDS * rate)
+    if vad:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        stamps = get_speech_timestamps(
+            audio, VadOptions(min_silence_duration_ms=500, max_speech_duration_s=PACK_SECONDS)
+        )
+    else:
+        stamps = [{"start": 0, "end": len(audio)}] if len(audio) else []
+    spans: list[list[int]] = []
+    for stamp in stamps:
+        start, end = int(stamp["start"]), int(stamp["end"])
+        while end - start > limit:  # only without the VAD: it already cuts speech at PACK_SECONDS
+            spans.append([start, start + limit])
+            start += limit
+        if spans and end - spans[-1][0] <= limit:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [_Piece(note, s / rate, e / rate, audio[s:e]) for s, e in spans if e > s]
+
+
+def _detect_languages(model: Any, pieces: list[_Piece], tracker: _LanguageTracker, batch: int = 8) -> None:
+    import ctranslate2
+    import numpy as np
+
+    size = int(DETECT_SECONDS * media.SAMPLE_RATE)
+    for i in range(0, len(pieces), batch):
+        group = pieces[i : i + batch]
+        features = []
+        for piece in group:
+            head = piece.audio[:size]
+            head = np.pad(head, (0, size - len(head))) if len(head) < size else head
+            features.append(model.feature_extractor(head)[..., :-1])
+        stacked = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(features), dtype=np.float32))
+        results = tracker.detect_language(stacked)
+        for piece, item in zip(group, results, strict=False):
+            token, probability = item[0]
+            piece.language, piece.probability = token[2:-2], float(probability)
+
+
+def _pack(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Pieces (of one language) into windows of at most 30 s, NOTE_GAP_SECONDS of silence apart."""
+    windows: list[list[_Piece]] = []
+    used = 0.0
+    for piece in pieces:
+        if windows and used + NOTE_GAP_SECONDS + piece.length <= WINDOW_LIMIT_SECONDS:
+            windows[-1].append(piece)
+            used += NOTE_GAP_SECONDS + piece.length
+        else:
+            windows.append([piece])
+            used = piece.length
+    return windows
+
+
+def _nearest(pieces: list[_Piece], moment: float) -> _Piece:
+    def distance(piece: _Piece) -> float:
+        end = piece.place + piece.length
+        return 0.0 if piece.place <= moment <= end else min(abs(moment - piece.place), abs(moment - end))
+
+    return min(pieces, key=distance)
+
+
+def _note_time(piece: _Piece, moment: float | None) -> float | None:
+    if moment is None:
+        return None
+    inside = min(max(float(moment), piece.place), piece.place + piece.length)
+    return round(inside - piece.place + piece.start, 3)
+
+
+def _split_by_piece(segment: Any, window: list[_Piece], *, language: str) -> list[tuple[_Piece, Segment]]:
+    """One decoded segment of a packed window as segments of the pieces its words were spoken in."""
+    words = [w for w in (segment.words or []) if w.word.strip()]
+    if not words:
+        middle = (float(segment.start) + float(segment.end)) / 2
+        piece = _nearest(window, middle)
+        start, end = _note_time(piece, segment.start), _note_time(piece, segment.end)
+        text = segment.text.strip()
+        return [(piece, Segment(start or 0.0, max(end or 0.0, start or 0.0), text, language))] if text else []
+    runs: list[tuple[_Piece, list[Any]]] = []
+    for word in words:
+        middle = (float(word.start) + float(word.end)) / 2
+        piece = _nearest(window, middle)
+        if runs and runs[-1][0] is piece:
+            runs[-1][1].append(word)
+        else:
+            runs.append((piece, [word]))
+    out = []
+    for piece, run in runs:
+        converted = [
+            Word(
+                w=w.word.strip(),
+                s=_note_time(piece, w.start),
+                e=_note_time(piece, w.end),
+                p=round(float(w.probability), 4) if w.probability is not None else None,
+            )
+            for w in run
+        ]
+        text = "".join(w.word for w in run).strip()
+        start = converted[0].s if converted[0].s is not None else piece.start
+        end = max(converted[-1].e if converted[-1].e is not None else start, start)
+        out.append(
+            (
+                piece,
+                Segment(
+                    start=start,
+                    end=end,
+                    text=text,
+                    language=language,
+                    words=converted,
+                    avg_logprob=round(float(segment.avg_logprob), 4),
+                    no_speech_prob=round(float(segment.no_speech_prob), 4),
+                ),
+            )
+        )
+    return out
+
+
+def _decode_windows(
+    model: Any, pieces: list[_Piece], *, language: str, kwargs: dict[str, Any], batch_size: int, on_window: Any
+) -> list[tuple[_Piece, Segment]]:
+    import numpy as np
+    from faster_whisper import BatchedInferencePipeline
+
+    rate = media.SAMPLE_RATE
+    windows = _pack(pieces)
+    silence = np.zeros(int(NOTE_GAP_SECONDS * rate), dtype=np.float32)
+    parts: list[Any] = []
+    clips: list[dict[str, float]] = []
+    by_seek: dict[int, list[_Piece]] = {}
+    position = 0  # samples
+    for number, window in enumerate(windows):
+        start = position
+        for k, piece in enumerate(window):
+            if k:
+                parts.append(silence)
+                position += len(silence)
+            piece.window, piece.place = number, position / rate
+            parts.append(piece.audio.astype(np.float32, copy=False))
+            position += len(piece.audio)
+        clips.append({"start": start / rate, "end": position / rate})
+        # The batched pipeline marks each segment with its window's start, in frames (its "seek").
+        by_seek[int((int(start / rate * rate) / rate) * model.frames_per_second)] = window
+    timeline = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    pipeline = BatchedInferencePipeline(model=model)
+    call = {
+        **kwargs,
+        "language": language,
+        "multilingual": False,
+        "vad_filter": False,
+        "word_timestamps": True,
+        "clip_timestamps": clips,
+        "batch_size": max(1, batch_size),
+    }
+    segments, _info = pipeline.transcribe(timeline, **call)
+    out: list[tuple[_Piece, Segment]] = []
+    seen: set[int] = set()
+    for segment in segments:
+        window = by_seek.get(int(segment.seek))
+        if window is None:  # never expected: fall back to the window holding the segment's time
+            middle = (float(segment.start) + float(segment.end)) / 2
+            window = [_nearest(pieces, middle)]
+            window = [p for p in pieces if p.window == window[0].window]
+        if id(window) not in seen:
+            seen.add(id(window))
+            on_window()
+        out.extend(_split_by_piece(segment, window, language=language))
+    return out
+
+
+def transcribe_notes(
+    sources: list[media.Source],
+    *,
+    options: TranscribeOptions | None = None,
+    model_spec: ModelSpec | None = None,
+    model: Any = None,
+    threads: int = 0,
+    progress: ProgressCallback | None = None,
+) -> list[Transcription | MediaError]:
+    """Transcribe a conversation's voice notes together (see PACK_SECONDS above). One result per
+    source, in order: its Transcription, times on the note's own timeline (0 = the note's start), each
+    segment with the language its piece was heard in; or the MediaError that note was refused with
+    (the other notes are not affected). Mono only: a voice note is one person speaking."""
+    options = options or TranscribeOptions()
+    spec = model_spec or resolve_model()
+    model = model or load_model(spec, threads=threads)
+    kwargs = options.whisper_kwargs()
+    language_mode = options.language_mode
+    declared = options.language
+    if not spec.multilingual:
+        language_mode, declared = LanguageMode.ENGLISH_ONLY, "en"
+    detect = language_mode != LanguageMode.DECLARED and language_mode != LanguageMode.ENGLISH_ONLY
+    tracker = _LanguageTracker(model.model, declared=options.language if detect else None)
+    started = time.monotonic()
+    results: list[Transcription | MediaError | None] = [None] * len(sources)
+    durations: dict[int, float] = {}
+    found: dict[int, list[Segment]] = {}
+    pieces_of: dict[int, list[_Piece]] = {}
+
+    # Groups of notes of at most NOTES_GROUP_SECONDS (a note longer than that is a group of its own).
+    infos: dict[int, media.MediaInfo] = {}
+    for number, source in enumerate(sources):
+        try:
+            infos[number] = media.inspect(source)
+        except MediaError as exc:
+            results[number] = exc
+    groups: list[list[int]] = []
+    total = 0.0
+    for number, info in infos.items():
+        length = float(info.decoded_duration or info.duration or 0.0)
+        if groups and total + length <= NOTES_GROUP_SECONDS:
+            groups[-1].append(number)
+            total += length
+        else:
+            groups.append([number])
+            total = length
+    done_audio = 0.0
+    all_audio = sum(float(i.decoded_duration or i.duration or 0.0) for i in infos.values()) or 1.0
+    for group in groups:
+        pieces: list[_Piece] = []
+        for number in group:
+            try:
+                audio = media.decode_audio(sources[number])
+            except MediaError as exc:
+                results[number] = exc
+                continue
+            durations[number] = float(infos[number].decoded_duration or len(audio) / media.SAMPLE_RATE)
+            found[number] = []
+            pieces_of[number] = _pieces(number, audio, vad=options.vad)
+            pieces.extend(pieces_of[number])
+        if detect:
+            _detect_languages(model, pieces, tracker)
+        else:
+            for piece in pieces:
+                piece.language, piece.probability = declared or "en", 1.0
+        languages = list(dict.fromkeys(piece.language for piece in pieces))
+        group_audio = sum(durations.get(n, 0.0) for n in group)
+        windows_total = max(1, sum(len(_pack([p for p in pieces if p.language == lang])) for lang in languages))
+
+        def on_window(
+            group_audio: float = group_audio,
+            windows_total: int = windows_total,
+            before: float = done_audio,
+            decoded: list[int] = [0],  # noqa: B006 - one counter per group, bound here on purpose
+        ) -> None:
+            decoded[0] += 1
+            if progress is not None:
+                progress(min(1.0, (before + group_audio * decoded[0] / windows_total) / all_audio))
+
+        for language in languages:
+            same = [p for p in pieces if p.language == language]
+            for piece, segment in _decode_windows(
+                model, same, language=language, kwargs=kwargs, batch_size=options.batch_size, on_window=on_window
+            ):
+                found[piece.note].append(segment)
+        for piece in pieces:
+            piece.audio = None  # free the samples before the next group
+        done_audio += group_audio
+        if progress is not None:
+            progress(min(1.0, done_audio / all_audio))
+
+    for number, segments in found.items():
+        segments.sort(key=lambda s: (s.start, s.end))
+        if not options.word_timestamps:
+            for segment in segments:
+                segment.words = []
+        heard = languages_heard(segments)
+        note_pieces = pieces_of.get(number, [])
+        if declared and not detect:
+            language, probability = declared, 1.0
+        elif heard:
+            language = heard[0]
+            probability = max((p.probability for p in note_pieces if p.language == language), default=0.0)
+        else:
+            language, probability = options.language or "", 0.0
+        results[number] = Transcription(
+            segments=segments,
+            language=language,
+            language_probability=round(float(probability), 4),
+            duration=durations[number],
+            provenance=Provenance(
+                engine=ENGINE,
+                engine_version=_engine_version(),
+                model_name=spec.name,
+                model_sha256=spec.sha256,
+                options={
+                    **options.as_dict(),
+                    "per_channel": False,
+                    "channels": {"path": "downmix", "reason": "voice note"},
+                    "language_mode": language_mode,
+                    "languages": heard,
+                    "model_multilingual": spec.multilingual,
+                    "voice_notes_batched": len(sources),
+                },
+            ),
+        )
+    logger.info(
+        "transcribed %d voice notes (%.1f s of audio) together in %.1f s",
+        len(sources),
+        sum(durations.values()),
+        time.monotonic() - started,
+    )
+    return [r if r is not None else MediaError("The voice note could not be read.") for r in results]
