@@ -855,6 +855,9 @@ def transcribe_notes(
     options = options or TranscribeOptions()
     spec = model_spec or resolve_model()
     model = model or load_model(spec, threads=threads)
+    if not hasattr(model, "feature_extractor"):
+        # An engine without faster-whisper's batched interface decodes the notes one by one.
+        return _notes_one_by_one(sources, options=options, spec=spec, model=model, threads=threads)
     kwargs = options.whisper_kwargs()
     language_mode = options.language_mode
     declared = options.language
@@ -972,3 +975,15 @@ def transcribe_notes(
         time.monotonic() - started,
     )
     return [r if r is not None else MediaError("The voice note could not be read.") for r in results]
+
+
+def _notes_one_by_one(
+    sources: list[media.Source], *, options: TranscribeOptions, spec: ModelSpec, model: Any, threads: int
+) -> list[Transcription | MediaError]:
+    out: list[Transcription | MediaError] = []
+    for source in sources:
+        try:
+            out.append(transcribe(source, options=options, model_spec=spec, model=model, threads=threads))
+        except MediaError as exc:
+            out.append(exc)
+    return out

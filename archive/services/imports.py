@@ -164,6 +164,63 @@ def transcribe_voice_note(
     return VoiceResult(segments, True, "" if segments else "No speech was found in the voice note.", result.language)
 
 
+def transcribe_voice_notes(
+    notes: list[bytes],
+    *,
+    offsets: list[float],
+    speakers: list[tuple[str, str, Any]],
+    language: str = "",
+    model=None,
+    model_spec=None,
+) -> list[VoiceResult]:
+    """Transcribe a chat's voice notes together (transcription.transcribe_notes); each note's segments
+    are shifted to its message's place in the chat. `speakers`: (label, role, narrator) per note."""
+    from .. import media, transcription
+
+    if not notes:
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for number, data in enumerate(notes):
+            path = Path(folder) / f"{number}.opus"
+            path.write_bytes(data)
+            paths.append(path)
+        options = transcription.TranscribeOptions.from_dict({"language": language or None, "per_channel": False})
+        try:
+            results = transcription.transcribe_notes(paths, options=options, model=model, model_spec=model_spec)
+        except transcription.ModelError as exc:
+            return [VoiceResult([], False, f"The transcription model is unavailable: {exc}") for _ in notes]
+    out = []
+    for result, offset, (speaker, role, narrator) in zip(results, offsets, speakers, strict=True):
+        if isinstance(result, media.MediaError):
+            out.append(VoiceResult([], False, result.reason))
+            continue
+        segments = [
+            SegmentInput(
+                start=offset + s.start,
+                end=offset + max(s.end, s.start),
+                text=s.text.strip(),
+                language=s.language,
+                speaker=speaker,
+                role=role,
+                narrator=narrator,
+                words=[
+                    {
+                        **w,
+                        "s": (w["s"] + offset) if w.get("s") is not None else None,
+                        "e": (w["e"] + offset) if w.get("e") is not None else None,
+                    }
+                    for w in s.words_as_dicts()
+                ],
+            )
+            for s in result.segments
+            if s.text.strip()
+        ]
+        reason = "" if segments else "No speech was found in the voice note."
+        out.append(VoiceResult(segments, True, reason, result.language))
+    return out
+
+
 # The import ----------------------------------------------------------------------------------
 
 
@@ -263,18 +320,23 @@ def import_parsed(
             reason = f"The transcription model is unavailable: {exc}"
             voice = {i: VoiceResult([], False, reason) for i, s in enumerate(parsed.segments) if s.kind == "voice"}
     if model is not None:
-        for position, segment in enumerate(parsed.segments):
-            if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None:
-                voice[position] = transcribe_voice_note(
-                    item.data,
-                    offset=segment.start,
-                    speaker=segment.speaker,
-                    role=_role(segment.role),
-                    narrator=narrator if segment.role == "narrator" else None,
-                    language=language,
-                    model=model,
-                    model_spec=spec,
-                )
+        wanted = [
+            (position, segment, item)
+            for position, segment in enumerate(parsed.segments)
+            if segment.kind == "voice" and (item := parsed.attachment(segment.attachment)) is not None
+        ]
+        results = transcribe_voice_notes(
+            [item.data for _, _, item in wanted],
+            offsets=[segment.start for _, segment, _ in wanted],
+            speakers=[
+                (segment.speaker, _role(segment.role), narrator if segment.role == "narrator" else None)
+                for _, segment, _ in wanted
+            ],
+            language=language,
+            model=model,
+            model_spec=spec,
+        )
+        voice.update({position: result for (position, _, _), result in zip(wanted, results, strict=True)})
     with _cleanup_on_failure(written) as written, transaction.atomic():
         inputs: list[SegmentInput] = []
         voice_recordings: list[tuple[int, ParsedAttachment]] = []
@@ -351,8 +413,11 @@ def import_parsed(
                 outcome.voice_segments += len(result.segments)
             else:
                 # in_place: the runner inserts this note's segments into the chat transcript at the
-                # offset (transcripts_ingest.note_insert) instead of replacing the transcript.
-                job = transcription_job_create(recording=stored, options=job_options, actor=actor)
+                # offset (transcripts_ingest.note_insert) instead of replacing the transcript. Only the
+                # first note's job is sent: its run transcribes the chat's notes together.
+                job = transcription_job_create(
+                    recording=stored, options=job_options, actor=actor, send=not outcome.jobs
+                )
             outcome.jobs.append(job)
         voice_names = {item.name for _, item in voice_recordings}
         for item in parsed.attachments:

@@ -184,9 +184,11 @@ def workers_available(timeout: float = 2.0) -> bool:
 
 @write
 def transcription_job_create(
-    *, recording: Recording, options: dict[str, Any] | None = None, actor: Any = None
+    *, recording: Recording, options: dict[str, Any] | None = None, actor: Any = None, send: bool = True
 ) -> TranscriptionJob:
-    """Queue a transcription of the recording. The task is sent once the transaction commits."""
+    """Queue a transcription of the recording. The task is sent once the transaction commits; with
+    `send` false it waits for the run of a job sent before it (a chat's later voice notes, which the
+    first voice note's run transcribes with it) or, failing that, for the watchdog."""
     job = TranscriptionJob.objects.create(recording=recording, options=options or {}, heartbeat_at=timezone.now())
     audit_log(
         actor=actor,
@@ -195,7 +197,8 @@ def transcription_job_create(
         target_id=str(recording.interview.public_id),
         detail={"job": str(job.public_id)},
     )
-    transaction.on_commit(lambda: _enqueue(job.pk))
+    if send:
+        transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 
 

@@ -63,9 +63,10 @@ class _Heartbeat(threading.Thread):
     """Writes heartbeat and progress every few seconds from its own database connection, and notices
     when the job has been taken over by another worker."""
 
-    def __init__(self, job_id: int, worker: str, interval: float) -> None:
+    def __init__(self, job_id: int, worker: str, interval: float, *, others: list[int] | None = None) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
         self.job_id, self.worker, self.interval = job_id, worker, interval
+        self.others = list(others or [])  # voice notes transcribed with this job: kept alive with it
         self.progress = 0.0
         self.lost = False
         self._stop_event = threading.Event()
@@ -77,6 +78,8 @@ class _Heartbeat(threading.Thread):
                     if not job_touch(self.job_id, worker=self.worker, progress=self.progress):
                         self.lost = True
                         return
+                    for other in self.others:
+                        job_touch(other, worker=self.worker, progress=self.progress)
                 except DatabaseError:
                     logger.warning("heartbeat for job %s failed; will try again", self.job_id)
         finally:
@@ -118,6 +121,8 @@ def transcription_job_run(
         return "failed"
     recording = job.recording
     logger.info("transcription job %s claimed by %s (attempt %s)", job_id, worker, job.attempts)
+    if (job.options or {}).get("in_place"):
+        return _voice_notes_run(job, worker, heartbeat_seconds)
 
     heartbeat = _Heartbeat(job_id, worker, heartbeat_seconds)
     heartbeat.start()
@@ -171,10 +176,140 @@ def transcription_job_run(
         logger.exception("transcription job %s failed unexpectedly", job_id)
         return "failed"
     heartbeat.stop()
-    return _store(job_id, worker, result, info)
+    return _store(job_id, worker, result, info.decoded_duration)
 
 
-def _store(job_id: int, worker: str, result: transcription.Transcription, info: media.MediaInfo) -> str:
+# A chat's voice notes are transcribed together (transcription.transcribe_notes): the job that runs
+# first claims the conversation's other queued voice-note jobs, up to this much audio, and stores each
+# note's result under its own job, exactly as if each had run alone.
+NOTES_PER_RUN_SECONDS = 1800.0
+NOTES_PER_RUN = 300
+
+
+def _same_run(options: dict[str, Any], other: dict[str, Any]) -> bool:
+    ignored = ("offset",)
+    return {k: v for k, v in options.items() if k not in ignored} == {
+        k: v for k, v in other.items() if k not in ignored
+    }
+
+
+def _claim_notes(job: TranscriptionJob, worker: str) -> list[TranscriptionJob]:
+    """The conversation's other queued voice-note jobs with the same options, claimed for this run."""
+    budget = NOTES_PER_RUN_SECONDS - (job.recording.duration_seconds or 0.0)
+    claimed: list[TranscriptionJob] = []
+    waiting = (
+        TranscriptionJob.objects.filter(
+            recording__interview_id=job.recording.interview_id,
+            state=TranscriptionJob.State.QUEUED,
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .exclude(pk=job.pk)
+        .select_related("recording__interview")
+        .order_by("pk")
+    )
+    for other in waiting:
+        if len(claimed) + 1 >= NOTES_PER_RUN:
+            break
+        options = other.options or {}
+        if not options.get("in_place") or not _same_run(job.options or {}, options):
+            continue
+        length = other.recording.duration_seconds or 0.0
+        if claimed and length > budget:
+            break
+        if job_claim(other.pk, worker=worker):
+            budget -= length
+            claimed.append(other)
+    return claimed
+
+
+def _send_next_note(interview_id: int) -> None:
+    """Voice-note jobs still queued after a run (more than one run holds) get a message for the next."""
+    from .recordings import _enqueue
+
+    waiting = (
+        TranscriptionJob.objects.filter(recording__interview_id=interview_id, state=TranscriptionJob.State.QUEUED)
+        .order_by("pk")
+        .values_list("pk", "options")
+    )
+    following = next((pk for pk, options in waiting if (options or {}).get("in_place")), None)
+    if following is not None:
+        transaction.on_commit(lambda: _enqueue(following))
+
+
+def _voice_notes_run(job: TranscriptionJob, worker: str, heartbeat_seconds: float) -> str:
+    """Run a voice-note job together with the conversation's other queued voice notes: one heartbeat
+    keeps them all alive, a temporary error puts them all back in the queue, a note that is bad input
+    fails alone, and each note's segments are stored under its own job and recording."""
+    group = [job, *_claim_notes(job, worker)]
+    ids = [item.pk for item in group]
+    heartbeat = _Heartbeat(job.pk, worker, heartbeat_seconds, others=ids[1:])
+    heartbeat.start()
+    sources: list[Any] = []
+
+    def release_all(reason: str) -> None:
+        for pk in ids:
+            job_release_for_retry(pk, worker=worker, reason=reason)
+
+    def fail_all(reason: str) -> None:
+        for pk in ids:
+            _fail(pk, worker, reason)
+
+    try:
+        try:
+            try:
+                sources = [recording_source(item.recording) for item in group]
+            except OSError as exc:
+                raise TransientJobError("storage unavailable") from exc
+            options = transcription.TranscribeOptions.from_dict(job.options)
+            spec = transcription.resolve_model()
+
+            def progress(share: float) -> None:
+                heartbeat.progress = share
+                if heartbeat.lost:
+                    raise JobLost()
+
+            results = transcription.transcribe_notes(
+                sources, options=options, model_spec=spec, threads=settings.RAWI_WHISPER_THREADS, progress=progress
+            )
+        finally:
+            for source in sources:
+                if hasattr(source, "close"):
+                    source.close()
+    except transcription.ModelError as exc:
+        heartbeat.stop()
+        fail_all(f"The transcription model is unavailable on this worker: {exc}")
+        logger.error("voice-note jobs %s failed: model unavailable", ids)
+        return "failed"
+    except JobLost:
+        heartbeat.stop()
+        logger.warning("voice-note job %s was taken over by another worker; stopping", job.pk)
+        return "skipped"
+    except (TransientJobError, OSError, DatabaseError) as exc:
+        heartbeat.stop()
+        release_all("Waiting to retry after a temporary error.")
+        raise TransientJobError(type(exc).__name__) from exc
+    except Exception as exc:
+        heartbeat.stop()
+        fail_all(f"The transcription failed unexpectedly ({type(exc).__name__}); an operator has the log.")
+        logger.exception("voice-note jobs %s failed unexpectedly", ids)
+        return "failed"
+    heartbeat.stop()
+    outcome = "failed"
+    for item, result in zip(group, results, strict=True):
+        if isinstance(result, media.MediaError):
+            _fail(item.pk, worker, result.reason)
+            state = "failed"
+        else:
+            state = _store(item.pk, worker, result, result.duration)
+        if item.pk == job.pk:
+            outcome = state
+    logger.info("transcribed %d voice notes together (job %s)", len(group), job.pk)
+    with transaction.atomic():
+        _send_next_note(job.recording.interview_id)
+    return outcome
+
+
+def _store(job_id: int, worker: str, result: transcription.Transcription, decoded_duration: float | None) -> str:
     with transaction.atomic():
         # Exactly once: only the worker that still owns the running job may store its transcript.
         job = (
@@ -190,9 +325,9 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, info: 
         interview: Interview = recording.interview
         provenance = result.provenance
         options = job.options or {}
-        if recording.duration_seconds is None and info.decoded_duration:
-            recording.duration_seconds = info.decoded_duration
-            type(recording).objects.filter(pk=recording.pk).update(duration_seconds=info.decoded_duration)
+        if recording.duration_seconds is None and decoded_duration:
+            recording.duration_seconds = decoded_duration
+            type(recording).objects.filter(pk=recording.pk).update(duration_seconds=decoded_duration)
         note = {
             "engine": f"{provenance.engine} {provenance.engine_version}",
             "model": provenance.model_name,
