@@ -1,6 +1,6 @@
 """OAI-PMH 2.0 for harvesters: the public tier's records as unqualified Dublin Core (oai_dc).
 
-Included at /oai by archive/urls.py. Only what the public may see leaves here: every record is
+Served at /oai (archive/web/urls.py). Only what the public may see leaves here: every record is
 built from the interview's stored public rendering (gate.rendering_for), and an interview the public
 may not know exists is, for OAI as for the pages, an identifier that does not exist: absent from
 every list, idDoesNotExist for GetRecord. A record's datestamp is when its public rendering was last
@@ -26,7 +26,7 @@ from django.core import signing
 from django.db.models import Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -461,6 +461,3 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes
     if text is not None:
         element.text = _xml_text(text)
     return element
-
-
-urlpatterns = [path("", endpoint, name="oai")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .gate import NotVisible, rendering_for
-from .gate import policy as access
-from .models import Interview
-from .services import audit_log
+from ..gate import NotVisible, rendering_for
+from ..gate import policy as access
+from ..models import Interview
+from ..services import audit_log
 
 
 def _cards(user) -> list:

@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 
-from .accounts import (
+from ..accounts import (
     Attempt,
     FactorStep,
     Outcome,
@@ -34,8 +34,8 @@ from .accounts import (
     record_failure,
     second_factor_step,
 )
-from .services import audit_log
-from .services.accounts import second_factor_confirm
+from ..services import audit_log
+from ..services.accounts import second_factor_confirm
 
 PENDING_KEY = "_rawi_pending_user"
 PENDING_AT_KEY = "_rawi_pending_at"

@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .models import Alert, AuditEvent, Membership
-from .services import audit_log
+from ..models import Alert, AuditEvent, Membership
+from ..services import audit_log
 
 PAGE_SIZE = 100
 

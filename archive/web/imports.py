@@ -8,10 +8,10 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from .gate import policy as access
-from .importers import ImportRefused, NarratorUnknown
-from .models import Narrator, Tier
-from .services.imports import import_uploaded
+from ..gate import policy as access
+from ..importers import ImportRefused, NarratorUnknown
+from ..models import Narrator, Tier
+from ..services.imports import import_uploaded
 
 
 class ImportForm(forms.Form):

@@ -21,11 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .gate import NotVisible, rendering_for
-from .gate import policy as access
-from .models import ConsentRecord, Interview, Narrator, Recording, Tier
-from .services import audit_log, consent_record
-from .services.people import SCOPES
+from ..gate import NotVisible, rendering_for
+from ..gate import policy as access
+from ..models import ConsentRecord, Interview, Narrator, Recording, Tier
+from ..services import audit_log, consent_record
+from ..services.people import SCOPES
 
 SCOPE_LABELS = {
     "archive": "Keep in the archive",

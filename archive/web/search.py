@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from . import search as engine
+from .. import search as engine
 
 FILTER_NAMES = ("collection", "language", "date_from", "date_to", "mode", "topic", "narrator")
 

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .gate import policy as access
-from .gate import rendering_for
-from .models import Interview, Segment
-from .services.recordings import RecordingRefused, interview_retranscribe
-from .services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set, segments_for_editing
+from ..gate import policy as access
+from ..gate import rendering_for
+from ..models import Interview, Segment
+from ..services.recordings import RecordingRefused, interview_retranscribe
+from ..services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set, segments_for_editing
 
 
 def _editor_lookup(request: HttpRequest, public_id: str) -> tuple[Interview, str]:

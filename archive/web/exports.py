@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .exports import FORMATS
-from .gate import NotVisible, rendering_for
-from .gate import policy as access
-from .models import TIER_ORDER, TIERS
-from .responses import file_response
-from .services.exports import ExportError, export_interview
+from ..exports import FORMATS
+from ..gate import NotVisible, rendering_for
+from ..gate import policy as access
+from ..models import TIER_ORDER, TIERS
+from ..responses import file_response
+from ..services.exports import ExportError, export_interview
 
 
 def export_tiers(interview, user_tier: str) -> list[str]:

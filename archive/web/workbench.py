@@ -16,13 +16,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .gate import NotVisible, SegmentRendering, rendering_for
-from .gate import policy as access
-from .models import Interview, Redaction
-from .services import audit_log
-from .services.redactions import redaction_resolve_held
-from .services.suggestions import suggestions_generate
-from .services.workbench import (
+from ..gate import NotVisible, SegmentRendering, rendering_for
+from ..gate import policy as access
+from ..models import Interview, Redaction
+from ..services import audit_log
+from ..services.redactions import redaction_resolve_held
+from ..services.suggestions import suggestions_generate
+from ..services.workbench import (
     VISIBLE_FROM_CHOICES,
     SegmentView,
     SelectionError,
