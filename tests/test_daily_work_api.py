@@ -88,8 +88,15 @@ def test_it_rejects_fields_that_are_not_editable(demo, client_as):
 # Status ---------------------------------------------------------------------------------------------
 
 
+def _back_to_review(client_as, interview) -> None:
+    """The demo publishes the activist's interview (a suggestion still waits): an editor takes it back."""
+    assert _post(client_as("editor"), _url(interview, "status"), {"status": "review"}).json() == {"status": "review"}
+    assert client_as("researcher").get(_url(interview)).status_code == 404  # below staff, only published
+
+
 def test_it_refuses_publication_with_every_reason(demo, client_as):
     interview = demo.interview("skype-activist")
+    _back_to_review(client_as, interview)
     response = _post(client_as("editor"), _url(interview, "status"), {"status": "published"})
     assert response.status_code == 409
     assert response.json() == {
@@ -105,6 +112,7 @@ def test_it_refuses_publication_with_every_reason(demo, client_as):
 
 def test_it_publishes_once_the_suggestions_are_decided(demo, client_as):
     interview = demo.interview("skype-activist")
+    _back_to_review(client_as, interview)
     editor = client_as("editor")
     suggestions = editor.get(_url(interview, "redactions/")).json()["suggestions"]
     decided = _post(
@@ -115,6 +123,7 @@ def test_it_publishes_once_the_suggestions_are_decided(demo, client_as):
     assert response.status_code == 200
     assert response.json() == {"status": "published"}
     assert _last("interview_status").detail == {"from": "review", "to": "published"}
+    assert client_as("researcher").get(_url(interview)).json()["tier"] == "researcher"
     # Back to review is an editor's move too.
     assert _post(client_as("fieldresearcher"), _url(interview, "status"), {"status": "review"}).status_code == 403
     assert _post(editor, _url(interview, "status"), {"status": "review"}).json() == {"status": "review"}
@@ -123,6 +132,8 @@ def test_it_publishes_once_the_suggestions_are_decided(demo, client_as):
 def test_it_lets_the_interviewer_move_their_interview_between_draft_and_review(demo, client_as):
     interview = demo.interview("skype-activist")
     field = client_as("fieldresearcher")
+    assert _post(field, _url(interview, "status"), {"status": "review"}).status_code == 403  # it is published
+    _back_to_review(client_as, interview)
     assert _post(field, _url(interview, "status"), {"status": "draft"}).json() == {"status": "draft"}
     response = _post(field, _url(interview, "status"), {"status": "published"})
     assert response.status_code == 400
@@ -135,6 +146,7 @@ def test_it_lets_the_interviewer_move_their_interview_between_draft_and_review(d
 def test_it_refuses_publication_when_consent_does_not_cover_the_access_level(demo, client_as):
     interview = demo.interview("skype-activist")
     editor = client_as("editor")
+    _back_to_review(client_as, interview)
     assert _patch(editor, _url(interview), {"access_level": "public"}).status_code == 200
     response = _post(editor, _url(interview, "status"), {"status": "published"})
     assert response.status_code == 409

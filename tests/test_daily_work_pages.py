@@ -68,6 +68,7 @@ def test_it_saves_only_the_fields_the_editor_changed(demo, client_as):
 def test_it_changes_status_and_lists_the_reasons_publication_is_refused(demo, client_as):
     interview = demo.interview("skype-activist")
     editor = client_as("editor")
+    assert editor.post(f"{_page(interview)}status/", {"status": "review"}).status_code == 302  # the demo published it
     response = editor.post(f"{_page(interview)}status/", {"status": "published"}, follow=True)
     html = response.content.decode()
     assert "Publication refused:" in html
@@ -154,6 +155,11 @@ def test_it_lets_a_custodian_delete_an_interview_leaving_a_tombstone(demo, clien
 def test_it_lets_the_interviewer_archive_a_failed_item(demo, client_as):
     interview = demo.interview("skype-activist")
     field = client_as("fieldresearcher")
+    # A published interview goes back to review (an editor's move) before it can be set aside.
+    status_url = f"/manage/interviews/{interview.public_id}/status/"
+    field.post(status_url, {"status": "archived"})
+    assert Interview.objects.get(pk=interview.pk).status == "published"
+    assert client_as("editor").post(status_url, {"status": "review"}).status_code == 302
     assert field.post(f"/manage/interviews/{interview.public_id}/status/", {"status": "archived"}).status_code == 302
     assert Interview.objects.get(pk=interview.pk).status == "archived"
     assert client_as("researcher").get(f"/api/v1/interviews/{interview.public_id}/").status_code == 404

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from archive import services
 from archive.gate import render
@@ -55,8 +56,13 @@ def test_it_shows_the_upload_page_only_to_those_who_may_upload(demo, client_as):
 @pytest.mark.django_db
 def test_it_creates_the_interview_then_takes_the_file_by_resumable_upload(demo, client_as, audio):
     client = client_as("fieldresearcher")
+    data = audio.speech_wav.read_bytes()
+    # The page sends the file's first bytes to be checked before anything is created.
+    head = SimpleUploadedFile("x.wav", data[: 4 * 1024 * 1024])
     created = client.post(
-        f"/collections/{demo.collection.slug}/upload/", UPLOAD_FIELDS, headers={"Accept": "application/json"}
+        f"/collections/{demo.collection.slug}/upload/",
+        {**UPLOAD_FIELDS, "file": head, "file_head": "1"},
+        headers={"Accept": "application/json"},
     )
     assert created.status_code == 201, created.content
     body = created.json()
@@ -72,8 +78,8 @@ def test_it_creates_the_interview_then_takes_the_file_by_resumable_upload(demo, 
     assert narrator.anonymity == Narrator.Anonymity.ANONYMOUS
     assert services.narrator_identity(narrator=narrator, actor=None)["legal_name"] == "Canary Real Name"
     assert list(interview.interviewers.values_list("username", flat=True)) == ["fieldresearcher"]
+    assert not interview.recordings.exists()
     # The JS then starts the resumable upload with the options the page returned.
-    data = audio.speech_wav.read_bytes()
     start = client.post(body["upload_url"], {"size": len(data), "filename": "x.wav", **body["options"]},
                         content_type="application/json")  # fmt: skip
     assert start.status_code == 201
@@ -106,14 +112,15 @@ def test_it_takes_a_plain_multipart_post_without_javascript(demo, client_as, aud
 
 
 @pytest.mark.django_db
-def test_it_refuses_an_access_level_the_uploader_could_not_see(demo, client_as):
-    fields = {**UPLOAD_FIELDS, "access": "custodian"}
+def test_it_refuses_an_access_level_the_uploader_could_not_see(demo, client_as, audio):
+    fields = {**UPLOAD_FIELDS, "access": "custodian", "file_head": "1"}
+    fields["file"] = SimpleUploadedFile("x.wav", audio.speech_wav.read_bytes())
     del fields["gathered"]
     response = client_as("fieldresearcher").post(
         f"/collections/{demo.collection.slug}/upload/", fields, headers={"Accept": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["errors"]["access"][0].startswith("At that access level you could not see")
+    assert response.json()["errors"]["access"][0].startswith("You could not see this interview yourself")
     assert not Interview.objects.filter(title="Voices from the market").exists()
 
 

@@ -83,8 +83,9 @@ def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> str
     level = max_tier(interview.access_level, caps.floor)
     if interview.withdrawn_at is not None or interview.status in (Interview.Status.SEALED, Interview.Status.DELETED):
         level = Tier.CUSTODIAN
-    elif interview.status in (Interview.Status.PLANNED, Interview.Status.ARCHIVED):
-        # Arranged but not yet held, or set aside: for the collection's staff and whoever gathered it.
+    elif interview.status != Interview.Status.PUBLISHED:
+        # Planned, a draft, being transcribed, in review or set aside: only published interviews are
+        # seen below staff; the rest is for the collection's staff and whoever gathered it.
         level = max_tier(level, Tier.STAFF)
     # An approved span redaction that could not follow the transcript into a new version or a
     # correction holds every tier below its own until an editor decides.

@@ -479,10 +479,13 @@ def import_file(
     narrator_label: str | None = None,
     strict: bool = False,
     consent_scopes: dict[str, bool] | None = None,
+    status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
     """Parse an upload and create its interview(s): one for most files, one per row for a bulk zip,
     one per conversation for a Messenger, Skype or Telegram export. Raises ImportRefused (nothing
-    written) for hostile or malformed input, NarratorUnknown when the narrator must be chosen."""
+    written) for hostile or malformed input, NarratorUnknown when the narrator must be chosen.
+    `status`: the interviews start as drafts (seen by staff and whoever gathered them) unless the
+    caller publishes them at once (`manage.py ingest` without --draft)."""
     kind = kind or detect_kind(filename, data)
     if kind == "audio":
         raise ImportRefused("Audio and video go through the recording upload, not the importer.", code="unsupported")
@@ -503,6 +506,7 @@ def import_file(
             voice_notes=voice_notes,
             strict=strict,
             consent_scopes=consent_scopes,
+            status=status,
         )
     if kind == "bulk":
         # Every row is parsed and checked before anything is written; all rows then go in one
@@ -526,6 +530,7 @@ def import_file(
                         voice_notes=voice_notes,
                         filename=meta["file"],
                         written=written,
+                        status=status,
                     )
                 except (ValidationError, ImportRefused) as exc:
                     raise _row_refusal(item.row, exc) from exc
@@ -543,6 +548,7 @@ def import_file(
         actor=actor,
         voice_notes=voice_notes,
         filename=filename,
+        status=status,
     )
 
 
@@ -563,6 +569,7 @@ def channel_import(
     voice_notes: str = "now",
     strict: bool = False,
     consent_scopes: dict[str, bool] | None = None,
+    status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
     """A Messenger, Skype or Telegram export: one interview per conversation the narrator sent messages
     in (the only one, for an export of one conversation). The narrator is the sender named by
@@ -593,6 +600,7 @@ def channel_import(
                 interviewer=gatherer,
                 actor=actor,
                 consent_scopes=consent_scopes,
+                status=status,
             )
             outcome = import_parsed(
                 interview=interview,
@@ -623,6 +631,7 @@ def _create_and_import(
     voice_notes,
     filename,
     written: list[str] | None = None,
+    status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
     with _cleanup_on_failure(written) as written, transaction.atomic():
         collection = collection_get_or_create(slug=collection_slug)
@@ -635,7 +644,10 @@ def _create_and_import(
             narrators=[narrator],
             access_level=access,
             languages=[language] if language else [],
+            # The person importing becomes its interviewer, so they keep seeing their draft.
+            interviewers=[actor] if getattr(actor, "is_authenticated", False) else [],
             actor=actor,
+            status=status,
         )
         consent_record(narrator=narrator, interview=interview, archive=True, processing=True)
         recording = None
@@ -675,7 +687,16 @@ def ingest_dispatch(path: Path, *, interview: Interview, options: dict[str, Any]
             raise ImportRefused(
                 "Bulk zips create one interview per row; import them with the bulk upload.", code="unsupported"
             )
-        parsed = parse_file(Path(path).name, data, kind=kind, interviewer=options.get("interviewer"))
+        # --narrator must be one of a chat's or thread's senders (by name or address); otherwise the
+        # command refuses, listing them, and nothing is created (the caller's transaction rolls back).
+        parsed = parse_file(
+            Path(path).name,
+            data,
+            kind=kind,
+            interviewer=options.get("interviewer"),
+            narrator=options.get("narrator"),
+            strict=True,
+        )
         return import_parsed(
             interview=interview,
             parsed=parsed,

@@ -279,11 +279,15 @@ def recorded_interview_create(
     interviewer: Any = None,
     actor: Any = None,
     consent_scopes: dict[str, bool] | None = None,
+    status: str = Interview.Status.DRAFT,
+    details: dict[str, Any] | None = None,
 ) -> Interview:
     """An interview with its narrator (real name sealed under the narrator's own key) and the default
     consent (archiving and machine processing on our own workers; wider use is recorded later by an
     editor), ready for a recording. `interviewer`: the user who gathered it. Shared by
-    `manage.py ingest` and the upload page."""
+    `manage.py ingest` and the upload page. `status`: a draft unless the caller publishes it at once
+    (only published interviews are seen below staff); `details`: further fields of interview_create
+    (recorded_on, place, place_general, summary, topics, interviewer_label)."""
     from .interviews import interview_create
     from .people import consent_record, narrator_create
 
@@ -298,7 +302,9 @@ def recorded_interview_create(
         # Whoever gathered the interview sees it at custodian tier (access.user_tier).
         interviewers=[interviewer] if interviewer is not None else [],
         actor=actor,
+        status=status,
         **extra,
+        **(details or {}),
     )
     scopes = {"archive": True, "processing": True, **(consent_scopes or {})}
     consent_record(narrator=narrator, interview=interview, actor=actor, **scopes)
@@ -394,3 +400,135 @@ def interview_retranscribe(
         detail={"jobs": len(jobs)},
     )
     return jobs
+
+
+# Checking an upload before anything is created ------------------------------------------------------
+
+HEAD_BYTES = 4 * 1024 * 1024  # what the upload page sends ahead of a resumable upload to be checked
+
+# Transcript and export formats the import page reads, named for the person who chose the wrong page.
+IMPORT_KIND_NAMES = {
+    "whatsapp": "a WhatsApp chat export",
+    "messenger": "a Messenger or Instagram export",
+    "skype": "a Skype export",
+    "telegram": "a Telegram export",
+    "eml": "an email",
+    "mbox": "a mailbox",
+    "vtt": "a WebVTT transcript",
+    "srt": "an SRT transcript",
+    "txt": "a text transcript",
+    "docx": "a Word transcript",
+    "ohms": "an OHMS transcript",
+    "bulk": "a bulk import",
+}
+
+
+class UploadRefused(ValueError):
+    """The file is not a recording this archive can take; the reason is fit to show. Nothing was made."""
+
+    def __init__(self, reason: str, *, kind: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # an import kind when the file is a transcript or export, else ""
+
+
+def _is_iso_media(head: bytes) -> bool:
+    """An MP4/M4A/MOV/3GP file: its index may sit at the end, so a head alone cannot be probed."""
+    return len(head) >= 12 and head[4:8] == b"ftyp"
+
+
+def upload_check(fileobj: IO[bytes], filename: str, *, head_only: bool = False) -> media.MediaInfo | None:
+    """Check an uploaded file before any interview is made for it: it must open as audio or video with
+    an audio track. A transcript or chat export is named (it belongs on the import page); anything else
+    is refused with the probe's reason. `head_only`: `fileobj` is the first HEAD_BYTES of a file that
+    follows by resumable upload; an MP4-family head, whose index may be at the end, is accepted on its
+    signature (the whole file is probed again when stored). Returns what the probe read, if it could."""
+    fileobj.seek(0)
+    head = fileobj.read(HEAD_BYTES)
+    fileobj.seek(0)
+    if not head:
+        raise UploadRefused("The file is empty (0 bytes). Nothing was created.")
+    try:
+        return media.probe(fileobj)
+    except media.MediaError as exc:
+        if head_only and exc.code == "not_media" and _is_iso_media(head):
+            return None
+        probe_reason = exc.reason
+    finally:
+        fileobj.seek(0)
+    kind = ""
+    if head_only or len(head) < HEAD_BYTES:
+        from ..importers import ImportRefused, detect_kind
+
+        try:
+            kind = detect_kind(filename, head)
+        except ImportRefused:
+            kind = ""
+    if kind in IMPORT_KIND_NAMES:
+        raise UploadRefused(
+            f"This file looks like {IMPORT_KIND_NAMES[kind]}, not a recording: add it with the import page. "
+            "Nothing was created.",
+            kind=kind,
+        )
+    raise UploadRefused(f"{probe_reason} Nothing was created.")
+
+
+class UploaderCannotSee(PermissionError):
+    """The interview as asked would be hidden from the person uploading it: nothing is kept."""
+
+
+UPLOAD_DETAILS = ("recorded_on", "place", "place_general", "summary", "topics", "interviewer_label")
+
+
+@write
+def recording_upload(
+    *,
+    collection: Any,
+    actor: Any,
+    title: str,
+    narrator_name: str,
+    anonymity: str,
+    access_level: str,
+    fileobj: IO[bytes] | None,
+    filename: str = "",
+    head_only: bool = False,
+    gathered: bool = True,
+    language: str | None = None,
+    mode: str | None = None,
+    details: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[Interview, TranscriptionJob | None]:
+    """The upload page: check the file first (upload_check; UploadRefused creates nothing), then make
+    the interview as a draft with its narrator and default consent, and, for a whole file, store it
+    and queue its transcription. `head_only`: the file follows by resumable upload (no recording yet).
+    `gathered`: the uploader conducted it and becomes its interviewer; otherwise they must be able to
+    see the draft by their role (UploaderCannotSee, rolled back)."""
+    from ..gate import policy
+
+    if fileobj is None:
+        raise UploadRefused("Choose the recording to upload.")
+    upload_check(fileobj, filename, head_only=head_only)
+    unknown = set(details or {}) - set(UPLOAD_DETAILS)
+    if unknown:
+        raise ValueError(f"not upload details: {sorted(unknown)}")
+    interview = recorded_interview_create(
+        collection=collection,
+        title=title,
+        narrator_name=narrator_name,
+        anonymity=anonymity,
+        access_level=access_level,
+        language=language,
+        mode=mode,
+        interviewer=actor if gathered else None,
+        actor=actor,
+        status=Interview.Status.DRAFT,
+        details={k: v for k, v in (details or {}).items() if v not in (None, "", [])},
+    )
+    # Its renderings (and stored floor) are built when this write ends: ask the policy directly.
+    if not policy.tier_at_least(policy.user_tier(actor, interview), policy.computed_floor(interview)):
+        raise UploaderCannotSee
+    job = None
+    if not head_only:
+        recording = recording_store(interview=interview, fileobj=fileobj, original_filename=filename, actor=actor)
+        job = transcription_job_create(recording=recording, options=options, actor=actor)
+    return interview, job

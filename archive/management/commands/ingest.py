@@ -1,5 +1,5 @@
 """`manage.py ingest PATH --collection SLUG --title T --narrator NAME --anonymity LEVEL --access TIER
-[--language xx] [--wait]`: audio/video → recording + transcription job; other files go to the
+[--draft] [--language xx] [--wait]`: audio/video → recording + transcription job; other files go to the
 import service (``archive.services.imports.ingest_dispatch``). The interview's public id is
 printed on the LAST line of output. ``--wait`` blocks until the job ends; non-zero exit if it failed.
 """
@@ -69,6 +69,12 @@ def is_audio_or_video(path: Path) -> bool:
     return True
 
 
+def _status(opts: dict[str, Any]) -> str:
+    """`--access TIER` publishes the interview at that tier, as it always has; `--draft` keeps it a
+    draft, seen only by the collection's staff until an editor publishes it."""
+    return Interview.Status.DRAFT if opts.get("draft") else Interview.Status.PUBLISHED
+
+
 class Command(BaseCommand):
     help = "Ingest a recording (or, through the importers, a transcript or export) into a collection."
 
@@ -78,7 +84,14 @@ class Command(BaseCommand):
         parser.add_argument("--title", required=True)
         parser.add_argument("--narrator", required=True, help="The narrator's real name (stored encrypted).")
         parser.add_argument("--anonymity", default=Narrator.Anonymity.ANONYMOUS, choices=Narrator.Anonymity.values)
-        parser.add_argument("--access", default=Tier.STAFF, choices=Tier.values)
+        parser.add_argument(
+            "--access", default=Tier.STAFF, choices=Tier.values, help="Publish the interview at this tier."
+        )
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="Keep it a draft (seen by the collection's staff only) until an editor publishes it.",
+        )
         parser.add_argument("--language", default=None, help="Spoken language (ISO 639-1); detected if omitted.")
         parser.add_argument("--multilingual", action="store_true", help="Mixed-language speech.")
         parser.add_argument(
@@ -140,6 +153,7 @@ class Command(BaseCommand):
             access_level=opts["access"],
             language=opts["language"],
             consent_scopes=consent_for_access(opts["access"], voice=not opts["withhold_voice"]),
+            status=_status(opts),
         )
 
     def _ingest_media(self, path: Path, opts: dict[str, Any]) -> tuple[Interview, TranscriptionJob]:
@@ -182,6 +196,7 @@ class Command(BaseCommand):
                 language=opts["language"] or "",
                 voice_notes="now" if opts["wait"] else "queue",
                 kind="bulk",
+                status=_status(opts),
             )
         except ImportRefused as exc:
             raise CommandError(f"Import refused: {exc.reason}") from exc
@@ -215,6 +230,7 @@ class Command(BaseCommand):
                 voice_notes="now" if opts["wait"] else "queue",
                 strict=True,
                 consent_scopes=consent_for_access(opts["access"], voice=not opts["withhold_voice"]),
+                status=_status(opts),
             )
         except ImportRefused as exc:
             raise CommandError(f"Import refused: {exc.reason}") from exc

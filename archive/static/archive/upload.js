@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var CHUNK = 8 * 1024 * 1024;
+  var HEAD_BYTES = 4 * 1024 * 1024; // services.recordings.HEAD_BYTES
   function csrf() {
     var field = document.querySelector("input[name=csrfmiddlewaretoken]");
     if (field) return field.value;
@@ -98,7 +99,9 @@
       }
       if (!uploadUrl) {
         var fields = new FormData(form);
-        fields.delete("file");
+        // The server checks the file's first bytes before it creates anything; the rest follows.
+        fields.set("file", file.slice(0, HEAD_BYTES), file.name);
+        fields.set("file_head", "1");
         var created = await fetch(window.location.pathname, { method: "POST", credentials: "same-origin",
           headers: { Accept: "application/json", "X-CSRFToken": csrf() }, body: fields });
         var made = await created.json().catch(function () { return {}; });
