@@ -27,8 +27,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.http import HttpRequest
 from django.utils import timezone
 
+from .audit import audit_log
 from .models import Alert, LoginFailure, Membership, SecondFactor
-from .services.audit import audit_log
 from .services.people import second_factor_secret
 
 # Roles whose holders reach staff or custodian tier somewhere (field researchers are custodians of

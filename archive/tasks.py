@@ -60,7 +60,7 @@ def fixity_check() -> None:
 
 @shared_task(name="archive.tasks.audit_checkpoint")
 def audit_checkpoint() -> None:
-    from .services.audit import audit_checkpoint as write_checkpoint
+    from .audit import audit_checkpoint as write_checkpoint
 
     write_checkpoint()
 

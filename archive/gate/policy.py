@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from ..audit import audit_log
 from ..grants import Grant, active_grants, granted_tiers
 from ..models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
 from .tiers import max_tier, min_tier, tier_at_least, tiers_up_to  # noqa: F401 (re-exported: access.tiers_up_to …)
@@ -178,8 +179,6 @@ def _log_denial(user: User | AnonymousUser | None, public_id: str, tier: str, *,
     not exist is an attempt like any other, and writing the event for both keeps their cost equal."""
     if not _is_authenticated(user):
         return
-    from ..services.audit import audit_log  # services import this module
-
     audit_log(
         actor=user,
         action="access_denied",

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ..audit import audit_log
 from ..models import TIER_ORDER, TIERS, Tier
 from ..textnorm import normalise
 from .documents import tokens
@@ -167,8 +168,6 @@ def search(user, query: str, *, filters: Filters | None = None, page: int = 1, p
     results = run_search(seen, query, filters=filters, page=page, per_page=per_page)
     tiers = [t for t in TIERS if t in seen and t != Tier.PUBLIC]
     if tiers and getattr(user, "is_authenticated", False):
-        from ..services import audit_log
-
         audit_log(
             actor=user,
             action="search",
@@ -186,8 +185,6 @@ def search_as_tier(
         raise ValueError("unknown tier")
     results = run_search(visible_by_tier_for_tier(tier), query, filters=filters, page=page, per_page=per_page)
     if tier != Tier.PUBLIC:
-        from ..services import audit_log
-
         audit_log(
             action="search_cli",
             tier=tier,
