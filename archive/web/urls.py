@@ -8,8 +8,7 @@ included by archive/urls.py.
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from .. import views_upload as upload
-from . import audit, auth, consent, exports, imports, manage, oai, pages, search, transcript, workbench
+from . import audit, auth, consent, exports, imports, manage, oai, pages, search, transcript, upload, workbench
 
 app_name = "archive"
 

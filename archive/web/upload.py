@@ -17,10 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from .gate import policy as access
-from .models import Interview, Narrator, Tier
-from .services import recordings
-from .services.recordings import UploaderCannotSee, UploadRefused
+from ..gate import policy as access
+from ..models import Interview, Narrator, Tier
+from ..services import recordings
+from ..services.recordings import UploaderCannotSee, UploadRefused
 
 PER_CHANNEL = {"auto": None, "yes": True, "no": False}
 
