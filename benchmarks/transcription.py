@@ -10,6 +10,12 @@
   one (detected for each chunk of speech, as archive.transcription decodes it); each the best of two
   interleaved runs in fresh processes. new_default_cost = 1 - new / old (goal ≤ 0.15); the _cpu
   variants count CPU seconds instead of wall seconds, which shared cores disturb less.
+- voice_notes (`--voice-notes`, run alone): a chat of 100 voice notes of 5–30 s (espeak-ng, Opus like
+  WhatsApp's) transcribed together (archive.transcription.transcribe_notes): notes_speed_x = the notes'
+  own audio seconds per wall second (goal ≥ 8 on 2 cores; the silence between packed notes is not
+  counted), against one_by_one_speed_x on a sample of the same notes decoded one at a time; and the
+  word error rate of both ways on the shared clips with a reference (../shared/audio, read in place):
+  wer_batched - wer_one_by_one ≤ 0.01. The load average before and after is reported with them.
 - worker_peak_rss_mb: peak RSS of the pipeline on a 60-minute recording (goal < 1500).
 - web_upload_peak_rss_mb: peak RSS of the web process (gunicorn worker) taking a 2 GB upload through
   the resumable upload API in 8 MiB chunks (as upload.js sends it), then storing it with its SHA-256
@@ -276,6 +282,117 @@ def upload_2gb(work: Path, gigabytes: float) -> dict[str, float]:
     }
 
 
+def _words(text: str) -> list[str]:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).lower().replace("-", " ")
+    text = re.sub("[\u064b-\u065f\u0670\u0640]", "", text)  # Arabic marks and tatweel
+    return re.findall(r"[\w']+", text)
+
+
+def corpus_wer(pairs: list[tuple[str, str]]) -> float:
+    errors = words = 0
+    for reference, hypothesis in pairs:
+        ref, hyp = _words(reference), _words(hypothesis)
+        previous = list(range(len(hyp) + 1))
+        for i, r in enumerate(ref, 1):
+            current = [i] + [0] * len(hyp)
+            for j, h in enumerate(hyp, 1):
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+            previous = current
+        errors += previous[-1]
+        words += len(ref)
+    return round(errors / max(1, words), 4)
+
+
+SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+
+
+def make_voice_notes(work: Path, count: int, seed: int = 7) -> list[Path]:
+    """`count` voice notes of 5–30 s of speech each (sentences of the script, read at varied speeds)."""
+    import random
+
+    rng = random.Random(seed)  # a reproducible corpus, not security
+    sentences = [s.strip() + "." for s in SCRIPT.split(".") if s.strip()]
+    notes = []
+    for number in range(count):
+        target = rng.uniform(5.0, 30.0)
+        words = max(8, int(target * 2.4))  # about 2.4 words a second at these speeds
+        text = []
+        while sum(len(t.split()) for t in text) < words:
+            text.append(rng.choice(sentences))
+        wav = work / f"note{number}.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", rng.choice(["en-us", "en-gb", "en"]), "-s", str(rng.randint(130, 165)),
+             "-w", str(wav), " ".join(text)],
+            check=True,
+        )  # fmt: skip
+        out = work / f"note{number}.ogg"
+        # Trimmed to 30 s at most, as Opus at 16 kHz (WhatsApp's voice notes are Opus).
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-t", "30", "-ac", "1", "-ar", "16000",
+             "-c:a", "libopus", "-b:a", "24k", str(out)],
+            check=True,
+        )  # fmt: skip
+        wav.unlink()
+        notes.append(out)
+    return notes
+
+
+def voice_notes(work: Path, model: str, count: int, sample: int) -> dict[str, object]:
+    import csv
+
+    from archive import media, transcription
+
+    models_dir = work / "models"
+    spec = transcription.resolve_model(model, models_dir=models_dir)
+    started = time.monotonic()
+    whisper = transcription.load_model(spec)
+    figures: dict[str, object] = {"notes": count, "model_load_s": round(time.monotonic() - started, 2)}
+    notes = make_voice_notes(work, count)
+    seconds = sum(media.probe(path).duration or 0.0 for path in notes)
+    figures["notes_audio_s"] = round(seconds, 1)
+    figures["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
+    started, cpu = time.monotonic(), time.process_time()
+    results = transcription.transcribe_notes(notes, model=whisper, model_spec=spec)
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    figures["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    figures.update(
+        notes_wall_s=round(wall, 1),
+        notes_speed_x=round(seconds / wall, 2),
+        notes_cpu_s=round(cpu, 1),
+        notes_speed_x_if_unshared=round(seconds / cpu * (os.cpu_count() or 1), 2),
+        notes_with_speech=sum(1 for r in results if not isinstance(r, Exception) and r.segments),
+    )
+    # One by one, on every (count // sample)-th note.
+    chosen = notes[:: max(1, count // sample)][:sample]
+    chosen_seconds = sum(media.probe(path).duration or 0.0 for path in chosen)
+    started = time.monotonic()
+    for path in chosen:
+        transcription.transcribe(path, model=whisper, model_spec=spec)
+    one_wall = time.monotonic() - started
+    figures.update(
+        one_by_one_sample=len(chosen),
+        one_by_one_speed_x=round(chosen_seconds / one_wall, 2),
+        loadavg_end=[round(x, 2) for x in os.getloadavg()],
+    )
+    manifest = SHARED_AUDIO / "MANIFEST.tsv"
+    if manifest.exists():
+        with open(manifest, encoding="utf-8") as handle:
+            rows = [row for row in csv.DictReader(handle, delimiter="\t") if row["reference"]]
+        clips = [SHARED_AUDIO / row["file"] for row in rows]  # read in place, never copied
+        together = transcription.transcribe_notes(clips, model=whisper, model_spec=spec)
+        alone = [transcription.transcribe(clip, model=whisper, model_spec=spec) for clip in clips]
+        for language in [*sorted({row["language"] for row in rows}), "all"]:
+            picked = [i for i, row in enumerate(rows) if language in ("all", row["language"])]
+            figures[f"wer_one_by_one_{language}"] = corpus_wer([(rows[i]["reference"], alone[i].text) for i in picked])
+            figures[f"wer_batched_{language}"] = corpus_wer([(rows[i]["reference"], together[i].text) for i in picked])
+        figures["wer_batched_minus_one_by_one"] = round(figures["wer_batched_all"] - figures["wer_one_by_one_all"], 4)
+        figures["languages_batched"] = [r.language for r in together]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
@@ -288,8 +405,19 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="skip the pipeline-vs-direct comparison")
     parser.add_argument("--skip-languages", action="store_true", help="skip the old-vs-new language default")
     parser.add_argument("--skip-upload", action="store_true", help="skip the 2 GB upload through the web process")
+    parser.add_argument("--voice-notes", action="store_true", help="only the voice-notes-together figures")
+    parser.add_argument("--notes", type=int, default=100)
+    parser.add_argument("--one-by-one-sample", type=int, default=12)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rawi-bench-"))
+    if args.voice_notes:
+        try:
+            figures = {"cpu_count": os.cpu_count(), "model": args.model}
+            figures.update(voice_notes(work, args.model, args.notes, args.one_by_one_sample))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(figures, indent=None if args.json else 2, ensure_ascii=False))
+        return
     figures: dict[str, object] = {"cpu_count": os.cpu_count(), "model": args.model}
     try:
         if not args.skip_speed:

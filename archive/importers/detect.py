@@ -186,9 +186,9 @@ def parse_file(name: str, data: bytes, *, kind: str | None = None, **options) ->
     if kind not in PARSERS:
         raise ImportRefused(f"“{kind}” files are not parsed as text.", code="unsupported")
     allowed = {
-        "whatsapp": {"interviewer", "narrator", "date_order", "encoding", "limits", "budget"},
-        "eml": {"interviewer", "narrator"},
-        "mbox": {"interviewer", "narrator"},
+        "whatsapp": {"interviewer", "narrator", "strict", "date_order", "encoding", "limits", "budget"},
+        "eml": {"interviewer", "narrator", "strict"},
+        "mbox": {"interviewer", "narrator", "strict"},
     }.get(kind, {"interviewer", "narrator", "encoding"})
     if kind in CHANNEL_KINDS:
         allowed = {"interviewer", "narrator", "strict", "limits", "budget", "filename"}

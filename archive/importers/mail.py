@@ -265,8 +265,14 @@ def _date(message: EmailMessage, number: int) -> datetime | None:
 
 
 def parse_email_messages(
-    raws: list[bytes], *, interviewer: str | list[str] | None = None, narrator: str | list[str] | None = None
+    raws: list[bytes],
+    *,
+    interviewer: str | list[str] | None = None,
+    narrator: str | list[str] | None = None,
+    strict: bool = False,
 ) -> ParsedImport:
+    """`strict`: the narrator must follow from the labels (a sender's name or address) or the thread
+    has one sender; otherwise NarratorUnknown lists the senders instead of a guess."""
     if not raws:
         raise ImportRefused("The email file contains no messages.", code="empty")
     if len(raws) > MAX_MESSAGES:
@@ -308,6 +314,8 @@ def parse_email_messages(
     check_segment_count(len(items), "email thread")
     first = items[0][0]
     senders = [item[3] or item[2] for item in items]
+    if strict:
+        _settle(items, interviewer, narrator)
     roles = _roles(senders, items, interviewer, narrator)
     segments: list[ParsedSegment] = []
     all_attachments: list[ParsedAttachment] = []
@@ -340,6 +348,30 @@ def parse_email_messages(
     )
     result.quarantine = quarantine.build()
     return result
+
+
+def _labels(value) -> set[str]:
+    if not value:
+        return set()
+    return {v.strip().casefold() for v in ([value] if isinstance(value, str) else value) if v.strip()}
+
+
+def _settle(items, interviewer, narrator) -> None:
+    from .whatsapp import settled_roles
+
+    interviewers, narrators = _labels(interviewer), _labels(narrator)
+    names = {item[3] or item[2]: item[2] for item in items}  # address (or name) -> display name
+
+    def matched(key: str, labels: set[str]) -> bool:
+        return key.casefold() in labels or names[key].casefold() in labels
+
+    # Each sender under one label (its display name, else its address), with its matches carried over.
+    shown = {key: (names[key] or key) for key in names}
+    settled_roles(
+        list(dict.fromkeys(shown.values())),
+        {shown[key].casefold() for key in names if matched(key, interviewers)},
+        {shown[key].casefold() for key in names if matched(key, narrators)} | (narrators - set()),
+    )
 
 
 def _roles(senders: list[str], items, interviewer, narrator) -> dict[str, str]:

@@ -250,8 +250,11 @@ def parse_chat_text(
     narrator: str | list[str] | None = None,
     date_order: str | None = None,
     quarantine: QuarantineBuilder | None = None,
+    strict: bool = False,
 ) -> ParsedImport:
-    """Parse decoded chat text. `attachments` maps the exported media names to their bytes."""
+    """Parse decoded chat text. `attachments` maps the exported media names to their bytes. `strict`:
+    who is the narrator must follow from the labels given (or the chat has one sender); otherwise
+    NarratorUnknown lists the senders to choose from, instead of a guess."""
     attachments = attachments or {}
     quarantine = quarantine or QuarantineBuilder()
     messages: list[_Message] = []
@@ -358,7 +361,10 @@ def parse_chat_text(
 
     if not raw:
         raise ImportRefused("The chat export contains only system notices, no messages.", code="empty")
-    roles = _roles([sender for _, sender, *_ in raw], [text for *_, text, _ in raw], interviewers, narrators)
+    senders = [sender for _, sender, *_ in raw]
+    if strict:
+        settled_roles(list(dict.fromkeys(senders)), interviewers, narrators)
+    roles = _roles(senders, [text for *_, text, _ in raw], interviewers, narrators)
     first = raw[0][0]
     segments: list[ParsedSegment] = []
     last_start = 0.0
@@ -407,6 +413,27 @@ def _labels(value: str | list[str] | None) -> set[str]:
         return set()
     values = [value] if isinstance(value, str) else value
     return {_clean(v).casefold() for v in values if _clean(v)}
+
+
+def settled_roles(senders: list[str], interviewers: set[str], narrators: set[str]) -> None:
+    """Refuse with NarratorUnknown unless the narrator follows from the labels (casefolded) without a
+    guess: a sender named as the narrator; or, with the interviewer named, the one other sender; or
+    the only sender of the conversation."""
+    from .channels import NarratorUnknown
+
+    folded = {sender: sender.casefold() for sender in senders}
+    if any(f in narrators for f in folded.values()):
+        return
+    others = [s for s, f in folded.items() if f not in interviewers]
+    if len(others) == 1 and (len(senders) == 1 or any(f in interviewers for f in folded.values())):
+        return
+    if narrators:
+        reason = "No sender of the conversation has the narrator's name as given."
+    elif interviewers:
+        reason = "The interviewer is named, but more than one other person wrote; which of them is the narrator?"
+    else:
+        reason = "The export does not say which sender is the narrator."
+    raise NarratorUnknown(reason, senders=senders)
 
 
 def _roles(senders: list[str], texts: list[str], interviewers: set[str], narrators: set[str]) -> dict[str, str]:
