@@ -82,7 +82,7 @@ def build_interview(segments: int = 1500, redactions: int = 40, mention_every: i
         descriptor="a resident",
     )
     interview = services.interview_create(
-        collection=collection, title="Two hours", access_level="public", narrators=[narrator]
+        collection=collection, title="Two hours", access_level="public", status="published", narrators=[narrator]
     )
     rows = []
     clock = 0.0

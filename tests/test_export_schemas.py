@@ -120,6 +120,7 @@ def _imported(data: bytes, filename: str, title: str, language: str = "") -> Int
         access="public",
         language=language,
         voice_notes="queue",
+        status="published",
     )
     interview = outcome.interview
     consent_record(narrator=interview.narrators.get(), interview=interview, **FULL_CONSENT)
@@ -147,6 +148,7 @@ def _recorded(tmp_path: Path, title: str, whisper_segments: list[tuple] | None) 
         narrator_name="Layla Haddad",
         anonymity="pseudonymous",
         access_level="public",
+        status="published",
         language="en",
         consent_scopes=FULL_CONSENT,
     )

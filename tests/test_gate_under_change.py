@@ -58,6 +58,7 @@ def public_interview(demo, *, anonymity: str = "anonymous"):
         narrator_name=FULL,
         anonymity=anonymity,
         access_level="public",
+        status="published",
         consent_scopes={"research_access": True, "publication": True, "public_web": True, "voice_release": True},
     )
     return interview

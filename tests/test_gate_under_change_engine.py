@@ -71,6 +71,7 @@ def test_a_spoken_canary_stays_unheard_below_its_tier_through_changes(demo, sett
         narrator_name="Zqxbaker Halabi",
         anonymity="anonymous",
         access_level="public",
+        status="published",
         language="en",
         consent_scopes={"research_access": True, "publication": True, "public_web": True, "voice_release": True},
     )

@@ -315,7 +315,12 @@ def _split_name_interview():
         aliases=["وداد قنوت"],
     )
     interview = services.interview_create(
-        collection=collection, title="Split names", narrators=[narrator], access_level="public", languages=["ar"]
+        collection=collection,
+        title="Split names",
+        narrators=[narrator],
+        access_level="public",
+        status="published",
+        languages=["ar"],
     )
     services.consent_record(
         narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True

@@ -33,7 +33,7 @@ def _interview() -> Interview:
         collection=collection, legal_name=NAME, anonymity="anonymous", descriptor="a teacher", aliases=["Um Samir"]
     )
     interview = services.interview_create(
-        collection=collection, title="Rebuilds", narrators=[narrator], access_level="public"
+        collection=collection, title="Rebuilds", narrators=[narrator], access_level="public", status="published"
     )
     services.consent_record(
         narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True

@@ -100,6 +100,7 @@ def _interview_with(demo, *texts: str, narrator=None):
         collection=demo.collection,
         title="Suggestions test",
         access_level="public",
+        status="published",
         narrators=[narrator] if narrator else [],
     )
     services.transcript_store(
