@@ -5,8 +5,10 @@ The broker boundary (`_enqueue`) only records job ids: no worker runs here."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
+import wave
 
 import pytest
 
@@ -36,7 +38,14 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
 def test_it_uploads_in_resumable_chunks_with_progress_and_shows_the_job(demo, live_server, page, monkeypatch):
     sent: list[int] = []
     monkeypatch.setattr(recordings_service, "_enqueue", sent.append)
-    data = os.urandom(9 * 1024 * 1024)  # two chunks of upload.js
+    # A real recording (the page has its first bytes checked before anything is created), two chunks of upload.js.
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(os.urandom(9 * 1024 * 1024))
+    data = buffer.getvalue()
     dropped: list[str] = []
 
     def drop_second_chunk(route, request):
@@ -52,7 +61,7 @@ def test_it_uploads_in_resumable_chunks_with_progress_and_shows_the_job(demo, li
     page.fill("#id_narrator", "Canary Browser Name")
     page.select_option("#id_access", "staff")
     page.fill("#id_language", "ar")
-    page.set_input_files("#id_file", {"name": "call.m4a", "mimeType": "audio/mp4", "buffer": data})
+    page.set_input_files("#id_file", {"name": "call.wav", "mimeType": "audio/wav", "buffer": data})
     page.click("[data-testid=upload-submit]")
     wait_until(
         page, "document.querySelector('[data-testid=upload-status]').textContent.startsWith('Transcription queued')"
