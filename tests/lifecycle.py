@@ -53,6 +53,10 @@ TIERS = ("public", "researcher", "staff", "custodian")
 ORDER = {tier: index for index, tier in enumerate(TIERS)}
 REDACTION_TIERS = ("researcher", "staff", "custodian")
 ANONYMITIES = ("named", "pseudonymous", "anonymous", "sealed")
+# Workflow states an interview starts in (ingest --access publishes; the pages make drafts) and those an
+# editor moves it between; only a published interview is seen below staff.
+START_STATUSES = ("published", "published", "draft", "review")
+SET_STATUSES = ("draft", "review", "published", "archived")
 MAX_INTERVIEWS = 3
 MAX_PARTS = 3
 TEXT_FORMATS = ("txt", "vtt", "json")
@@ -287,6 +291,7 @@ class ModelInterview:
     anonymity: str
     access_level: str
     consent: dict[str, bool]
+    status: str = "published"
     withdrawn: bool = False
     parts: list[Part] = field(default_factory=list)
     written: list[str] = field(default_factory=list)  # secret tokens in chat or VTT text
@@ -486,7 +491,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def pick(self, index: int) -> ModelInterview:
         return self.interviews[index % len(self.interviews)]
 
-    def _new_interview(self, kind: str, access: str, anonymity: str, consent: dict[str, bool]) -> ModelInterview:
+    def _new_interview(
+        self, kind: str, access: str, anonymity: str, consent: dict[str, bool], status: str
+    ) -> ModelInterview:
         from archive import services
 
         marker, name = self.token(), (self.token(), self.token())
@@ -499,6 +506,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             title=f"Testimony {marker}",
             narrators=[narrator],
             access_level=access,
+            status=status,
             languages=["en"],
             summary=f"Remembers the winter near {summary_token}.",
             place=f"{place_token} quarter",
@@ -519,6 +527,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             anonymity=anonymity,
             access_level=access,
             consent=dict(consent),
+            status=status,
             summary_token=summary_token,
             place_token=place_token,
         )
@@ -555,14 +564,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
     @rule(
         access=st.sampled_from(TIERS[:3]),
+        status=st.sampled_from(START_STATUSES),
         anonymity=st.sampled_from(ANONYMITIES),
         consent=scopes_st,
         says_name=st.booleans(),
         says_phone=st.booleans(),
     )
-    def ingest_audio(self, access, anonymity, consent, says_name, says_phone):
+    def ingest_audio(self, access, status, anonymity, consent, says_name, says_phone):
         with self.step(creates=True):
-            model = self._new_interview("audio", access, anonymity, consent)
+            model = self._new_interview("audio", access, anonymity, consent, status)
             secret = self.token()
             lines = [["we", "remember", model.marker, "bread", "winter"], ["near", secret, "the", "river"]]
             if says_name:
@@ -578,19 +588,20 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
     @rule(
         access=st.sampled_from(TIERS[:3]),
+        status=st.sampled_from(START_STATUSES),
         anonymity=st.sampled_from(ANONYMITIES),
         consent=scopes_st,
         notes=st.integers(1, 2),
         writes_phone=st.booleans(),
         note_says_name=st.booleans(),
     )
-    def ingest_chat(self, access, anonymity, consent, notes, writes_phone, note_says_name):
+    def ingest_chat(self, access, status, anonymity, consent, notes, writes_phone, note_says_name):
         """A WhatsApp export parsed into messages, with voice notes transcribed in place."""
         from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
         from archive.services.imports import import_parsed
 
         with self.step(creates=True):
-            model = self._new_interview("chat", access, anonymity, consent)
+            model = self._new_interview("chat", access, anonymity, consent, status)
             sender = " ".join(model.name)
             written = self.token()
             model.written.append(written)
@@ -629,16 +640,17 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
     @rule(
         access=st.sampled_from(TIERS[:3]),
+        status=st.sampled_from(START_STATUSES),
         anonymity=st.sampled_from(ANONYMITIES),
         consent=scopes_st,
         writes_phone=st.booleans(),
     )
-    def ingest_vtt(self, access, anonymity, consent, writes_phone):
+    def ingest_vtt(self, access, status, anonymity, consent, writes_phone):
         from archive.importers import parse_file
         from archive.services.imports import import_parsed
 
         with self.step(creates=True):
-            model = self._new_interview("vtt", access, anonymity, consent)
+            model = self._new_interview("vtt", access, anonymity, consent, status)
             written = self.token()
             model.written.append(written)
             speaker = " ".join(model.name)
@@ -846,6 +858,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 actor=self.context.editor,
                 **consent,
             )
+        if model.withdrawn:
+            model.status = "review"  # consent given again: an editor decides whether to publish again
         model.consent, model.withdrawn = dict(consent), False
 
     @precondition(lambda self: self.interviews)
@@ -870,6 +884,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         with self.step(model):
             services.interview_update(interview=self._interview(model), access_level=access, actor=self.context.editor)
         model.access_level = access
+
+    @precondition(lambda self: self.interviews)
+    @rule(pick=st.integers(0, 99), status=st.sampled_from(SET_STATUSES))
+    def set_status(self, pick, status):
+        """An editor moves the interview along its workflow; a refused move (a transition that does not
+        exist, publishing with reasons against it) changes nothing."""
+        from archive.services.editorial import InvalidChange, PublicationBlocked, interview_set_status
+
+        model = self.pick(pick)
+        if model.withdrawn:
+            return
+        try:
+            with self.step(model):
+                interview_set_status(interview=self._interview(model), status=status, actor=self.context.editor)
+        except (InvalidChange, PublicationBlocked):
+            return
+        model.status = status
 
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), through_consent=st.booleans())
@@ -898,6 +929,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         if model.withdrawn:
             return "custodian"
         floor = _max_tier(model.access_level, model.consent_floor())
+        if model.status != "published":
+            floor = _max_tier(floor, "staff")
         held = self._held.get(model.pk)
         if held is None:
             held = self._held[model.pk] = self.held_tiers(model)
@@ -1051,7 +1084,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             problems += scan.text(json.dumps({k: v for k, v in body.items() if k != "query"}), "search")
             problems += scan.text(" ".join(f"{k}: {v}" for k, v in response.headers.items()), "search headers")
             if body.get("total") or body.get("hits"):
-                problems.append(f"search at {tier} for hidden words counted {body.get('total')} hits")
+                problems.append(
+                    f"search at {tier} for hidden words counted {body.get('total')} hits: "
+                    + self.which_hidden_words_hit(client, words, hidden)
+                )
             counts = [v.get("count", 0) for values in body.get("facets", {}).values() for v in values]
             if any(counts):
                 problems.append(f"search facets at {tier} count hidden words: {body.get('facets')}")
@@ -1060,6 +1096,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         completions = search.suggest(self.context.users[tier], "zqx", limit=500)
         problems += scan.text(" ".join(completions), "all suggestions for zqx")
         return problems
+
+    def which_hidden_words_hit(self, client: Any, words: list[str], hidden: dict[str, str]) -> str:
+        """For the message of a violation: each hidden word that finds something, and where."""
+        found = []
+        for word in words:
+            hits = client.get("/api/v1/search/", {"q": word}).json().get("hits", [])
+            if hits:
+                where = sorted({hit.get("interview_id", "?") for hit in hits})
+                markers = [m.marker for m in self.interviews if m.public_id in where]
+                found.append(f"{word} ({hidden[word]}) in {markers}")
+        return "; ".join(found) or "no single word finds it"
 
     def check_custodian_search(self, client: Any) -> list[str]:
         """Positive control: the custodian finds every marker its renderings' text holds (else the

@@ -44,7 +44,9 @@ def test_it_catches_a_planted_leak():
     with stand_ins(whisper):
         machine = machine_for(make_context(whisper))()
         try:
-            machine.ingest_vtt(access="public", anonymity="sealed", consent=EVERYTHING, writes_phone=False)
+            machine.ingest_vtt(
+                access="public", status="published", anonymity="sealed", consent=EVERYTHING, writes_phone=False
+            )
             machine.every_surface_holds()
             model = machine.interviews[0]
             row = RenderedSegment.objects.filter(rendering__interview_id=model.pk, rendering__tier="public").first()
