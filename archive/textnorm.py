@@ -22,16 +22,28 @@ The matcher (`alias_pattern`, `Gazetteer`) finds a name as people write and say 
   part of a name of two or more words, or six letters or longer;
 - across segments: `Gazetteer.across` finds names that a segment boundary splits ("Tareq" |
   "Mansour"), so a renderer that redacts segment by segment can hide both halves.
+
+Speed without a different answer: each name's alternative in the gazetteer's one regex is preceded
+by a lookahead for the characters a match of it can start with (`first_chars`, read off the parsed
+pattern), so most word starts are given up after one character test instead of a trial of every
+name; `Gazetteer.crossing_candidates` tells, from texts normalised once, which segment boundaries
+can hold a split name at all, so `across` need only look at those.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from re import _constants as _sre  # the opcodes of parsed patterns (first_chars)
+from re import _parser
+from typing import Any
+
+_sre_parse = _parser.parse
 
 ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
 TATWEEL = "\u0640"
@@ -113,6 +125,12 @@ def _fold(text: str) -> str:
 @functools.lru_cache(maxsize=16384)
 def _fold_char(char: str) -> str:
     return _fold(unicodedata.normalize("NFKC", char))
+
+
+# ASCII characters that normalise_with_map folds differently on its ASCII fast path (lower() only)
+# and on its per-character path: where one occurs, normalising two texts apart and joining the
+# results may differ from normalising them joined.
+ASCII_PATH_DIFFERS = frozenset(c for c in map(chr, range(128)) if _fold_char(c) != c.lower())
 
 
 def normalise(text: str) -> str:
@@ -312,6 +330,91 @@ def _latin_body(norm: str) -> str:
 
 WORD_START = r"(?<!\w)"
 
+# How far first_chars enumerates a character range ([a-z]); a wider one gives up the prefilter.
+FIRST_RANGE_LIMIT = 1024
+
+
+def _first_of(items: Sequence[tuple[object, object]]) -> tuple[set[str] | None, bool]:
+    """(characters a match of the sequence can start with, whether it can match the empty string);
+    None when that cannot be told (a category such as \\w, a negated set, a back reference)."""
+    found: set[str] = set()
+    for op, arg in items:
+        first, empty = _first_item(op, arg)
+        if first is None:
+            return None, False
+        found |= first
+        if not empty:
+            return found, False
+    return found, True
+
+
+def _first_item(op: object, arg: Any) -> tuple[set[str] | None, bool]:
+    if op is _sre.LITERAL:
+        return {chr(arg)}, False
+    if op is _sre.IN:
+        chars: set[str] = set()
+        for kind, value in arg:
+            if kind is _sre.LITERAL:
+                chars.add(chr(value))
+            elif kind is _sre.RANGE and value[1] - value[0] < FIRST_RANGE_LIMIT:
+                chars.update(map(chr, range(value[0], value[1] + 1)))
+            else:
+                return None, False  # NEGATE, CATEGORY, a wide range
+        return chars, False
+    if op is _sre.SUBPATTERN:
+        _group, add_flags, _del_flags, sub = arg
+        if add_flags & (_sre.SRE_FLAG_IGNORECASE | _sre.SRE_FLAG_LOCALE):
+            return None, False
+        return _first_of(sub.data)
+    if op is _sre.ATOMIC_GROUP:
+        return _first_of(arg.data)
+    if op is _sre.BRANCH:
+        chars, empty = set(), False
+        for sub in arg[1]:
+            first, sub_empty = _first_of(sub.data)
+            if first is None:
+                return None, False
+            chars |= first
+            empty = empty or sub_empty
+        return chars, empty
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        low, _high, sub = arg
+        first, empty = _first_of(sub.data)
+        return (None, False) if first is None else (first, empty or low == 0)
+    if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
+        return set(), True  # zero-width: it may refuse a match, never lets one start elsewhere
+    return None, False
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """Every character a non-empty match of `pattern` (no flags) can start with, or None when that
+    cannot be told or the pattern can match the empty string. A superset is always safe: it is only
+    used to give up, before trying the pattern, at positions where no match can start."""
+    try:
+        parsed = _sre_parse(pattern)
+        if parsed.state.flags & (_sre.SRE_FLAG_IGNORECASE | _sre.SRE_FLAG_LOCALE):
+            return None
+        first, empty = _first_of(parsed.data)
+    except Exception:  # an opcode or layout of a later Python: no prefilter, same matches
+        return None
+    return None if first is None or empty else frozenset(first)
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    return "[" + "".join(re.escape(char) for char in sorted(chars)) + "]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _alternative(name: str, prefilter: bool) -> str:
+    """The name's alternative in a gazetteer's regex (WORD_START left out, group "name" kept),
+    preceded by the lookahead for its first characters where they can be told."""
+    pattern = alias_pattern(name)
+    if not pattern:
+        return ""
+    body = pattern.removeprefix(WORD_START)
+    first = first_chars(body) if prefilter else None
+    return body if first is None else f"(?={_char_class(first)}){body}"
+
 
 def alias_pattern(alias: str) -> str:
     """A regex (over normalised text) matching the alias as a whole word, with the variants above.
@@ -345,9 +448,11 @@ class Match:
 
 
 class Gazetteer:
-    """Finds every occurrence of many names at once, in original-text offsets."""
+    """Finds every occurrence of many names at once, in original-text offsets. `prefilter=False`
+    leaves out the first-character lookaheads (same matches, slower: for tests that compare)."""
 
-    def __init__(self, names: Iterable[tuple[str, object]]):
+    def __init__(self, names: Iterable[tuple[str, object]], *, prefilter: bool = True):
+        self._prefilter = prefilter
         self._keys: list[object] = []
         # Per name: the spellings that need no further evidence (the approved one, with and without
         # its articles), letters only; and whether it is in Latin script.
@@ -359,11 +464,11 @@ class Gazetteer:
         self._split_finder: Gazetteer | None = None
         parts: list[str] = []
         for name, key in sorted(names, key=lambda pair: -len(pair[0])):
-            pattern = alias_pattern(name)
-            if not pattern:
+            alternative = _alternative(name, prefilter)
+            if not alternative:
                 continue
             group = f"g{len(self._keys)}"
-            parts.append(pattern.removeprefix(WORD_START).replace("(?P<name>", f"(?P<{group}>"))
+            parts.append(alternative.replace("(?P<name>", f"(?P<{group}>"))
             self._keys.append(key)
             norm = normalise(name).strip()
             self._exact.append(frozenset({_letters(norm), _letters(_without_articles(norm))}))
@@ -423,21 +528,71 @@ class Gazetteer:
         reported here (find() reports them)."""
         if self._regex is None or len(texts) < 2 or not self._several_words:
             return
+        yield from self._splits()._boundary_matches(texts)
+
+    def _splits(self) -> Gazetteer:
+        """The gazetteer of the names of two words or more, which across() looks for."""
         if self._split_finder is None:
-            self._split_finder = Gazetteer(self._several_words)
-        yield from self._split_finder._boundary_matches(texts)
+            self._split_finder = Gazetteer(self._several_words, prefilter=self._prefilter)
+        return self._split_finder
+
+    def crossing_candidates(
+        self, texts: Sequence[str], normalised: Sequence[tuple[str, list[int]]] | None = None
+    ) -> list[int]:
+        """The positions i at which a name may be split between texts[i] and texts[i + 1]. For any
+        other pair, across() reports nothing, here or in a gazetteer of any subset of these names: its
+        window onto the pair lies inside this one's (a longer longest name widens it, up to the same
+        whitespace), and this one's regex has every alternative of the subset's. `normalised` (from
+        normalise_with_map, one per text) spares normalising each pair's window again."""
+        if self._regex is None or len(texts) < 2 or not self._several_words:
+            return []
+        finder = self._splits()
+        if finder._regex is None:
+            return []
+        if normalised is None:
+            normalised = [normalise_with_map(text) for text in texts]
+        found: list[int] = []
+        for position in range(len(texts) - 1):
+            window = finder._window(texts[position], texts[position + 1])
+            if window is None:
+                continue
+            cut, head_end = window
+            tail, head = texts[position][cut:], texts[position + 1][:head_end]
+            if ASCII_PATH_DIFFERS.isdisjoint(tail) and ASCII_PATH_DIFFERS.isdisjoint(head):
+                # Normalising is character by character (the ASCII fast path agrees but for these).
+                left_norm, left_offsets = normalised[position]
+                right_norm, right_offsets = normalised[position + 1]
+                joined = (
+                    left_norm[bisect.bisect_left(left_offsets, cut) :]
+                    + " "
+                    + right_norm[: bisect.bisect_left(right_offsets, head_end)]
+                )
+            else:
+                joined = normalise_with_map(tail + " " + head)[0]
+            if finder._regex.search(joined) is not None:
+                found.append(position)
+        return found
+
+    def _window(self, left: str, right: str) -> tuple[int, int] | None:
+        """Where a name split between `left` and `right` can lie: (start in left, end in right), each
+        at whitespace or the text's edge; None when either side is blank."""
+        if not left.strip() or not right.strip():
+            return None
+        reach = 2 * self._longest + 24
+        cut = max(0, len(left) - reach)
+        while cut > 0 and not left[cut - 1].isspace():
+            cut -= 1
+        head_end = min(len(right), reach)
+        while head_end < len(right) and not right[head_end].isspace():
+            head_end += 1
+        return cut, head_end
 
     def _boundary_matches(self, texts: Sequence[tuple[object, str]]) -> Iterator[tuple[object, int, int, object]]:
-        reach = 2 * self._longest + 24
         for (left_id, left), (right_id, right) in itertools.pairwise(texts):
-            if not left.strip() or not right.strip():
+            window = self._window(left, right)
+            if window is None:
                 continue
-            cut = max(0, len(left) - reach)
-            while cut > 0 and not left[cut - 1].isspace():
-                cut -= 1
-            head_end = min(len(right), reach)
-            while head_end < len(right) and not right[head_end].isspace():
-                head_end += 1
+            cut, head_end = window
             tail, head = left[cut:], right[:head_end]
             joined = tail + " " + head
             boundary = len(tail)

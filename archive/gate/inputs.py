@@ -47,6 +47,10 @@ class Inputs:
     # id(words) → (words, digest) for _store_segments; holding the words keeps each id unique.
     word_digests: dict[int, tuple[object, str]] = field(default_factory=dict)
     any_name: Gazetteer | None = None
+    # Positions i in segments where a name may be split between segments i and i + 1 (see crossings).
+    crossing: list[int] | None = None
+    # The part of every tier's input digest that all tiers share (digests.inputs_digest).
+    common_digest: bytes | None = None
 
     def words_unchanged(self, segment: Segment) -> SourceWords:
         """The segment's words where nothing in it is hidden: one object shared by every tier."""
@@ -79,18 +83,41 @@ class Inputs:
                 self.word_digests[id(words_out)] = (words_out, digest(origin))
         return redacted
 
+    def all_names(self) -> Gazetteer:
+        """Every name hidden at some tier: each tier's redactor searches a subset of these."""
+        if self.any_name is None:
+            names = [name for name, _rule in self.entity_names]
+            names += [name for _identity, name in identity_names(self)]
+            self.any_name = Gazetteer((name, None) for name in names)
+        return self.any_name
+
     def may_name(self, segment: Segment) -> bool:
         """False when no name hidden at any tier occurs in the segment. Each tier searches a subset of
         these names, so a segment ruled out here needs no tier's search: one pass instead of four."""
         cached = self.name_hints.get(segment.pk)
         if cached is None:
-            if self.any_name is None:
-                names = [name for name, _rule in self.entity_names]
-                names += [name for decode_identity, name in identity_names(self)]
-                self.any_name = Gazetteer((name, None) for name in names)
-            found = bool(self.any_name) and self.any_name.occurs_in(self.normalised_text(segment)[0])
+            names = self.all_names()
+            found = bool(names) and names.occurs_in(self.normalised_text(segment)[0])
             cached = self.name_hints[segment.pk] = found
         return cached
+
+    def crossings(self) -> list[tuple[tuple[int, str], tuple[int, str]]]:
+        """The pairs of consecutive segments ((pk, text), (pk, text)) between which a name hidden at
+        some tier may be split; Gazetteer.across finds none between any other two, for any tier's
+        subset of the names (Gazetteer.crossing_candidates). Found once for every tier."""
+        if self.crossing is None:
+            names = self.all_names()
+            texts = [segment.raw_text for segment in self.segments]
+            self.crossing = (
+                names.crossing_candidates(texts, [self.normalised_text(segment) for segment in self.segments])
+                if names and len(texts) > 1
+                else []
+            )
+        pairs = []
+        for position in self.crossing:
+            left, right = self.segments[position], self.segments[position + 1]
+            pairs.append(((left.pk, left.raw_text), (right.pk, right.raw_text)))
+        return pairs
 
 
 def identity_names(inputs: Inputs) -> Iterable[tuple[NarratorIdentity, str]]:

@@ -35,8 +35,11 @@ class TierRedactor:
             for segment_id, rules in inputs.span_rules.items()
         }
         # A name split by a segment boundary ("Tareq" | "Mansour"): each side is hidden like a span.
-        for segment_id, start, end, rule in self.gazetteer.across([(s.pk, s.raw_text) for s in inputs.segments]):
-            self.span_rules.setdefault(segment_id, []).append((start, end, rule))
+        # Only the boundaries where some tier's name may be split are looked at (Inputs.crossings).
+        if self.gazetteer:
+            for pair in inputs.crossings():
+                for segment_id, start, end, rule in self.gazetteer.across(pair):
+                    self.span_rules.setdefault(segment_id, []).append((start, end, rule))
         self.categories: set[str] = set()
 
     def intervals(
