@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.utils import timezone
 
 from ..models import (
     Alert,
@@ -26,6 +27,7 @@ from ..models import (
 )
 from ..textnorm import Gazetteer, normalise_with_map
 from . import policy as access
+from .digests import inputs_digest
 from .identity import IDENTITY_REF, decode_identity, narrator_display
 from .inputs import load_inputs
 from .render import raw_rendered_texts, render
@@ -126,6 +128,10 @@ def resolve_identities(rendering: Rendering) -> Rendering:
     return replace(rendering, narrators=narrators, segments=segments)
 
 
+# The metadata key of the digest of the inputs a stored tier was rendered from (not served).
+INPUTS_KEY = "inputs_digest"
+
+
 class Rebuilt(NamedTuple):
     tiers: list[str]  # the tiers that may see the interview, each with a stored rendering
     changes: dict[str, set[int]]  # per tier kept from before: indexes of segments whose rendering changed
@@ -198,16 +204,34 @@ def _materialise(interview: Interview, entity_names: list[tuple[str, Rule]] | No
     stamp = policy_stamp(interview)
     changes: dict[str, set[int]] = {}  # per tier: segment indexes whose rendering changed
     unmapped = False
+    # The digest of the inputs each stored tier was rendered from: a tier whose inputs are the same
+    # again keeps its rendering as it is and takes the new stamp (see digests.inputs_digest).
+    before = {
+        tier: (pk, metadata)
+        for pk, tier, metadata in RenderedInterview.objects.filter(interview=interview, tier__in=tiers).values_list(
+            "pk", "tier", "metadata"
+        )
+    }
     for tier in tiers:
+        inputs_key = inputs_digest(inputs, tier)
+        kept = before.get(tier)
+        if inputs_key is not None and kept is not None and kept[1].get(INPUTS_KEY) == inputs_key:
+            RenderedInterview.objects.filter(pk=kept[0]).update(policy_version=stamp, built_at=timezone.now())
+            unmapped = unmapped or bool(kept[1].get("audio_unmapped", False))
+            changes[tier] = set()
+            continue
         rendering = render(interview, tier, inputs, references=True)
         unmapped = unmapped or rendering.audio_unmapped
+        metadata = _metadata_json(rendering)
+        if inputs_key is not None:
+            metadata[INPUTS_KEY] = inputs_key
         stored, created = RenderedInterview.objects.update_or_create(
             interview=interview,
             tier=tier,
             defaults={
                 "policy_version": stamp,
                 "consent_version": rendering.consent_version,
-                "metadata": _metadata_json(rendering),
+                "metadata": metadata,
                 "audio_allowed": rendering.audio_allowed,
                 "audio_spans": [list(span) for span in rendering.audio_spans],
                 "audio_parts": [
