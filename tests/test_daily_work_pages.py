@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from knox.models import AuthToken
@@ -202,3 +204,16 @@ def test_it_lets_a_custodian_invite_assign_and_deactivate(demo, client_as):
     assert not AuthToken.objects.filter(user=reader).exists()
     assert signed_in.get("/manage/").status_code == 302
     assert custodian.post("/manage/users/custodian/", {"action": "deactivate"}).status_code == 404
+
+
+def test_it_gives_every_label_of_the_edit_page_its_own_input(demo, client_as):
+    """Each narrator's form has ids of its own: every label's `for` names exactly one element, and no
+    id is used twice (the narrator forms used to share theirs with each other and the interview form)."""
+    interview = demo.interview("skype-activist")
+    html = client_as("editor").get(_page(interview)).content.decode()
+    assert html.count('data-testid="narrator-row"') >= 1
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    targets = re.findall(r'<label[^>]*\sfor="([^"]+)"', html)
+    assert [i for i in set(ids) if ids.count(i) > 1] == []
+    assert [t for t in targets if t not in ids] == []
+    assert {"id_narrator1_anonymity", "id_narrator1_pseudonym", "id_narrator1_descriptor"} <= set(targets)

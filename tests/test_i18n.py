@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gettext
+import json
 import re
 from pathlib import Path
 
@@ -65,3 +66,37 @@ def test_it_sets_lang_and_dir_from_the_interface_language(demo, client_as):
     chosen = client.post("/i18n/setlang/", {"language": "ar"}, HTTP_REFERER="/collections/")
     assert (chosen.status_code, chosen["Location"]) == (302, "/collections/")
     assert '<html lang="ar" dir="rtl">' in client.get("/collections/").content.decode()
+
+
+STATIC_JS = Path(__file__).resolve().parent.parent / "archive" / "static" / "archive"
+
+
+def test_the_scripts_messages_are_translated_into_arabic_and_compiled():
+    entries = po_entries(LOCALE / "djangojs.po")
+    assert len(entries) >= 15
+    assert [e["msgid"] for e in entries if "fuzzy" in e["flags"] or not all(e["msgstr"].values())] == []
+    compiled = gettext.GNUTranslations((LOCALE / "djangojs.mo").open("rb"))
+    assert [e["msgid"] for e in entries if compiled.gettext(e["msgid"]) != e["msgstr"][0]] == []
+    # Every message a script shows goes through gettext(): no English sentence is left as a bare literal.
+    bare = []
+    for script in sorted(STATIC_JS.glob("*.js")):
+        source = script.read_text(encoding="utf-8")
+        for match in re.finditer(r'"([A-Z][^"\n]*\s[^"\n]*)"', source):
+            if not source[: match.start()].endswith("gettext("):
+                bare.append(f"{script.name}: {match.group(1)}")
+    assert bare == []
+    translated = {e["msgid"] for e in entries}
+    called = {m for s in STATIC_JS.glob("*.js") for m in re.findall(r'gettext\("([^"]+)"\)', s.read_text("utf-8"))}
+    assert called and called <= translated
+
+
+@pytest.mark.django_db
+def test_the_scripts_catalogue_follows_the_interface_language_and_loads_before_the_upload_script(demo, client_as):
+    client = client_as("fieldresearcher")
+    arabic = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    pair = json.dumps({"Uploading…": "جارٍ الرفع…"})[1:-1]  # as the catalogue writes it
+    assert pair in arabic
+    assert pair not in client.get("/jsi18n/").content.decode()
+    page = client.get(f"/collections/{demo.collection.slug}/upload/").content.decode()
+    catalogue, script = page.index('<script src="/jsi18n/" defer>'), page.index("archive/upload.js")
+    assert catalogue < script

@@ -133,6 +133,9 @@ def role_pages(demo, role: str | None) -> dict[str, str]:
         pages["consent-form"] = f"/interviews/{public}/consent/{narrator.public_id}/"
     if role in ("editor", "custodian", "fieldresearcher"):
         pages["manage"] = "/manage/"
+    if role in ("editor", "custodian"):
+        # The edit page with its narrator forms, one per narrator: every label names its own input.
+        pages["manage-interview"] = f"/manage/interviews/{public}/"
     if role in ("researcher", "custodian"):
         pages["access-requests"] = "/manage/access-requests/"
     if role == "custodian":

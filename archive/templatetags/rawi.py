@@ -145,6 +145,7 @@ _CODE_LABELS: dict[str, dict[str, str]] = {
         "other": _("Other identifying detail"),
     },
     "redaction_status": {"suggested": _("Suggested"), "approved": _("Approved"), "rejected": _("Rejected")},
+    "redaction_kind": {"span": _("Passage"), "entity": _("Name everywhere")},
     "source": {
         "whisper": _("Whisper"),
         "import": _("Imported transcript"),
@@ -205,7 +206,8 @@ def whole_seconds(seconds: float | None) -> int:
 @register.filter
 def partial_date(value: object) -> str:
     """A date at the precision it was given: "2016-02-11" → 11 February 2016, "2016-02" → February 2016,
-    "2016" → 2016; localised to the interface language."""
+    "2016" → 2016, "2016-02-11T14:05:09" (a message's time as it was sent) → 11 February 2016, 14:05;
+    localised to the interface language. The clock is shown as stored, never moved to another zone."""
     if not value:
         return ""
     if isinstance(value, dt.datetime | dt.date):
@@ -214,6 +216,12 @@ def partial_date(value: object) -> str:
     try:
         if len(text) == 4:
             return text
+        if len(text) > 10 and text[10] == "T":
+            moment = dt.datetime.fromisoformat(text[:19])
+            return gettext("%(date)s, %(time)s") % {
+                "date": formats.date_format(moment.date(), "DATE_FORMAT"),
+                "time": moment.strftime("%H:%M"),
+            }
         if len(text) == 7:
             return formats.date_format(dt.date.fromisoformat(text + "-01"), "YEAR_MONTH_FORMAT")
         return formats.date_format(dt.date.fromisoformat(text[:10]), "DATE_FORMAT")

@@ -149,11 +149,14 @@ def _page(
         (
             row,
             NarratorForm(
-                initial={"anonymity": row.anonymity, "pseudonym": row.pseudonym or "", "descriptor": row.descriptor}
+                initial={"anonymity": row.anonymity, "pseudonym": row.pseudonym or "", "descriptor": row.descriptor},
+                # One form per narrator on one page: each needs ids of its own for its labels.
+                auto_id=f"id_narrator{number}_%s",
             ),
         )
-        for row in (
-            narrators_for_editing(interview=interview, tier=tier) if policy.can_redact(request.user, interview) else []
+        for number, row in enumerate(
+            narrators_for_editing(interview=interview, tier=tier) if policy.can_redact(request.user, interview) else [],
+            1,
         )
     ]
     redactions = []

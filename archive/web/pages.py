@@ -9,6 +9,7 @@ from ..gate import NotVisible, rendering_for
 from ..gate import policy as access
 from ..models import Interview
 from ..services import audit_log
+from .listing import collection_listing, interview_listing, listed_interviews
 
 
 def _cards(user) -> list:
@@ -30,20 +31,23 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def collection_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "archive/collection_list.html", {"collections": access.visible_collections(request.user)})
+    return render(request, "archive/collection_list.html", collection_listing(request.GET, request.user))
 
 
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     collection = access.collection_for(request.user, slug)
-    cards = []
-    for interview, tier in access.visible_interviews(request.user, Interview.objects.filter(collection=collection)):
-        cards.append(rendering_for(interview, tier, with_segments=False))
-    context = {"collection": collection, "interviews": cards, "can_upload": access.can_upload(request.user, collection)}
+    items = listed_interviews(request.user, Interview.objects.filter(collection=collection))
+    context = {
+        "collection": collection,
+        "can_upload": access.can_upload(request.user, collection),
+        **interview_listing(request.GET, items),
+    }
     return render(request, "archive/collection_detail.html", context)
 
 
 def interview_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "archive/interview_list.html", {"interviews": _cards(request.user)})
+    context = interview_listing(request.GET, listed_interviews(request.user))
+    return render(request, "archive/interview_list.html", context)
 
 
 def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:

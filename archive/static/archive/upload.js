@@ -2,8 +2,16 @@
 // Hooks: <form data-recording-upload> (the upload page: the form creates the interview, then the file
 // goes up in resumable chunks with a progress bar, then the job is followed), and any element with
 // data-job-url (a job's status, polled until it ends: the interview page for staff).
+// Messages are in the interface language: the page loads Django's JavaScript catalogue first (jsi18n/,
+// archive/locale/*/LC_MESSAGES/djangojs.po); without it they stay in English.
 (function () {
   "use strict";
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (whole, name) { return values[name]; });
+  };
+  var STATES = { queued: gettext("Queued"), running: gettext("Running"), done: gettext("Done"), failed: gettext("Failed") };
+  function percent(fraction) { return Math.round(fraction * 100) + "%"; }
   var CHUNK = 8 * 1024 * 1024;
   var HEAD_BYTES = 4 * 1024 * 1024; // services.recordings.HEAD_BYTES
   function csrf() {
@@ -24,15 +32,15 @@
           body: file.slice(offset, offset + CHUNK) });
         var data = await res.json();
         if (res.status === 409 || res.ok) { offset = data.offset; attempt = 0; }
-        else if (res.status >= 400 && res.status < 500) { status.textContent = data.detail || "The upload was refused."; return null; }
+        else if (res.status >= 400 && res.status < 500) { status.textContent = data.detail || gettext("The upload was refused."); return null; }
         else throw new Error("server error");
         bar.value = offset / file.size;
         bar.textContent = Math.round(bar.value * 100) + "%";
-        status.textContent = "Uploading… " + Math.round(bar.value * 100) + "%";
+        status.textContent = interpolate(gettext("Uploading… %(percent)s"), { percent: percent(bar.value) }, true);
         if (data.job) return data;
       } catch (err) {
         attempt += 1;
-        status.textContent = "Connection lost; resuming… (attempt " + attempt + ")";
+        status.textContent = interpolate(gettext("Connection lost; resuming… (attempt %(attempt)s)"), { attempt: attempt }, true);
         await sleep(Math.min(30000, 1000 * Math.pow(2, attempt)));
         var check = await fetch(url, { credentials: "same-origin" }).catch(function () { return null; });
         if (check && check.ok) offset = (await check.json()).offset;
@@ -57,10 +65,16 @@
     }
   }
 
+  function stateOf(job) {
+    var state = STATES[job.state] || job.state;
+    return job.reason ? interpolate(gettext("%(state)s: %(reason)s"), { state: state, reason: job.reason }, true) : state;
+  }
+
   function describe(job) {
-    var text = job.state + (job.reason ? ": " + job.reason : "");
-    if (job.state === "running" || job.state === "queued") text += " (" + Math.round(job.progress * 100) + "%)";
-    return text;
+    if (job.state === "running" || job.state === "queued") {
+      return interpolate(gettext("%(state)s (%(percent)s)"), { state: stateOf(job), percent: percent(job.progress) }, true);
+    }
+    return stateOf(job);
   }
 
   // The interview page: follow each running job.
@@ -70,9 +84,11 @@
     poll(item.dataset.jobUrl, function (job) {
       if (bar) { bar.value = job.progress; bar.textContent = Math.round(job.progress * 100) + "%"; }
       if (percent) percent.textContent = Math.round(job.progress * 100) + "%";
-      if (state) state.textContent = job.state + (job.reason ? ": " + job.reason : "");
+      if (state) state.textContent = stateOf(job);
     }).then(function (job) {
-      if (job && job.state === "done" && state) state.textContent += " — reload the page to see the transcript.";
+      if (job && job.state === "done" && state) {
+        state.textContent = interpolate(gettext("%(state)s — reload the page to see the transcript."), { state: stateOf(job) }, true);
+      }
     });
   });
 
@@ -107,7 +123,7 @@
         var made = await created.json().catch(function () { return {}; });
         if (!created.ok) {
           var errors = made.errors || {};
-          status.textContent = Object.keys(errors).map(function (k) { return k + ": " + errors[k].join(" "); }).join(" ") || "The interview could not be created.";
+          status.textContent = Object.keys(errors).map(function (k) { return k + ": " + errors[k].join(" "); }).join(" ") || gettext("The interview could not be created.");
           button.disabled = false;
           return;
         }
@@ -116,22 +132,22 @@
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
           body: JSON.stringify(Object.assign({ size: file.size, filename: file.name }, made.options)) });
         var upload = await started.json().catch(function () { return {}; });
-        if (!started.ok) { status.textContent = upload.detail || "The upload was refused."; return; }
+        if (!started.ok) { status.textContent = upload.detail || gettext("The upload was refused."); return; }
         uploadUrl = "/api/v1/uploads/" + upload.upload + "/";
         localStorage.setItem(fileKey(file), JSON.stringify({ url: uploadUrl, page: page }));
       }
       link.href = page;
-      status.textContent = "Uploading…";
+      status.textContent = gettext("Uploading…");
       var finished = await send(uploadUrl, file, offset, bar, status);
       if (!finished) return;
       localStorage.removeItem(fileKey(file));
       done.hidden = false;
-      status.textContent = "Uploaded; transcription queued.";
+      status.textContent = gettext("Uploaded; transcription queued.");
       bar.value = 0;
       await poll("/api/v1/jobs/" + finished.job + "/", function (job) {
         bar.value = job.progress;
         bar.textContent = Math.round(job.progress * 100) + "%";
-        status.textContent = "Transcription " + describe(job);
+        status.textContent = interpolate(gettext("Transcription: %(state)s"), { state: describe(job) }, true);
       });
     });
   });

@@ -5,6 +5,7 @@
   "use strict";
   var root = document.getElementById("workbench");
   if (!root) { return; }
+  var gettext = window.gettext || function (text) { return text; };
 
   var form = document.getElementById("redact-form");
   var fields = {
@@ -51,7 +52,7 @@
 
   function clearSelection() {
     fields.segment.value = fields.start.value = fields.end.value = fields.fingerprint.value = "";
-    fields.selected.textContent = fields.selected.dataset.empty || "nothing yet — select words in the working column";
+    fields.selected.textContent = fields.selected.dataset.empty || gettext("nothing yet — select words in the working column");
     fields.submit.disabled = true;
     root.classList.remove("has-selection");
   }
