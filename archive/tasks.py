@@ -11,6 +11,14 @@ import logging
 import random
 
 from celery import shared_task
+from django.core.management import call_command
+from django.db import transaction
+
+from .audit import audit_checkpoint as write_checkpoint
+from .models import TranscriptionJob
+from .services.base import renderings_rebuild, renderings_rebuild_stale
+from .services.recordings import requeue_stale_jobs as requeue
+from .services.transcripts_ingest import TransientJobError, transcription_job_run
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +32,10 @@ def retry_countdown(retries: int) -> int:
 
 @shared_task(bind=True, name="archive.tasks.transcribe_recording", max_retries=MAX_RETRIES, acks_late=True)
 def transcribe_recording(self, job_id: int) -> str:
-    from .services.transcripts_ingest import TransientJobError, transcription_job_run
-
     try:
         return transcription_job_run(int(job_id))
     except TransientJobError as exc:
         if self.request.retries >= MAX_RETRIES:
-            from .models import TranscriptionJob
-
             TranscriptionJob.objects.filter(pk=job_id, state=TranscriptionJob.State.QUEUED).update(
                 state=TranscriptionJob.State.FAILED,
                 reason="Temporary errors persisted after several retries; try again later.",
@@ -43,37 +47,25 @@ def transcribe_recording(self, job_id: int) -> str:
 
 @shared_task(name="archive.tasks.requeue_stale_jobs")
 def requeue_stale_jobs() -> dict[str, int]:
-    from django.db import transaction
-
-    from .services.recordings import requeue_stale_jobs as requeue
-
     with transaction.atomic():
         return requeue()
 
 
 @shared_task(name="archive.tasks.fixity_check")
 def fixity_check() -> None:
-    from django.core.management import call_command
-
     call_command("fixity_check")
 
 
 @shared_task(name="archive.tasks.audit_checkpoint")
 def audit_checkpoint() -> None:
-    from .audit import audit_checkpoint as write_checkpoint
-
     write_checkpoint()
 
 
 @shared_task(name="archive.tasks.rebuild_renderings")
 def rebuild_renderings(interview_id: int) -> bool:
-    from .services.base import renderings_rebuild
-
     return renderings_rebuild(interview_id)
 
 
 @shared_task(name="archive.tasks.rebuild_stale_renderings")
 def rebuild_stale_renderings() -> int:
-    from .services.base import renderings_rebuild_stale
-
     return renderings_rebuild_stale()

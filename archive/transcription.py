@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import importlib.util
+import json
 import logging
 import os
 import threading
@@ -34,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+from django.conf import settings
 
 from archive import media
 from archive.media import MediaError
@@ -259,8 +264,6 @@ def _verify(path: Path, expected: str) -> str:
 
 
 def _package_dir(package: str) -> Path:
-    import importlib.util
-
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"The model package {package} is not installed.")
@@ -306,8 +309,6 @@ def ensure_base_model(models_dir: Path) -> Path:
 def resolve_model(name: str | None = None, *, models_dir: Path | None = None) -> ModelSpec:
     """``base`` | ``tiny.en`` | a path to a faster-whisper model directory."""
     if name is None or models_dir is None:
-        from django.conf import settings
-
         name = name or settings.RAWI_WHISPER_MODEL
         models_dir = models_dir or settings.MODELS_DIR
     if name == "base":
@@ -332,8 +333,6 @@ def resolve_model(name: str | None = None, *, models_dir: Path | None = None) ->
     multilingual = True
     config = path / "config.json"
     if config.exists():
-        import json
-
         multilingual = bool(json.loads(config.read_text()).get("lang_ids"))
     return ModelSpec(path.name, path, digest, multilingual)
 
@@ -693,7 +692,6 @@ def _pieces(note: int, audio: Any, *, vad: bool) -> list[_Piece]:
 
 def _detect_languages(model: Any, pieces: list[_Piece], tracker: _LanguageTracker, batch: int = 8) -> None:
     import ctranslate2
-    import numpy as np
 
     size = int(DETECT_SECONDS * media.SAMPLE_RATE)
     for i in range(0, len(pieces), batch):
@@ -790,7 +788,6 @@ def _split_by_piece(segment: Any, window: list[_Piece], *, language: str) -> lis
 def _decode_windows(
     model: Any, pieces: list[_Piece], *, language: str, kwargs: dict[str, Any], batch_size: int, on_window: Any
 ) -> list[tuple[_Piece, Segment]]:
-    import numpy as np
     from faster_whisper import BatchedInferencePipeline
 
     rate = media.SAMPLE_RATE
@@ -839,7 +836,7 @@ def _decode_windows(
     return out
 
 
-def transcribe_notes(
+def transcribe_notes(  # noqa: C901 (VAD, language detection, packing and decoding of a chat's notes)
     sources: list[media.Source],
     *,
     options: TranscribeOptions | None = None,

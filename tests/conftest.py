@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 
 import pytest
@@ -105,9 +107,6 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def chromium():
     """A real headless Debian Chromium driven by Playwright (no browser download)."""
-    import os
-    import shutil
-
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(executable):
         pytest.fail("Debian chromium is required for browser tests (apt-get install chromium)")

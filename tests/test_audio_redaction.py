@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
+from faster_whisper import WhisperModel
 
 from archive import audio_redaction
 from archive.audio_redaction import AudioRedactionError, redact_rendering_audio, redact_to_path
@@ -231,8 +232,6 @@ def _transcribe(model, samples16k: np.ndarray) -> str:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 @pytest.mark.skipif(not (MODEL_DIR / "model.bin").exists(), reason="bundled Whisper model missing")
 def test_it_removes_the_redacted_word_from_synthesised_speech(tmp_path):
-    from faster_whisper import WhisperModel
-
     before = _espeak("My brother still lives in", tmp_path / "a.wav")
     word = _espeak("Manchester", tmp_path / "b.wav")
     after = _espeak("with his wife and children.", tmp_path / "c.wav")

@@ -7,17 +7,18 @@ import json
 import math
 import struct
 import wave
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.utils import timezone
 
 from archive import services
 from archive.gate import policy as access
 from archive.models import AuditEvent, ConsentRecord, Interview, RenderedInterview, Segment
-from archive.services import export_cache_dir
+from archive.services import export_cache_dir, withdrawal
 from archive.services.recordings import recording_store
 
 pytestmark = pytest.mark.django_db
@@ -171,10 +172,6 @@ def test_it_needs_a_review_date_for_an_event_embargo_and_lists_reviews(demo, cli
 
 
 def timezone_today_plus(days: int) -> date:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     return timezone.localdate() + timedelta(days=days)
 
 
@@ -245,7 +242,6 @@ def test_it_removes_a_withdrawn_interview_from_every_surface_below_custodian(jou
 def test_it_withdraws_in_one_transaction(journalist_everywhere, monkeypatch):
     """If the last step of the cascade fails, nothing of it happened: seal, purge and ledger roll back."""
     interview = journalist_everywhere
-    from archive.services import withdrawal
 
     def broken_audit(**kwargs):
         if kwargs.get("action") == "interview_withdrawn":

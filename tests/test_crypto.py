@@ -7,6 +7,7 @@ import shutil
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from archive import crypto, services
@@ -73,8 +74,6 @@ def demo_pseudonym(demo, key: str) -> str:
 
 
 def test_it_refuses_to_forget_without_confirmation(demo):
-    from django.core.management.base import CommandError
-
     narrator = demo.interview("whatsapp-teacher").narrators.get()
     with pytest.raises(CommandError, match="--yes"):
         call_command("forget_narrator", str(narrator.public_id))

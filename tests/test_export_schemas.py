@@ -21,7 +21,13 @@ from lxml import etree
 from archive.exports import export_bytes
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
 from archive.gate import Rendering, SegmentRendering
-from archive.models import Interview
+from archive.gate import policy as access
+from archive.models import Collection, Interview
+from archive.services import consent_record, redaction_add_phrase_span, transcript_store
+from archive.services.exports import export_collection, export_interview
+from archive.services.imports import import_file
+from archive.services.interviews import SegmentInput
+from archive.services.recordings import recorded_interview_create, recording_store
 from tests.test_exports import INTERVIEW_ID, make_rendering
 
 SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
@@ -108,9 +114,6 @@ def _vtt() -> bytes:
 
 
 def _imported(data: bytes, filename: str, title: str, language: str = "") -> Interview:
-    from archive.services import consent_record
-    from archive.services.imports import import_file
-
     [outcome] = import_file(
         data=data,
         filename=filename,
@@ -137,11 +140,6 @@ def _sine_wav(path: Path, seconds: float = 8.0) -> Path:
 def _recorded(tmp_path: Path, title: str, whisper_segments: list[tuple] | None) -> Interview:
     """An audio interview; with `whisper_segments`, transcribed the way the Whisper worker stores it
     (no speaker labels, word timings and probabilities); without, still waiting for its transcript."""
-    from archive.models import Collection
-    from archive.services import transcript_store
-    from archive.services.interviews import SegmentInput
-    from archive.services.recordings import recorded_interview_create, recording_store
-
     interview = recorded_interview_create(
         collection=Collection.objects.get(slug="schema-checks"),
         title=title,
@@ -181,8 +179,6 @@ def _recorded(tmp_path: Path, title: str, whisper_segments: list[tuple] | None) 
 
 
 def build_shapes(demo, tmp_path: Path) -> dict[str, Interview]:
-    from archive.services import redaction_add_phrase_span
-
     shapes: dict[str, Interview] = {
         "chat": _imported(_chat_txt(), "WhatsApp Chat with Abu Khaled.txt", "Chat with a resident", "en"),
         "email": _imported(_email(), "answer.eml", "Email from a resident", "en"),
@@ -214,9 +210,6 @@ def build_shapes(demo, tmp_path: Path) -> dict[str, Interview]:
 
 @pytest.mark.django_db
 def test_it_validates_every_xml_export_of_every_shape_at_every_tier(demo, tmp_path, ohms_schema):
-    from archive.gate import policy as access
-    from archive.services.exports import export_collection, export_interview
-
     shapes = build_shapes(demo, tmp_path)
     out = tmp_path / "exports"
     out.mkdir()

@@ -18,6 +18,8 @@ import pytest
 import soundfile
 import srt
 import webvtt
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from docx.oxml.ns import qn
 from lxml import etree
 
@@ -25,7 +27,13 @@ from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
-from archive.gate import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering
+from archive.gate import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering, rendering_for
+from archive.gate import policy as access
+from archive.models import AuditEvent
+from archive.services import SegmentInput, interview_touch, transcript_store
+from archive.services.exports import export_interview
+from archive.services.recordings import recording_store
+from tests.test_no_leaks import canaries_for
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
 NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
@@ -375,16 +383,11 @@ def texts_of_export(data: bytes) -> list[str]:
 
 
 def public_interviews(demo):
-    from archive.gate import policy as access
-
     return [i for i in demo.interviews.values() if "public" in access.visible_tiers(i)]
 
 
 @pytest.mark.django_db
 def test_it_exports_every_format_of_the_demo_at_public_tier_without_canaries(demo):
-    from archive.services.exports import export_interview
-    from tests.test_no_leaks import canaries_for
-
     canaries = canaries_for("public")
     assert len(canaries) >= 8
     interviews = public_interviews(demo)
@@ -408,8 +411,6 @@ def test_it_exports_every_format_of_the_demo_at_public_tier_without_canaries(dem
 
 @pytest.mark.django_db
 def test_it_serves_exports_through_the_api_and_audits_them(demo, client_as):
-    from archive.models import AuditEvent
-
     interview = public_interviews(demo)[0]
     client = client_as(None)
     url = f"/api/v1/interviews/{interview.public_id}/export"
@@ -442,8 +443,6 @@ def uuid_not_in_archive() -> str:
 
 @pytest.mark.django_db
 def test_it_hides_interviews_above_the_tier_from_exports(demo, client_as):
-    from archive.gate import policy as access
-
     hidden = [i for i in demo.interviews.values() if "public" not in access.visible_tiers(i)]
     assert hidden
     client = client_as(None)
@@ -470,8 +469,6 @@ def test_it_offers_only_tiers_up_to_the_users_in_the_dialog(demo, client_as):
 
 @pytest.mark.django_db
 def test_it_exports_a_collection_bag_with_the_command(demo, tmp_path):
-    from django.core.management import call_command
-
     destination = tmp_path / "homs-bag"
     call_command("export", demo.collection.slug, "--format", "bagit", "--tier", "public", "--out", str(destination))
 
@@ -485,7 +482,6 @@ def test_it_exports_a_collection_bag_with_the_command(demo, tmp_path):
     assert cli.returncode == 0, cli.stderr
     info = (destination / "bag-info.txt").read_text(encoding="utf-8")
     assert "Bag-Group-Identifier: audience:public" in info
-    from tests.test_no_leaks import canaries_for
 
     for path in destination.rglob("*"):
         if path.is_file():
@@ -495,9 +491,6 @@ def test_it_exports_a_collection_bag_with_the_command(demo, tmp_path):
 
 
 def store_speech_recording(interview, tmp_path):
-    from archive.services import SegmentInput, interview_touch, transcript_store
-    from archive.services.recordings import recording_store
-
     rate = 16_000
     t = np.arange(rate * 6) / rate
     path = tmp_path / "upload.wav"
@@ -518,9 +511,6 @@ def store_speech_recording(interview, tmp_path):
 
 @pytest.mark.django_db
 def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
-    from archive.gate import rendering_for
-    from archive.services.exports import export_interview
-
     interview = public_interviews(demo)[0]
     store_speech_recording(interview, tmp_path)
     rendering = rendering_for(interview, "staff")
@@ -539,11 +529,6 @@ def test_it_exports_redacted_audio_and_a_bag_with_it_for_staff(demo, tmp_path):
 
 @pytest.mark.django_db
 def test_it_exports_one_interview_with_the_command(demo, tmp_path):
-    from django.core.management import call_command
-    from django.core.management.base import CommandError
-
-    from archive.gate import policy as access
-
     interview = public_interviews(demo)[0]
     out = tmp_path / "interview.tei.xml"
     call_command("export", str(interview.public_id), "--format", "tei", "--tier", "public", "--out", str(out))
@@ -563,9 +548,6 @@ def test_it_exports_one_interview_with_the_command(demo, tmp_path):
 
 @pytest.mark.django_db
 def test_it_rebuilds_and_purges_cached_exports_when_the_policy_changes(demo):
-    from archive.services import interview_touch
-    from archive.services.exports import export_interview
-
     interview = public_interviews(demo)[0]
     first = export_interview(interview=interview, fmt="txt", tier="public", requester_tier="public")
     assert first.path.parent.name == str(interview.public_id)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from archive.models import Alert, Recording
+from archive.services.recordings import recording_store
+from archive.tasks import fixity_check
 
 pytestmark = pytest.mark.django_db
 
 
 def store(interview, tmp_path, name: str) -> Recording:
-    from archive.services.recordings import recording_store
-
     path = tmp_path / name
     soundfile.write(path, (0.1 * np.sin(np.arange(8000) / 7)).astype(np.float32), 8000)
     with path.open("rb") as handle:
@@ -73,10 +74,6 @@ def test_it_reports_a_missing_original(demo, tmp_path, capsys):
 
 
 def test_it_runs_as_the_periodic_task_and_raises_an_alert(demo, tmp_path):
-    from django.conf import settings
-
-    from archive.tasks import fixity_check
-
     assert settings.CELERY_BEAT_SCHEDULE["fixity-check"]["task"] == "archive.tasks.fixity_check"
     interview = next(iter(demo.interviews.values()))
     flip_one_byte(store(interview, tmp_path, "c.wav"))

@@ -8,8 +8,10 @@ from django.db import connection
 from archive import services
 from archive.gate import NotVisible, policy_stamp, rendering_for
 from archive.gate import policy as access
+from archive.gate import store as rendering
 from archive.gate.stamps import POLICY_CODE_VERSION
 from archive.models import Narrator, RenderedInterview
+from archive.services.base import renderings_rebuild_stale
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -74,9 +76,6 @@ def test_it_renders_each_tier_from_the_same_source(demo):
 
 
 def test_it_never_serves_a_stale_rendering_and_reads_never_write(demo, client_as, monkeypatch):
-    from archive.gate import store as rendering
-    from archive.services.base import renderings_rebuild_stale
-
     requested: list[int] = []
     monkeypatch.setattr(rendering, "request_rebuild", lambda interview: requested.append(interview.pk))
     interview = demo.interview("facebook-journalist")

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 
 from archive import services
 from archive.gate import NotVisible, render, rendering_for
 from archive.models import Membership, Recording, Redaction, Segment
+from archive.services import recordings
 from archive.services.exports import export_interview
 from archive.services.recordings import interview_retranscribe, recorded_interview_create, recording_add
 from archive.services.transcripts_ingest import transcription_job_run
@@ -31,8 +33,6 @@ FULL = f"{NAME} Qaddour"
 @pytest.fixture
 def whisper(monkeypatch):
     """The stand-in, and jobs sent at once (each test runs in one transaction that never commits)."""
-    from archive.services import recordings
-
     stand_in = StandInWhisper()
     monkeypatch.setattr(recordings.transaction, "on_commit", lambda callback, **_kwargs: callback())
     with stand_ins(stand_in):
@@ -261,7 +261,6 @@ def test_adding_media_needs_edit_rights_on_the_interview(demo, client_as, whispe
     interview = public_interview(demo)
     outsider_field = User.objects.create_user(username="field2", password="field2-password-123")
     Membership.objects.create(user=outsider_field, collection=demo.collection, role="field_researcher")
-    from django.test import Client
 
     client = Client()
     client.force_login(outsider_field)

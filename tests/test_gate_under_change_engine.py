@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from archive import services, transcription
+from archive.gate import rendering_for
+from archive.services import recordings
 from archive.services.exports import export_interview
 from archive.services.recordings import interview_retranscribe, recorded_interview_create, recording_add
 from archive.services.transcripts_ingest import transcription_job_run
@@ -40,8 +42,6 @@ def heard(data: bytes, model, start: float = 0.0) -> str:
 
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
-    from archive.services import recordings
-
     ids: list[int] = []
     monkeypatch.setattr(recordings, "_enqueue", ids.append)
     monkeypatch.setattr(recordings.transaction, "on_commit", lambda callback, **_kwargs: callback())
@@ -104,7 +104,5 @@ def test_a_spoken_canary_stays_unheard_below_its_tier_through_changes(demo, sett
 
 
 def rendering_text(interview, tier: str) -> str:
-    from archive.gate import rendering_for
-
     interview.refresh_from_db()
     return rendering_for(interview, tier).text.lower()

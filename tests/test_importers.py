@@ -8,6 +8,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import docx
 import pytest
 
 from archive.importers import (
@@ -215,8 +216,6 @@ def test_it_parses_srt_and_bracketed_txt():
 
 
 def test_it_parses_docx_paragraphs():
-    import docx
-
     document = docx.Document()
     document.add_paragraph("[00:00:01] Interviewer: Hello")
     document.add_paragraph("[00:00:04] Narrator: مرحبا")

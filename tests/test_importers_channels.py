@@ -31,7 +31,7 @@ from archive.importers import (
     parse_telegram,
 )
 from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
-from archive.services import quarantine_read
+from archive.services import imports, quarantine_read
 from archive.services.imports import VOICE_PENDING, import_file
 from archive.services.people import narrator_identity
 
@@ -623,8 +623,6 @@ def test_each_conversation_of_the_narrator_becomes_an_interview_and_a_late_failu
         {RESEARCHER: "interviewer", "Abu Khaled": "narrator"},
         {"Abu Khaled": "narrator", "Umm Ali": "other"},
     ]
-
-    from archive.services import imports
 
     calls = {"n": 0}
     real = imports.quarantine_store

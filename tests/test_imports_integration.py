@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from archive.gate import render
 from archive.importers import ImportRefused
 from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
-from archive.services import quarantine_read
+from archive.services import imports, quarantine_read
 from archive.services.imports import import_file
 
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
@@ -197,8 +198,6 @@ def test_each_hostile_file_is_refused_and_leaves_nothing_behind(demo):
 
 @pytest.mark.django_db
 def test_a_failure_after_files_were_stored_rolls_back_and_deletes_them(demo, monkeypatch):
-    from archive.services import imports
-
     def explode(**kwargs):
         raise RuntimeError("quarantine store failed")
 
@@ -220,8 +219,6 @@ CHAT = b"31/12/2020, 21:41 - Sara: Hello?\n31/12/2020, 21:45 - +963 944 123 456:
 
 @pytest.mark.django_db
 def test_it_imports_through_the_api_and_refuses_hostile_uploads(client_as, demo):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     url = f"/api/v1/collections/{demo.collection.slug}/imports/"
     client = client_as("fieldresearcher")
     response = client.post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "API chat", "narrator": "N"})
@@ -242,8 +239,6 @@ def test_it_imports_through_the_api_and_refuses_hostile_uploads(client_as, demo)
 
 @pytest.mark.django_db
 def test_it_imports_through_the_upload_form(client_as, demo):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     client = client_as("fieldresearcher")
     url = f"/collections/{demo.collection.slug}/import/"
     assert client.get(url).status_code == 200

@@ -10,6 +10,8 @@ from django.core.management import call_command
 
 from archive.gate import rendering_for
 from archive.models import ConsentRecord, Interview, TranscriptionJob
+from config.celery import app
+from tests.test_importers import zip_of
 from tests.transcription_audio import speak
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,8 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def no_broker():
-    from config.celery import app
-
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     yield
@@ -47,8 +47,6 @@ def test_it_transcribes_in_process_when_no_worker_answers(no_broker, settings, t
 
 
 def test_it_ingests_a_bulk_zip_as_one_interview_per_row(tmp_path):
-    from tests.test_importers import zip_of
-
     chat = b"31/12/2020, 21:41 - A: the bread ran out\n31/12/2020, 21:42 - B: we waited at the crossing\n"
     bulk = tmp_path / "bulk.zip"
     bulk.write_bytes(

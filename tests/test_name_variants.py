@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archive import services
+from archive.gate import rendering_for
+from archive.gate.rules import Rule
 from archive.importers.sensitive import find_phones
 from archive.placeholders import label_in, localised, text_direction, text_language
 from archive.suggestions import suggest
@@ -274,8 +278,6 @@ def test_it_finds_phone_numbers_in_every_grouping_and_digit_script(number, befor
 
 
 def test_it_writes_placeholders_in_the_language_of_the_segments_visible_text():
-    from archive.gate.rules import Rule
-
     rule = Rule("staff", "[name withheld]", "name")
     arabic = "قال لي طارق إن الحاجز مغلق"
     start = arabic.index("طارق")
@@ -304,8 +306,6 @@ def test_it_gives_each_segment_its_own_direction():
 
 
 def _split_name_interview():
-    from archive import services
-
     collection = services.collection_get_or_create(slug="variants", title="Variants")
     narrator = services.narrator_create(
         collection=collection,
@@ -344,8 +344,6 @@ def _split_name_interview():
 
 
 def test_it_renders_a_name_split_across_segments_hidden(db):
-    from archive.gate import rendering_for
-
     interview = _split_name_interview()
     public = rendering_for(interview, "public")
     texts = [segment.text for segment in public.segments]
@@ -357,8 +355,6 @@ def test_it_renders_a_name_split_across_segments_hidden(db):
 
 
 def test_it_shows_an_english_line_of_an_arabic_interview_left_to_right(db, client):
-    from django.contrib.auth import get_user_model
-
     interview = _split_name_interview()
     html = client.get(f"/interviews/{interview.public_id}/").content.decode()
     if "We crossed the river at night." not in html:  # the page needs a signed-in reader here

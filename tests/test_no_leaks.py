@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
+import yaml
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from archive import crypto, models
+from archive.gate import policy as access
 from archive.gate.identity import decode_identity as _identity
-from archive.models import TIER_ORDER, Narrator, Redaction
+from archive.models import TIER_ORDER, Narrator, Redaction, RenderedSegment
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -68,7 +70,6 @@ def canaries_for(tier: str) -> list[Canary]:
         elif redaction.kind == Redaction.Kind.ENTITY:
             found.append(Canary(redaction.entity.raw_name, "entity redaction"))
             found.extend(Canary(a.raw_alias, "entity alias") for a in redaction.entity.aliases.all())
-    from archive.gate import policy as access
 
     for interview in models.Interview.objects.all():
         if tier in access.visible_tiers(interview):
@@ -150,8 +151,6 @@ def all_urls(client: Client) -> list[str]:
 
 
 def _yaml(raw: bytes) -> dict:
-    import yaml
-
     return yaml.safe_load(raw)
 
 
@@ -221,8 +220,6 @@ def test_it_leaks_no_canary_through_any_url(demo, username):
 
 def test_it_catches_a_planted_leak(demo):
     """The suite can fail: a renderer bug that puts a legal name into public text is found."""
-    from archive.models import RenderedSegment
-
     row = RenderedSegment.objects.filter(
         rendering__tier="public", rendering__interview=demo.interview("voxpop")
     ).first()

@@ -25,8 +25,11 @@ from lxml import etree
 from archive.gate import NotVisible, rendering_for
 from archive.gate import policy as access
 from archive.models import Interview, RenderedInterview
+from archive.services import redact_phrase
+from archive.services.interviews import interview_update
 from archive.web import oai
 from tests.test_export_schemas import SCHEMAS, _email, _imported, build_shapes
+from tests.test_no_leaks import canaries_for
 
 pytestmark = pytest.mark.django_db
 
@@ -345,8 +348,6 @@ def test_it_refuses_an_expired_resumption_token(demo, monkeypatch):
 
 
 def test_it_selects_by_datestamp_with_both_granularities(demo):
-    from archive.services.interviews import interview_update
-
     teacher = demo.interview("whatsapp-teacher")
     all_ids = set(identifiers([ask(verb="ListIdentifiers", metadataPrefix="oai_dc")]))
     latest = max(RenderedInterview.objects.filter(tier="public").values_list("built_at", flat=True))
@@ -391,10 +392,6 @@ def _everything(client: Client | None = None) -> tuple[str, list[str]]:
 
 
 def test_it_never_lets_a_hidden_interview_or_a_redacted_name_reach_a_harvester(demo, client_as):
-    from archive.services import redact_phrase
-    from archive.services.interviews import interview_update
-    from tests.test_no_leaks import canaries_for
-
     canary = "Qasim Zarqawi-Nour"
     redacted = _imported(_email(), "canary.eml", "Queues at the bakery", "en")
     interview_update(

@@ -11,7 +11,9 @@ import re
 import uuid
 import zipfile
 
+import docx
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -23,6 +25,7 @@ from archive import search
 from archive.gate import render
 from archive.importers import ImportRefused, parse_file, parse_ohms
 from archive.models import Alert, AuditEvent, Entity, Interview, Recording, Redaction
+from archive.services import imports
 from archive.services.imports import import_file
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -187,8 +190,6 @@ def test_it_refuses_an_ohms_dtd_placed_after_the_first_64_kib():
 
 
 def _docx_with(part: str, text: str) -> bytes:
-    import docx
-
     document = docx.Document()
     document.add_paragraph("[00:00:01] Narrator: Hello")
     buffer = io.BytesIO()
@@ -257,16 +258,12 @@ def test_it_refuses_a_failing_bulk_import_before_writing_anything(demo):
 
 @pytest.mark.django_db
 def test_it_removes_every_rows_files_when_a_later_row_fails_to_save(demo, monkeypatch):
-    from archive.services import imports
-
     real = imports.interview_create
     calls = []
 
     def fail_on_the_second_row(**kwargs):
         calls.append(kwargs["title"])
         if len(calls) == 2:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"title": ["Broken."]})
         return real(**kwargs)
 

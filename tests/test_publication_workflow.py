@@ -15,6 +15,7 @@ import wave
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -271,7 +272,6 @@ def test_a_failed_upload_is_archived_by_an_editor_then_purged_by_a_custodian(
         )
     assert answer.status_code == 302
     assert Interview.objects.get(pk=interview.pk).status == "deleted"
-    from django.core.files.storage import default_storage
 
     assert not default_storage.exists(stored)
     assert AuditEvent.objects.filter(action="interview_purged", target_id=str(interview.public_id)).exists()

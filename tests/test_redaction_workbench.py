@@ -11,6 +11,7 @@ from archive.gate import rendering_for
 from archive.models import Redaction
 from archive.services.suggestions import suggestions_generate
 from archive.services.workbench import workbench_view
+from tests.conftest import sign_in
 
 
 def _url(interview, suffix: str = "") -> str:
@@ -230,8 +231,6 @@ def test_it_lists_no_hidden_text_in_the_api(demo, client_as):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_it_redacts_a_selection_and_accepts_a_suggestion_by_keyboard_in_a_browser(demo, live_server, page):
-    from tests.conftest import sign_in
-
     journalist = demo.interview("facebook-journalist")
     suggestions_generate(interview=journalist)
     sign_in(page, live_server.url, "editor", "rawi-demo-editor")

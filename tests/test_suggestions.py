@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from archive import services
 from archive.gate import rendering_for
 from archive.models import Redaction
-from archive.services import redaction_decide
+from archive.services import redaction_add_phrase_span, redaction_decide
 from archive.services.suggestions import suggestions_generate
 from archive.suggestions import GazetteerName, Suggester, suggest
 
@@ -79,8 +82,6 @@ def test_it_prefers_the_gazetteer_when_detectors_overlap():
 
 
 def test_it_suggests_over_twenty_thousand_words_quickly():
-    import time
-
     text = "My brother Tareq lives in Waer, call 0944 123 456 or write to a.b@example.org on 12 March 2013. " * 20
     texts = [text] * 100  # ~36,000 words
     suggester = Suggester([GazetteerName("al-Waer", "place"), GazetteerName("الوعر", "place")])
@@ -94,8 +95,6 @@ def test_it_suggests_over_twenty_thousand_words_quickly():
 
 
 def _interview_with(demo, *texts: str, narrator=None):
-    from archive import services
-
     interview = services.interview_create(
         collection=demo.collection,
         title="Suggestions test",
@@ -121,8 +120,6 @@ def _interview_with(demo, *texts: str, narrator=None):
 
 
 def test_it_stores_suggestions_that_change_nothing_until_approved(demo):
-    from archive import services
-
     narrator = services.narrator_create(
         collection=demo.collection, legal_name="Walid Zaher", anonymity="anonymous", descriptor="a baker"
     )
@@ -157,8 +154,6 @@ def test_it_stores_suggestions_that_change_nothing_until_approved(demo):
 
 
 def test_it_suggests_names_from_earlier_confirmed_span_redactions(demo):
-    from archive.services import redaction_add_phrase_span
-
     first = _interview_with(demo, "We met at the Zaytoun bakery every morning.")
     second = _interview_with(demo, "The Zaytoun bakery was shelled in May.")
     redaction_add_phrase_span(interview=first, phrase="Zaytoun bakery", category="place", visible_from="staff")

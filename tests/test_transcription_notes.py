@@ -13,8 +13,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from faster_whisper import BatchedInferencePipeline
 
-from archive import media, transcription
+from archive import media, services, transcription
 from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
 from archive.models import Segment, TranscriptionJob
 from archive.services import recordings as recordings_service
@@ -95,8 +96,6 @@ def test_each_note_gets_its_own_words_at_its_own_times(notes, tiny, tmp_path):
 
 def test_notes_share_windows(notes, tiny, monkeypatch):
     """The point of it: fewer decoding windows than notes."""
-    from faster_whisper import BatchedInferencePipeline
-
     windows: list[int] = []
     original = BatchedInferencePipeline.transcribe
 
@@ -146,8 +145,6 @@ def _check_provenance(interview, notes: list[Path]) -> None:
 
 
 def _interview(slug: str):
-    from archive import services
-
     return recorded_interview_create(
         collection=services.collection_get_or_create(slug=slug),
         title="Voice notes",

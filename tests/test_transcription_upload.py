@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from archive.models import Recording, TranscriptionJob
+from config.celery import app
 from tests.transcription_audio import AudioFiles, audio_files
 
 
@@ -18,7 +19,6 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
 def test_it_resumes_an_upload_and_reports_the_job(demo, client_as, audio, settings, django_capture_on_commit_callbacks):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.RAWI_WHISPER_MODEL = "tiny.en"
-    from config.celery import app
 
     app.conf.task_always_eager = True
     interview = next(iter(demo.interviews.values()))

@@ -5,6 +5,7 @@ Files are made once per session in a temporary directory. Nothing from ../shared
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import wave
@@ -179,8 +180,6 @@ def audio_files(tmp_path_factory: pytest.TempPathFactory) -> AudioFiles:
 
 
 def words_of(text: str) -> list[str]:
-    import re
-
     return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
 
 

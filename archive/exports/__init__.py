@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..audio_redaction import redact_rendering_audio
 from ..gate import Rendering
 from . import documents, scholarly, text
 from .common import base_name
@@ -37,8 +38,6 @@ class Format:
 def _write_audio(
     rendering: Rendering, sources: Mapping[str, str | os.PathLike[str]], destination: str | os.PathLike[str]
 ):
-    from ..audio_redaction import redact_rendering_audio
-
     return redact_rendering_audio(rendering, sources, destination)
 
 

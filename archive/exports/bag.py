@@ -27,6 +27,7 @@ import bagit
 
 from ..audio_redaction import redact_part_audio
 from ..gate import Rendering
+from . import FORMATS
 from .common import consent_basis, metadata
 
 BAGIT_VERSION = "1.0"
@@ -139,8 +140,6 @@ def write_bag(
     `formats` are exporter names (see archive.exports.FORMATS) except "bagit"; "audio" adds the redacted
     recordings (one file per recording) for items whose tier may hear them.
     """
-    from . import FORMATS  # the registry imports this module
-
     formats = [f for f in formats if f != "bagit"]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

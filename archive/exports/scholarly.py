@@ -137,7 +137,7 @@ def _label_description(label: str) -> str:
     return label.strip("[]")
 
 
-def write_tei(rendering: Rendering, out: BinaryIO) -> None:
+def write_tei(rendering: Rendering, out: BinaryIO) -> None:  # noqa: C901 (the TEI header and body written in one pass)
     """TEI P5 transcription of speech: a timeline, <u who start end>, redactions as <gap reason="redacted"/>."""
     t = f"{{{TEI_NS}}}"
     xml_id = f"{{{XML_NS}}}id"

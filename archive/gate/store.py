@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.utils import timezone
 
+from config.celery import app
+
 from ..models import (
     Alert,
     Interview,
@@ -345,7 +347,6 @@ REBUILD_TASK = "archive.tasks.rebuild_renderings"
 def request_rebuild(interview: Interview) -> None:
     """Ask a worker to rebuild a stale interview's renderings (by task name: the gate does not import
     the task layer). Lost when no broker answers: the beat job `rebuild_stale` and `reindex` catch up."""
-    from config.celery import app
 
     def send() -> None:
         try:

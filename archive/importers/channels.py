@@ -390,7 +390,7 @@ def quarantine_name(quarantine: QuarantineBuilder, name: str) -> None:
         quarantine.add("contact_names", name)
 
 
-def to_parsed(
+def to_parsed(  # noqa: C901 (one branch per kind of message, attachment and call)
     conversation: Conversation,
     export: ExportFiles,
     *,

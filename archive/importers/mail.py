@@ -31,6 +31,7 @@ from .base import (
     strip_marks,
 )
 from .sensitive import find_emails, find_locations, find_phones
+from .whatsapp import settled_roles
 
 MAX_MESSAGES = 5_000
 MAX_PARTS = 500
@@ -264,7 +265,7 @@ def _date(message: EmailMessage, number: int) -> datetime | None:
     return parsed
 
 
-def parse_email_messages(
+def parse_email_messages(  # noqa: C901 (one pass over a mailbox's messages and their parts)
     raws: list[bytes],
     *,
     interviewer: str | list[str] | None = None,
@@ -357,8 +358,6 @@ def _labels(value) -> set[str]:
 
 
 def _settle(items, interviewer, narrator) -> None:
-    from .whatsapp import settled_roles
-
     interviewers, narrators = _labels(interviewer), _labels(narrator)
     names = {item[3] or item[2]: item[2] for item in items}  # address (or name) -> display name
 

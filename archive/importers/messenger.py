@@ -200,7 +200,7 @@ def _read_json(conversation: Conversation, export: ExportFiles, path: str, threa
             _message(conversation, item, thread_dir, resolver)
 
 
-def _message(conversation: Conversation, item: dict, thread_dir: str, resolver: _Resolver) -> None:
+def _message(conversation: Conversation, item: dict, thread_dir: str, resolver: _Resolver) -> None:  # noqa: C901 (one branch per kind of message in the export)
     sender = clean_label(item.get("sender_name") or item.get("senderName"))
     stamp = item.get("timestamp_ms", item.get("timestamp"))
     sent_at = from_epoch_ms(stamp, "Messenger message")
@@ -366,7 +366,7 @@ def _html_time(text: str) -> datetime | None:
     return None
 
 
-def _read_html(conversation: Conversation, export: ExportFiles, path: str, thread_dir: str, resolver: _Resolver):
+def _read_html(conversation: Conversation, export: ExportFiles, path: str, thread_dir: str, resolver: _Resolver):  # noqa: C901 (one branch per element of the HTML export)
     text = decode_text(export.read(path), what="Messenger message file")
     tree = _Tree()
     try:

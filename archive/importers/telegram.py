@@ -116,7 +116,7 @@ def _chat(chat: dict, files: _Files, owner_id: str, owner_name: str) -> Conversa
     return conversation
 
 
-def _message(conversation: Conversation, item: dict, files: _Files) -> None:
+def _message(conversation: Conversation, item: dict, files: _Files) -> None:  # noqa: C901 (one branch per kind of message in the export)
     sent_at = from_iso(item.get("date"), "Telegram message")
     quarantine = conversation.quarantine
     if item.get("type") == "service":

@@ -34,6 +34,7 @@ from .base import (
     decode_text,
     strip_marks,
 )
+from .channels import NarratorUnknown
 from .safezip import SafeZip, ZipBudget, ZipLimits
 from .sensitive import find_emails, find_locations, find_phones, looks_like_phone, normalise_phone
 
@@ -242,7 +243,7 @@ def _clean(text: str) -> str:
     return strip_marks(text).strip()
 
 
-def parse_chat_text(
+def parse_chat_text(  # noqa: C901 (the line-by-line state machine of WhatsApp's text format)
     text: str,
     *,
     attachments: dict[str, ParsedAttachment] | None = None,
@@ -419,8 +420,6 @@ def settled_roles(senders: list[str], interviewers: set[str], narrators: set[str
     """Refuse with NarratorUnknown unless the narrator follows from the labels (casefolded) without a
     guess: a sender named as the narrator; or, with the interviewer named, the one other sender; or
     the only sender of the conversation."""
-    from .channels import NarratorUnknown
-
     folded = {sender: sender.casefold() for sender in senders}
     if any(f in narrators for f in folded.values()):
         return

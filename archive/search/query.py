@@ -46,7 +46,7 @@ def _phrase(text: str, prefix: bool) -> Phrase | None:
     return Phrase(tuple(found), prefix)
 
 
-def parse(query: str) -> Any:
+def parse(query: str) -> Any:  # noqa: C901 (the query grammar's hand-written parser)
     """Words, "phrases", prefix*, AND / OR / NOT (or -word), parentheses; adjacent terms are ANDed.
     Raises QueryError for a query longer, deeper or wider than the MAX_QUERY_* limits."""
     if len(query) > MAX_QUERY_CHARS:

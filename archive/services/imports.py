@@ -29,10 +29,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from .. import media, transcription
 from ..gate import policy as access
 from ..importers import ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
 from ..importers.base import ParsedAttachment
@@ -127,8 +129,6 @@ def transcribe_voice_note(
 ) -> VoiceResult:
     """Transcribe one voice note with the archive's Whisper boundary; segment times are shifted to the
     message's place in the chat."""
-    from .. import media, transcription
-
     suffix = ".opus"
     with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
         handle.write(data)
@@ -175,8 +175,6 @@ def transcribe_voice_notes(
 ) -> list[VoiceResult]:
     """Transcribe a chat's voice notes together (transcription.transcribe_notes); each note's segments
     are shifted to its message's place in the chat. `speakers`: (label, role, narrator) per note."""
-    from .. import media, transcription
-
     if not notes:
         return []
     with tempfile.TemporaryDirectory() as folder:
@@ -289,7 +287,7 @@ def _redactions(transcript: Transcript, names: list[str]) -> tuple[int, int]:
     return approved, suggested
 
 
-def import_parsed(
+def import_parsed(  # noqa: C901 (the steps of one import in one transaction)
     *,
     interview: Interview,
     parsed: ParsedImport,
@@ -311,8 +309,6 @@ def import_parsed(
     notes = [s for s in parsed.segments if s.kind == "voice"]
     model = spec = None
     if voice_notes == "now" and notes:
-        from .. import transcription
-
         try:
             spec = transcription.resolve_model()
             model = transcription.load_model(spec)
@@ -657,8 +653,6 @@ def _create_and_import(
             )
             written.append(recording.original.name)
         if parsed is None:
-            from .recordings import transcription_job_create
-
             transcription_job_create(recording=recording, options={"language": language or None}, actor=actor)
             return []
         return [
@@ -678,8 +672,6 @@ def _create_and_import(
 def ingest_dispatch(path: Path, *, interview: Interview, options: dict[str, Any]) -> ImportOutcome:
     """The hook `manage.py ingest` calls for files that are not audio or video, inside its transaction
     and after it created the interview. Refusals become CommandError with the importer's reason."""
-    from django.core.management.base import CommandError
-
     try:
         data = Path(path).read_bytes()
         kind = detect_kind(Path(path).name, data)

@@ -13,9 +13,23 @@ from django.utils import timezone
 
 from .. import crypto
 from ..gate import identity as identities
-from ..models import Collection, ConsentRecord, Interview, Membership, Narrator, NarratorKey
+from ..gate.policy import current_consents
+from ..models import (
+    Collection,
+    ConsentRecord,
+    Interview,
+    Membership,
+    Narrator,
+    NarratorKey,
+    QuarantinedMetadata,
+    Redaction,
+    SecondFactor,
+    Segment,
+)
+from ..textnorm import Gazetteer
 from .audit import audit_log
 from .base import touch, write
+from .withdrawal import interview_withdraw
 
 
 def collection_get_or_create(*, slug: str, title: str = "", description: str = "") -> Collection:
@@ -177,9 +191,6 @@ def narrator_forget(*, narrator: Narrator, actor: Any = None) -> None:
 
 
 def _pin_identity_spans(narrator: Narrator, *, actor: Any) -> int:
-    from ..models import Redaction, Segment
-    from ..textnorm import Gazetteer
-
     try:
         identity = narrator_identity_plain(narrator)
     except (NarratorKey.DoesNotExist, crypto.KeyDestroyed):
@@ -260,8 +271,6 @@ def kek_rotate(*, actor: Any = None, new_key: bool = False) -> int:
 
 
 def _reseal_quarantine(active: str) -> int:
-    from ..models import QuarantinedMetadata
-
     count = 0
     for row_id in list(
         QuarantinedMetadata.objects.exclude(payload_ciphertext__startswith=f"{active}.").values_list("pk", flat=True)
@@ -280,8 +289,6 @@ def _reseal_quarantine(active: str) -> int:
 
 
 def _reseal_second_factors(active: str) -> int:
-    from ..models import SecondFactor
-
     count = 0
     for row_id in list(
         SecondFactor.objects.exclude(secret_ciphertext__startswith=f"{active}.").values_list("pk", flat=True)
@@ -297,11 +304,7 @@ def _reseal_second_factors(active: str) -> int:
 
 def kek_ids_in_use() -> set[str]:
     """KEK ids that still wrap a data key or seal quarantined metadata."""
-    from ..models import QuarantinedMetadata
-
     used = set(NarratorKey.objects.exclude(wrapped_key="").values_list("kek_id", flat=True))
-    from ..models import SecondFactor
-
     for token in QuarantinedMetadata.objects.values_list("payload_ciphertext", flat=True):
         used.add(token.partition(".")[0])
     for token in SecondFactor.objects.values_list("secret_ciphertext", flat=True):
@@ -395,8 +398,6 @@ def consent_record(
         },
     )
     if withdrawn or not record.archive:
-        from .withdrawal import interview_withdraw
-
         interview_withdraw(interview=interview, actor=actor)
     else:
         if interview.withdrawn_at is not None and not any(c.withdrawn for c in _current(interview)):
@@ -406,8 +407,6 @@ def consent_record(
 
 
 def _current(interview: Interview) -> list[ConsentRecord]:
-    from ..gate.policy import current_consents
-
     return current_consents(interview)
 
 

@@ -19,10 +19,16 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from config.celery import app
+
 from .. import crypto, media
+from ..gate import policy
+from ..importers import ImportRefused, detect_kind
 from ..models import Interview, QuarantinedMetadata, Recording, Transcript, TranscriptionJob
 from .audit import audit_log
 from .base import write
+from .interviews import interview_create
+from .people import consent_record, narrator_create
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +158,6 @@ def quarantine_context(interview: Interview) -> str:
 def _enqueue(job_id: int) -> None:
     """Send the job's id to the queue. A broker that is down loses nothing: the job row stays
     queued, the watchdog sends it again, and `ingest --wait` can run it in its own process."""
-    from config.celery import app
-
     name = "archive.tasks.transcribe_recording"
     try:
         # By name: services sit below the task layer (routed to the "transcribe" queue by settings). An
@@ -169,8 +173,6 @@ def _enqueue(job_id: int) -> None:
 
 def workers_available(timeout: float = 2.0) -> bool:
     """Whether any Celery worker answers a ping over the broker."""
-    from config.celery import app
-
     try:
         # Fail fast when no broker listens at all (ping alone would retry the connection for seconds).
         with app.connection_for_write() as connection:
@@ -288,9 +290,6 @@ def recorded_interview_create(
     `manage.py ingest` and the upload page. `status`: a draft unless the caller publishes it at once
     (only published interviews are seen below staff); `details`: further fields of interview_create
     (recorded_on, place, place_general, summary, topics, interviewer_label)."""
-    from .interviews import interview_create
-    from .people import consent_record, narrator_create
-
     narrator = narrator_create(collection=collection, legal_name=narrator_name, anonymity=anonymity, actor=actor)
     extra: dict[str, Any] = {"mode": mode} if mode else {}
     interview = interview_create(
@@ -458,8 +457,6 @@ def upload_check(fileobj: IO[bytes], filename: str, *, head_only: bool = False) 
         fileobj.seek(0)
     kind = ""
     if head_only or len(head) < HEAD_BYTES:
-        from ..importers import ImportRefused, detect_kind
-
         try:
             kind = detect_kind(filename, head)
         except ImportRefused:
@@ -503,8 +500,6 @@ def recording_upload(
     and queue its transcription. `head_only`: the file follows by resumable upload (no recording yet).
     `gathered`: the uploader conducted it and becomes its interviewer; otherwise they must be able to
     see the draft by their role (UploaderCannotSee, rolled back)."""
-    from ..gate import policy
-
     if fileobj is None:
         raise UploadRefused("Choose the recording to upload.")
     upload_check(fileobj, filename, head_only=head_only)

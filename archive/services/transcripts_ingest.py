@@ -21,7 +21,9 @@ from django.utils import timezone
 
 from .. import media, transcription
 from ..models import Interview, Recording, Segment, Transcript, TranscriptionJob
+from . import recordings
 from .audit import audit_log
+from .imports import VOICE_FAILED, VOICE_PENDING
 from .interviews import SegmentInput, interview_update, transcript_store
 from .people import interview_touch
 from .recordings import MAX_ATTEMPTS, job_claim, job_touch, recording_source
@@ -224,8 +226,6 @@ def _claim_notes(job: TranscriptionJob, worker: str) -> list[TranscriptionJob]:
 
 def _send_next_note(interview_id: int) -> None:
     """Voice-note jobs still queued after a run (more than one run holds) get a message for the next."""
-    from .recordings import _enqueue
-
     waiting = (
         TranscriptionJob.objects.filter(recording__interview_id=interview_id, state=TranscriptionJob.State.QUEUED)
         .order_by("pk")
@@ -233,10 +233,10 @@ def _send_next_note(interview_id: int) -> None:
     )
     following = next((pk for pk, options in waiting if (options or {}).get("in_place")), None)
     if following is not None:
-        transaction.on_commit(lambda: _enqueue(following))
+        transaction.on_commit(lambda: recordings._enqueue(following))
 
 
-def _voice_notes_run(job: TranscriptionJob, worker: str, heartbeat_seconds: float) -> str:
+def _voice_notes_run(job: TranscriptionJob, worker: str, heartbeat_seconds: float) -> str:  # noqa: C901 (claim, heartbeat, transcribe and store a group of voice notes)
     """Run a voice-note job together with the conversation's other queued voice notes: one heartbeat
     keeps them all alive, a temporary error puts them all back in the queue, a note that is bad input
     fails alone, and each note's segments are stored under its own job and recording."""
@@ -414,8 +414,6 @@ _PARKED = 1_000_000  # indexes are moved above this while a transcript is renumb
 
 
 def _placeholder_texts() -> tuple[str, ...]:
-    from .imports import VOICE_FAILED, VOICE_PENDING
-
     return (VOICE_PENDING, VOICE_FAILED, NOTE_WITHOUT_SPEECH)
 
 

@@ -13,8 +13,7 @@ from django.utils import timezone
 from ..models import Interview
 from .access_requests import access_grants_revoke
 from .audit import audit_log
-from .base import write
-from .people import interview_touch
+from .base import touch, write
 
 
 def export_cache_dir(interview: Interview) -> Path:
@@ -27,7 +26,7 @@ def interview_withdraw(*, interview: Interview, actor: Any = None) -> None:
     Interview.objects.filter(pk=interview.pk).update(withdrawn_at=timezone.now(), status=Interview.Status.SEALED)
     interview.refresh_from_db()
     # Rebuilding drops every rendering (and search document) below custodian in this transaction.
-    interview_touch(interview)
+    touch(interview)
     cache = export_cache_dir(interview)
     # Purge now (fail closed), and again after commit in case an export finished writing meanwhile.
     shutil.rmtree(cache, ignore_errors=True)

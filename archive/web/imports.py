@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from ..gate import policy as access
@@ -66,8 +67,6 @@ def import_upload(request, slug: str):
                 return redirect("archive:collection_detail", slug=slug)
     else:
         if not access.can_upload(request.user, collection):
-            from django.http import Http404
-
             raise Http404
         form = ImportForm()
     return render(request, "archive/import_upload.html", {"form": form, "collection": collection, "error": error})

@@ -18,6 +18,7 @@ from archive import media, services
 from archive.importers import CHANNEL_KINDS, ImportRefused, ZipLimits, detect_kind
 from archive.management.jobs import wait_for_job
 from archive.models import Interview, Narrator, Tier, TranscriptionJob
+from archive.services.imports import import_file, ingest_dispatch
 from archive.services.recordings import (
     AUDIO_VIDEO_EXTENSIONS,
     recorded_interview_create,
@@ -173,17 +174,12 @@ class Command(BaseCommand):
         return interview, job
 
     def _is_bulk(self, path: Path) -> bool:
-        from archive.importers import ImportRefused, detect_kind
-
         try:
             return detect_kind(path.name, path.read_bytes()) == "bulk"
         except ImportRefused:
             return False
 
     def _ingest_bulk(self, path: Path, opts: dict[str, Any]) -> list[Interview]:
-        from archive.importers import ImportRefused
-        from archive.services.imports import import_file
-
         try:
             outcomes = import_file(
                 data=path.read_bytes(),
@@ -214,8 +210,6 @@ class Command(BaseCommand):
     def _ingest_channel(self, name: str, data: bytes, opts: dict[str, Any], kind: str | None = None) -> list[Interview]:
         """--narrator must be one of the export's senders (by name or account id); otherwise the
         command refuses and lists them."""
-        from archive.services.imports import import_file
-
         try:
             outcomes = import_file(
                 data=data,
@@ -240,8 +234,6 @@ class Command(BaseCommand):
         return [outcome.interview for outcome in outcomes]
 
     def _ingest_other(self, path: Path, opts: dict[str, Any]) -> Interview:
-        from archive.services.imports import ingest_dispatch
-
         with transaction.atomic():
             interview = self._create_interview(opts)
             ingest_dispatch(path, interview=interview, options=opts)
