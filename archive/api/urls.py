@@ -1,78 +1,52 @@
-from django.urls import path
+"""The JSON API's URL map under /api/v1/ (namespace `api`): one urlpatterns of groups. Paths and names
+are interfaces (DESIGN §8)."""
 
-from . import auth, editing, views
+from django.urls import include, path
+
+from . import access_requests, auth, editing, exports, imports, redactions, search, upload, views
 
 app_name = "api"
 
-urlpatterns = [
+# Tokens and second factors.
+accounts = [
     path("auth/token/", auth.TokenView.as_view(), name="token"),
     path("auth/tokens/", auth.OwnTokenList.as_view(), name="token-list"),
     path("auth/tokens/<str:token_id>/", auth.OwnTokenDetail.as_view(), name="token-detail"),
     path("users/<str:username>/tokens/", auth.UserTokenList.as_view(), name="user-token-list"),
     path("users/<str:username>/tokens/<str:token_id>/", auth.UserTokenDetail.as_view(), name="user-token-detail"),
     path("users/<str:username>/second-factor/", auth.UserSecondFactor.as_view(), name="user-second-factor"),
+]
+
+# Collections and interviews as the caller's tier shows them, search, exports and audio.
+reading = [
     path("collections/", views.CollectionList.as_view(), name="collection-list"),
     path("collections/<slug:slug>/", views.CollectionDetail.as_view(), name="collection-detail"),
     path("interviews/", views.InterviewList.as_view(), name="interview-list"),
     path("interviews/<uuid:public_id>/", editing.InterviewDetail.as_view(), name="interview-detail"),
+    path("interviews/<uuid:public_id>/export", exports.InterviewExport.as_view(), name="interview-export"),
+    path("interviews/<uuid:public_id>/audio", exports.InterviewAudio.as_view(), name="interview-audio"),
+    path("search/", search.SearchView.as_view(), name="search"),
+    path("search/suggest/", search.SuggestView.as_view(), name="search-suggest"),
 ]
 
-from . import exports as export_views  # noqa: E402 (export endpoints, added by the export helper)
-
-urlpatterns += [
-    path("interviews/<uuid:public_id>/export", export_views.InterviewExport.as_view(), name="interview-export"),
-    path("interviews/<uuid:public_id>/audio", export_views.InterviewAudio.as_view(), name="interview-audio"),
+# Adding material: chat and mail imports, resumable recording uploads, transcription jobs.
+intake = [
+    path("collections/<slug:slug>/imports/", imports.ImportUpload.as_view(), name="collection-imports"),
+    path("interviews/<uuid:public_id>/uploads/", upload.UploadCreate.as_view(), name="upload-create"),
+    path("uploads/<uuid:upload_id>/", upload.UploadChunk.as_view(), name="upload-chunk"),
+    path("jobs/<uuid:job_id>/", upload.JobStatus.as_view(), name="job-status"),
+    path("interviews/<uuid:public_id>/retranscribe", upload.Retranscribe.as_view(), name="interview-retranscribe"),
 ]
 
-from . import imports as import_views  # noqa: E402 (import uploads, added by the importers helper)
-
-urlpatterns += [
-    path("collections/<slug:slug>/imports/", import_views.ImportUpload.as_view(), name="collection-imports"),
+# Editors' redactions of one interview.
+redacting = [
+    path("", redactions.InterviewRedactions.as_view(), name="interview-redactions"),
+    path("decide/", redactions.InterviewRedactionsDecide.as_view(), name="interview-redactions-decide"),
+    path("suggest/", redactions.InterviewRedactionsSuggest.as_view(), name="interview-redactions-suggest"),
 ]
 
-from . import search as search_api  # noqa: E402 (search, added by the search work)
-
-urlpatterns += [
-    path("search/", search_api.SearchView.as_view(), name="search"),
-    path("search/suggest/", search_api.SuggestView.as_view(), name="search-suggest"),
-]
-
-from . import redactions as redaction_views  # noqa: E402 (editors' redaction endpoints, added by the workbench work)
-
-urlpatterns += [
-    path(
-        "interviews/<uuid:public_id>/redactions/",
-        redaction_views.InterviewRedactions.as_view(),
-        name="interview-redactions",
-    ),
-    path(
-        "interviews/<uuid:public_id>/redactions/decide/",
-        redaction_views.InterviewRedactionsDecide.as_view(),
-        name="interview-redactions-decide",
-    ),
-    path(
-        "interviews/<uuid:public_id>/redactions/suggest/",
-        redaction_views.InterviewRedactionsSuggest.as_view(),
-        name="interview-redactions-suggest",
-    ),
-]
-
-from . import upload as upload_views  # noqa: E402 (resumable recording upload and job status, transcription work)
-
-urlpatterns += [
-    path("interviews/<uuid:public_id>/uploads/", upload_views.UploadCreate.as_view(), name="upload-create"),
-    path("uploads/<uuid:upload_id>/", upload_views.UploadChunk.as_view(), name="upload-chunk"),
-    path("jobs/<uuid:job_id>/", upload_views.JobStatus.as_view(), name="job-status"),
-    path(
-        "interviews/<uuid:public_id>/retranscribe",
-        upload_views.Retranscribe.as_view(),
-        name="interview-retranscribe",
-    ),
-]
-
-from . import access_requests as access_request_views  # noqa: E402 (editors' and custodians' daily work)
-
-urlpatterns += [
+# Editors' and custodians' daily work: status, narrators, revoking redactions, access requests.
+managing = [
     path("interviews/<uuid:public_id>/status", editing.InterviewStatus.as_view(), name="interview-status"),
     path("interviews/<uuid:public_id>/narrators/", editing.InterviewNarrators.as_view(), name="interview-narrators"),
     path(
@@ -81,10 +55,18 @@ urlpatterns += [
         name="interview-narrator",
     ),
     path("redactions/<uuid:redaction_id>", editing.RedactionDetail.as_view(), name="redaction-detail"),
-    path("access-requests/", access_request_views.AccessRequestList.as_view(), name="access-request-list"),
+    path("access-requests/", access_requests.AccessRequestList.as_view(), name="access-request-list"),
     path(
         "access-requests/<uuid:request_id>/decision",
-        access_request_views.AccessRequestDecision.as_view(),
+        access_requests.AccessRequestDecision.as_view(),
         name="access-request-decision",
     ),
+]
+
+urlpatterns = [
+    path("", include(accounts)),
+    path("", include(reading)),
+    path("", include(intake)),
+    path("interviews/<uuid:public_id>/redactions/", include(redacting)),
+    path("", include(managing)),
 ]
