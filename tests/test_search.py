@@ -87,15 +87,15 @@ def world(db):
 
 
 def test_it_finds_words_phrases_prefixes_and_boolean_queries(world):
-    world.interview("Bread queue", ["The bread queue was long today.", "Water came back at night."])
-    world.interview("Shelling", ["Shelling near the old market.", "We queued for water and bread."])
+    world.interview("First", ["The bread queue was long today.", "Water came back at night."])
+    world.interview("Second", ["Shelling near the old market.", "We queued for water and bread."])
     assert as_tier("public", "bread").total == 2
-    assert hits(as_tier("public", '"bread queue"')) == [("Bread queue", 0)]
+    assert hits(as_tier("public", '"bread queue"')) == [("First", 0)]
     assert as_tier("public", "queu*").total == 2
     assert as_tier("public", "bread AND water").total == 1
     assert as_tier("public", "bread OR shelling").total == 3
-    assert hits(as_tier("public", "bread NOT queue")) == [("Shelling", 1)]
-    assert hits(as_tier("public", "bread -queue")) == [("Shelling", 1)]
+    assert hits(as_tier("public", "bread NOT queue")) == [("Second", 1)]
+    assert hits(as_tier("public", "bread -queue")) == [("Second", 1)]
     assert as_tier("public", "NOT bread").error == "A query needs at least one word to look for besides NOT."
     assert as_tier("public", '"unbalanced (quote').total == 0  # never an FTS syntax error
 
@@ -300,19 +300,19 @@ def test_it_removes_a_withdrawn_interview_in_the_same_transaction(world):
 
 
 def test_it_filters_facets_and_paginates(world):
-    world.interview("Phone call", ["water " * 3, "water and bread"], mode="phone", topics=["water", "siege"])
+    world.interview("Phone call", ["water " * 3, "water and bread"], mode="phone", topics=["supplies", "siege"])
     world.interview(
-        "Later", ["water tanks"], mode="email", topics=["water"], recorded_on=date(2016, 7, 1), language="en"
+        "Later", ["water tanks"], mode="email", topics=["supplies"], recorded_on=date(2016, 7, 1), language="en"
     )
     results = as_tier("public", "water", per_page=2)
     assert (results.total, results.pages, len(results.hits)) == (3, 2, 2)
     assert len(as_tier("public", "water", per_page=2, page=2).hits) == 1
     assert results.facets["mode"] == [
-        {"value": "phone", "label": "phone", "count": 2},
-        {"value": "email", "label": "email", "count": 1},
+        {"value": "phone", "label": "Phone call", "count": 2},
+        {"value": "email", "label": "Email", "count": 1},
     ]
     assert results.facets["topic"] == [
-        {"value": "water", "label": "water", "count": 3},
+        {"value": "supplies", "label": "supplies", "count": 3},
         {"value": "siege", "label": "siege", "count": 2},
     ]
     assert results.facets["year"] == [

@@ -10,21 +10,24 @@ import itertools
 import json
 import re
 import secrets
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import snowballstemmer
 from django.db import connection as default_connection
 from django.db import transaction
 
 from ..gate import policy as access
+from ..gate.identity import IDENTITY_REF
 from ..gate.stamps import policy_stamp
 from ..gate.store import materialise
 from ..models import TIERS, Interview, RenderedInterview
 from ..textnorm import normalise
 from .facets import profile_id
-from .schema import LANG_TABLE, META_COLUMNS, META_TABLE, VERSION_TABLE, doc_table, fts_table
+from .schema import LANG_TABLE, META_COLUMNS, META_TABLE, VERSION_TABLE, doc_table, fts_table, index_stamp
 
 # Tokens as FTS5 unicode61 sees them: runs of letters and numbers (marks and punctuation separate).
 TOKEN = re.compile(r"[^\W_]+")
@@ -33,6 +36,14 @@ TOKEN = re.compile(r"[^\W_]+")
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 PAIR_JOIN = "\ue000"  # joins a word pair into one `bi` token: "of" + J + "the"
 PG_PAIR_JOIN = "qzjxq"  # the same on PostgreSQL, whose parser keeps a run of letters and digits one word
+# Light stems (snowball English for Latin letters, Arabic for Arabic letters) of the indexed words are
+# indexed beside the pairs, each marked so that it never equals a word: in `bi` on SQLite, in `pairs` on
+# PostgreSQL. Only stems that differ from their word are indexed (a word that is its own stem is found in
+# `body`). A word searched unquoted matches its stem in either place; a "quoted" phrase and a prefix* match
+# only `body`, exactly. Stems are taken from the tier's rendered text only: a word hidden at the tier is
+# not in it, so neither is its stem.
+STEM_MARK = "\ue001"
+PG_STEM_MARK = "qzstq"
 
 # Common words (normalised). A pair of two of them is also indexed as a single `bi` token, so the phrase
 # "of the" or "في على" reads one posting list instead of intersecting two that span most documents (a
@@ -159,19 +170,64 @@ def tokens(body: str) -> list[str]:
     return [fold_token(t) for t in TOKEN.findall(body)]
 
 
+_STEMMERS = threading.local()  # snowball stemmers keep state between calls: one per thread
+ARABIC_LETTERS = re.compile("[\u0600-\u06ff\u0750-\u077f]")
+
+
+def _stemmer(language: str):
+    stemmer = getattr(_STEMMERS, language, None)
+    if stemmer is None:
+        stemmer = snowballstemmer.stemmer(language)
+        setattr(_STEMMERS, language, stemmer)
+    return stemmer
+
+
+@functools.lru_cache(maxsize=131072)
+def stem(token: str) -> str:
+    """The light stem of an indexed (normalised, folded) token: English for ASCII letters, Arabic for
+    Arabic letters; numbers, other scripts and words under three letters are their own stem."""
+    if len(token) < 3 or not token.isalpha():
+        return token
+    if token.isascii():
+        return _stemmer("english").stemWord(token) or token
+    if ARABIC_LETTERS.search(token):
+        return _stemmer("arabic").stemWord(token) or token
+    return token
+
+
+def _stems(found: list[str]) -> list[str]:
+    """The stem tokens of a token sequence: the stem of every word that is not its own stem, marked."""
+    out = []
+    for token in found:
+        root = stem(token)
+        if root != token:
+            out.append(STEM_MARK + root)
+    return out
+
+
+def stem_count(sequence: list[str], root: str) -> int:
+    """How many stem tokens of a document equal `root` (what FTS5 counts for `bi : <mark>root`)."""
+    return sum(1 for token in sequence if token != root and stem(token) == root)
+
+
 def _pairs(found: list[str]) -> list[str]:
     """The `bi` tokens of a token sequence: every adjacent pair of two common words."""
     return [a + PAIR_JOIN + b for a, b in itertools.pairwise(found) if a in COMMON_WORDS and b in COMMON_WORDS]
 
 
+def _bi(found: list[str]) -> list[str]:
+    """The `bi` column's tokens: the common-word pairs, then the marked stems."""
+    return _pairs(found) + _stems(found)
+
+
 def bigrams(body: str) -> str:
     """The `bi` column of a normalised body (what make_doc indexed; needed to delete it again)."""
-    return " ".join(_pairs(tokens(body)))
+    return " ".join(_bi(tokens(body)))
 
 
 def index_tokens(sequence: list[str]) -> int:
     """Tokens FTS5 counts for a document (body plus bi): the `D` of its bm25."""
-    return len(sequence) + len(_pairs(sequence))
+    return len(sequence) + len(_bi(sequence))
 
 
 @dataclass(frozen=True)
@@ -184,7 +240,7 @@ class Doc:
     text: str  # the tier's display text
     body: str  # normalised text, what is indexed
     ntok: int
-    bi: str = ""  # the `bi` column (SQLite), derived from body
+    bi: str = ""  # the `bi` column (SQLite): common-word pairs and marked stems, derived from body
     nbi: int = 0  # tokens in bi
 
 
@@ -202,7 +258,7 @@ def make_doc(seg_index: int, start: float, end: float, language: str, speaker: s
     found = TOKEN.findall(body)
     if not body.isascii():
         found = [fold_token(t) for t in found]
-    pairs = _pairs(found)
+    pairs = _bi(found)
     return Doc(
         seg_index,
         float(start),
@@ -230,7 +286,33 @@ def _meta_from_rendering(metadata: dict[str, Any]) -> dict[str, Any]:
         "topics": list(metadata.get("topics") or []),
         "narrators": [n[1] for n in metadata.get("narrators") or []],
         "place": metadata.get("place", ""),
+        "summary": metadata.get("summary", ""),
     }
+
+
+# The document of an interview's metadata at a tier: its segment index is one no segment has (the
+# largest a document id can carry), its times are zero and never shown (a hit on it links to the
+# interview, not to a moment of it).
+META_SEGMENT = 2**24 - 1
+META_SEPARATOR = " · "
+
+
+def meta_text(meta: dict[str, Any]) -> str:
+    """The indexed text of an interview's metadata at a tier, from that tier's rendering only: title,
+    summary, place (as rendered at the tier: the general place below staff), topics and narrators'
+    display names. A custodian's stored rendering names a narrator whose name is hidden below it only
+    by reference (⟦narrator:…⟧): references are left out, a decrypted name is never indexed."""
+    names = [IDENTITY_REF.sub(" ", name).strip() for name in meta.get("narrators") or []]
+    parts = [meta.get("title", ""), meta.get("summary", ""), meta.get("place", "")]
+    parts += list(meta.get("topics") or []) + names
+    return META_SEPARATOR.join(" ".join(str(part).split()) for part in parts if str(part).strip())
+
+
+def meta_doc(meta: dict[str, Any]) -> Doc | None:
+    text = meta_text(meta)
+    if not text:
+        return None
+    return make_doc(META_SEGMENT, 0.0, 0.0, (meta.get("languages") or [""])[0], "", text)
 
 
 # SQLite document ids: interview (31 bits) | language code (8 bits) | segment index (24 bits). Counts per
@@ -324,8 +406,8 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
 
 def pg_pairs(d: Doc) -> str:
     """PostgreSQL's `pairs` column: the same pair tokens as SQLite's `bi`, joined with letters so that the
-    default parser keeps each pair one word (it splits on private-use characters)."""
-    return d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN)
+    default parser keeps each pair one word (it splits on private-use characters), and the marked stems."""
+    return d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN).replace(STEM_MARK, PG_STEM_MARK)
 
 
 def meta_row(
@@ -381,8 +463,13 @@ def index_interview(interview: Interview, tiers: Iterable[str], changes: dict[st
                     continue
                 meta = _meta_from_rendering(stored.metadata)
                 docs = _docs_of(stored, meta)
+                heading = meta_doc(meta)
+                if heading is not None:
+                    docs.append(heading)
                 insert_docs(cursor, vendor, tier, interview.pk, docs)
-                insert_meta(cursor, tier, interview.pk, stored.policy_version, str(interview.public_id), meta, docs)
+                insert_meta(
+                    cursor, tier, interview.pk, index_stamp(stored.policy_version), str(interview.public_id), meta, docs
+                )
 
 
 def _docs_of(stored: RenderedInterview, meta: dict, indexes: Iterable[int] | None = None) -> list[Doc]:
@@ -430,7 +517,7 @@ def _replace_changed_docs(
         toks += sum(d.ntok + d.nbi for d in fresh) - sum(ntok + len(bi.split()) for _r, _b, bi, ntok in old)
     cursor.execute(
         f"UPDATE {META_TABLE} SET policy = %s, docs = %s, toks = %s WHERE tier = %s AND interview_id = %s",
-        [stored.policy_version, count, toks, tier, interview.pk],
+        [index_stamp(stored.policy_version), count, toks, tier, interview.pk],
     )
     bump_version(cursor, tier)
     return True
@@ -445,7 +532,7 @@ def restamp(stamps: Iterable[tuple[int, str, str]]) -> None:
     with transaction.atomic(), default_connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {META_TABLE} SET policy = %s WHERE interview_id = %s AND policy = %s",
-            [(new, interview_id, old) for interview_id, old, new in rows],
+            [(index_stamp(new), interview_id, index_stamp(old)) for interview_id, old, new in rows],
         )
         for tier in TIERS:
             bump_version(cursor, tier)

@@ -126,15 +126,17 @@ class Backend:
         sql, params = to_tsquery_sql(tree)
         return f"{doc} d", f"d.vec @@ {sql}", params
 
-    def candidates(self, tier: str, tree: Any, ids: list[int] | None, language: str) -> tuple[str, str, list[Any]]:
+    def candidates(
+        self, tier: str, tree: Any, ids: list[int] | None, languages: list[str] | None
+    ) -> tuple[str, str, list[Any]]:
         source, where, params = self.match(tier, tree)
         if ids is not None:
             clause, extra = self.ids_clause("d.interview_id", ids)
             where += " AND " + clause
             params += extra
-        if language:
-            where += " AND d.language = %s"
-            params.append(language)
+        if languages:
+            where += " AND d.language IN (" + ", ".join(["%s"] * len(languages)) + ")"
+            params += languages
         return source, where, params
 
 
@@ -150,6 +152,7 @@ class TierQuery:
         self.filtered = bool(filters) and any(
             getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator")
         )
+        self.languages = filters.language_codes()  # the language filter: codes, whether named by code or label
 
     def _ids(self) -> list[int] | None:
         if self.scope.whole_table and not self.filtered:
@@ -164,12 +167,12 @@ class TierQuery:
         if ids is not None:
             where += f" AND ({fts}.rowid >> {ID_INTERVIEW_SHIFT}) IN (SELECT value FROM json_each(%s))"
             params.append(json.dumps(ids))
-        if self.filters.language:
+        if self.languages:
             where += (
-                f" AND (({fts}.rowid >> {ID_KEY_SHIFT}) & {ID_LANG_MASK}) = "
-                f"(SELECT code FROM {LANG_TABLE} WHERE language = %s)"
+                f" AND (({fts}.rowid >> {ID_KEY_SHIFT}) & {ID_LANG_MASK}) IN "
+                f"(SELECT code FROM {LANG_TABLE} WHERE language IN ({', '.join(['%s'] * len(self.languages))}))"
             )
-            params.append(self.filters.language)
+            params += self.languages
         return where, params
 
     def facet_counts(self) -> list[tuple[str, str, str, int]]:
@@ -187,7 +190,7 @@ class TierQuery:
             interview = f"(c.key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT})"
             language = f"(c.key & {ID_LANG_MASK})"
         else:
-            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
             counted = (
                 "SELECT d.interview_id AS iid, d.language AS lang, count(*) AS n "
                 f"FROM {source} WHERE {where} GROUP BY 1, 2"
@@ -228,7 +231,7 @@ class TierQuery:
             return []
         tier = self.scope.tier
         if self.backend.vendor == "postgresql":
-            source, where, params = self.backend.candidates(tier, self.tree, ids, self.filters.language)
+            source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
             rank_sql, rank_params = to_tsquery_sql(self.tree)
             self.cursor.execute(
                 f"SELECT -ts_rank(d.vec, {rank_sql}) AS score, d.id FROM {source} WHERE {where} "
@@ -260,10 +263,10 @@ class TierQuery:
         phrases = phrases_of(self.tree)
         idf = []
         for phrase in phrases:
-            source, where, params = self.backend.candidates(tier, phrase, visible, "")
+            source, where, params = self.backend.candidates(tier, phrase, visible, None)
             self.cursor.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
             idf.append(_idf(n_docs, self.cursor.fetchone()[0]))
-        source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.filters.language)
+        source, where, params = self.backend.candidates(tier, self.tree, self._ids(), self.languages)
         self.cursor.execute(f"SELECT d.id, d.body FROM {source} WHERE {where}", params)
         scored = []
         for doc_id, body in self.cursor.fetchall():

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from .labels import language_label, mode_label
 from .schema import PROFILE_TABLE
 
 FACETS = ("collection", "language", "year", "mode", "topic")
@@ -51,7 +52,18 @@ def _facets(rows: list[tuple[str, str, str, int]]) -> dict[str, list[dict[str, A
     for name, tally in tallies.items():
         ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
         facets[name] = [
-            {"value": value, "label": labels.get(value, value) if name == "collection" else value, "count": count}
-            for value, count in ordered
+            {"value": value, "label": _label(name, value, labels), "count": count} for value, count in ordered
         ]
     return facets
+
+
+def _label(name: str, value: str, collection_titles: dict[str, str]) -> str:
+    """What users see for a facet value (in the active interface language): a collection's title, a
+    mode's or a language's name; years and topics as they are."""
+    if name == "collection":
+        return collection_titles.get(value, value)
+    if name == "mode":
+        return mode_label(value)
+    if name == "language":
+        return language_label(value)
+    return value

@@ -9,8 +9,8 @@ from typing import Any
 
 from ..models import TIER_ORDER, EntityAlias, Redaction
 from ..textnorm import is_arabic, normalise
-from .documents import COMMON_WORDS, PAIR_JOIN, PG_PAIR_JOIN, tokens
-from .schema import PG_CONFIGS
+from .documents import COMMON_WORDS, PAIR_JOIN, PG_PAIR_JOIN, PG_STEM_MARK, STEM_MARK, stem, tokens
+from .labels import language_codes, matches_label, mode_codes
 
 # Query limits: parsing recurses once per parenthesis and FTS5 refuses expressions deeper than 256,
 # so a hostile query is refused with a clear message before either limit is reached.
@@ -27,6 +27,14 @@ class QueryError(ValueError):
 class Phrase:
     tokens: tuple[str, ...]
     prefix: bool = False
+    exact: bool = False  # typed in "quotes": never matched through stems
+
+
+@dataclass(frozen=True)
+class Stem:
+    """A word's light stem, matched among the marked stems of the indexed words (see documents.stem)."""
+
+    root: str
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,11 @@ class Node:
 LEX = re.compile(r'"(?P<phrase>[^"]*)"(?P<pstar>\*)?|(?P<lp>\()|(?P<rp>\))|(?P<word>[^\s()"]+)')
 
 
-def _phrase(text: str, prefix: bool) -> Phrase | None:
+def _phrase(text: str, prefix: bool, exact: bool = False) -> Phrase | None:
     found = tokens(normalise(text))
     if not found:
         return None
-    return Phrase(tuple(found), prefix)
+    return Phrase(tuple(found), prefix, exact)
 
 
 def parse(query: str) -> Any:  # noqa: C901 (the query grammar's hand-written parser)
@@ -55,7 +63,7 @@ def parse(query: str) -> Any:  # noqa: C901 (the query grammar's hand-written pa
     depth = terms = 0
     for m in LEX.finditer(query):
         if m.group("phrase") is not None:
-            items.append(("term", _phrase(m.group("phrase"), bool(m.group("pstar")))))
+            items.append(("term", _phrase(m.group("phrase"), bool(m.group("pstar")), exact=True)))
             terms += 1
         elif m.group("lp"):
             depth += 1
@@ -145,8 +153,9 @@ def parse(query: str) -> Any:  # noqa: C901 (the query grammar's hand-written pa
     return parts[0] if len(parts) == 1 else Node("and", tuple(parts))
 
 
-def phrases_of(tree: Any, *, positive_only: bool = False) -> list[Phrase]:
-    if isinstance(tree, Phrase):
+def phrases_of(tree: Any, *, positive_only: bool = False) -> list[Phrase | Stem]:
+    """The leaves of a query (phrases and stems): the phrases of bm25."""
+    if isinstance(tree, Phrase | Stem):
         return [tree]
     found: list[Phrase] = []
     for child in tree.children:
@@ -213,6 +222,35 @@ def expand(tree: Any, groups: dict[str, set[str]]) -> Any:
     )
 
 
+def _stemmed_word(phrase: Phrase) -> Any:
+    """An unquoted word: the word itself or any word of the same stem, as (body word OR marked stem).
+    A word that is its own stem still matches the words that stem to it."""
+    root = stem(phrase.tokens[0])
+    return Node("or", (Phrase((root,), exact=True), Stem(root)))
+
+
+def stemmed(tree: Any, groups: dict[str, set[str]] | None = None) -> Any:
+    """The query as matched: every unquoted single word (not a prefix) also finds the words of its stem;
+    phrases, quoted words and prefixes stay exact. Applied after alias expansion: the aliases of a
+    quoted word (`groups`, the expansion's) stay exact too."""
+    groups = groups or {}
+    if isinstance(tree, Phrase):
+        if tree.exact or tree.prefix or len(tree.tokens) != 1 or not tree.tokens[0].isalpha():
+            return tree
+        return _stemmed_word(tree)
+    children = tree.children
+    first = children[0] if children else None
+    if (
+        tree.op == "or"
+        and isinstance(first, Phrase)
+        and first.exact
+        and all(isinstance(c, Phrase) for c in children)
+        and {" ".join(c.tokens) for c in children[1:]} <= groups.get(" ".join(first.tokens), set())
+    ):
+        return tree  # a quoted word with its aliases (expand): all of them exact
+    return Node(tree.op, tuple(stemmed(c, groups) for c in children), tuple(stemmed(c, groups) for c in tree.negated))
+
+
 def _pair_route(phrase: Phrase) -> bool:
     """Whether a phrase is read from the `bi` column: exactly two common words, no prefix."""
     return len(phrase.tokens) == 2 and not phrase.prefix and all(t in COMMON_WORDS for t in phrase.tokens)
@@ -222,6 +260,8 @@ def to_fts5(tree: Any) -> str:
     """FTS5 query text, every phrase limited to one column. A two-common-word phrase matches its single
     `bi` token (same documents, same count per document: one phrase for bm25 either way); everything
     else matches in `body`."""
+    if isinstance(tree, Stem):
+        return 'bi : "' + (STEM_MARK + tree.root).replace('"', '""') + '"'
     if isinstance(tree, Phrase):
         if _pair_route(tree):
             words = [PAIR_JOIN.join(tree.tokens)]
@@ -239,7 +279,10 @@ def to_fts5(tree: Any) -> str:
 
 
 def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
-    """A tsquery SQL expression over the three configurations, with parameters (no user syntax)."""
+    """A tsquery SQL expression with parameters (no user syntax). Words and phrases are matched exactly in
+    the `simple` configuration (the words as indexed); stems and pairs are single marked lexemes."""
+    if isinstance(tree, Stem):
+        return "plainto_tsquery('simple'::regconfig, %s)", [PG_STEM_MARK + tree.root]
     if isinstance(tree, Phrase):
         if _pair_route(tree):
             # Two common words: their pair lexeme (letters and digits only, no tsquery syntax).
@@ -249,9 +292,7 @@ def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
             text = " <-> ".join(tree.tokens) + ":*"
             return "to_tsquery('simple'::regconfig, %s)", [text]
         function = "phraseto_tsquery" if len(tree.tokens) > 1 else "plainto_tsquery"
-        text = " ".join(tree.tokens)
-        parts = [f"{function}('{config}'::regconfig, %s)" for config in PG_CONFIGS]
-        return "(" + " || ".join(parts) + ")", [text] * len(PG_CONFIGS)
+        return f"{function}('simple'::regconfig, %s)", [" ".join(tree.tokens)]
     params: list[Any] = []
     pieces = []
     for child in tree.children:
@@ -293,10 +334,19 @@ class Filters:
     def __bool__(self) -> bool:
         return any(getattr(self, name) for name in self.__dataclass_fields__)
 
+    def language_codes(self) -> list[str]:
+        """The language codes the language filter names: a code ("en") or a label users see ("English",
+        "الإنجليزية"); nothing matches an unknown one."""
+        return language_codes(self.language) if self.language else []
+
     def interview_ok(self, meta: dict[str, Any]) -> bool:
-        if self.collection and meta["collection"] != self.collection:
+        """Whether an interview's metadata at the tier passes the filters. Collections, modes and topics
+        are named by code or by the label users see (the collection's title, "Video call")."""
+        if self.collection and not (
+            meta["collection"] == self.collection or matches_label(self.collection, meta.get("collection_title", ""))
+        ):
             return False
-        if self.mode and meta["mode"] != self.mode:
+        if self.mode and meta["mode"] not in mode_codes(self.mode):
             return False
         if self.topic and normalise(self.topic) not in {normalise(t) for t in meta["topics"]}:
             return False

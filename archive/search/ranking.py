@@ -9,15 +9,17 @@ from typing import Any
 from django.utils.html import escape
 
 from ..textnorm import normalise_with_map
-from .documents import TOKEN, fold_token
-from .query import Phrase, phrases_of
+from .documents import TOKEN, fold_token, stem, stem_count
+from .query import Phrase, Stem, phrases_of
 
 BM25_K1 = 1.2
 BM25_B = 0.75
 SNIPPET_CHARS = 220
 
 
-def _phrase_count(sequence: list[str], phrase: Phrase) -> int:
+def _phrase_count(sequence: list[str], phrase: Phrase | Stem) -> int:
+    if isinstance(phrase, Stem):
+        return stem_count(sequence, phrase.root)
     size = len(phrase.tokens)
     count = 0
     for i in range(len(sequence) - size + 1):
@@ -45,13 +47,15 @@ def _idf(n_docs: int, n_hits: int) -> float:
 def snippet(text: str, tree: Any, width: int = SNIPPET_CHARS) -> str:
     """Escaped display text around the first match, matched words wrapped in <mark>."""
     wanted = phrases_of(tree, positive_only=True)
+    roots = {p.root for p in wanted if isinstance(p, Stem)}
+    wanted = [p for p in wanted if isinstance(p, Phrase)]
     exact = {t for p in wanted for t in (p.tokens if not p.prefix else p.tokens[:-1])}
     prefixes = [p.tokens[-1] for p in wanted if p.prefix]
     norm, offsets = normalise_with_map(text)
     marks: list[tuple[int, int]] = []
     for m in TOKEN.finditer(norm):
         token = fold_token(m.group())
-        if token in exact or any(token.startswith(p) for p in prefixes):
+        if token in exact or any(token.startswith(p) for p in prefixes) or (roots and stem(token) in roots):
             start = offsets[m.start()]
             end = offsets[m.end() - 1] + 1
             marks.append((start, end))

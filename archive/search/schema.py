@@ -11,6 +11,17 @@ META_TABLE = "search_meta"
 LANG_TABLE = "search_lang"
 VERSION_TABLE = "search_version"  # tier -> a fresh random number at every change of its metadata rows
 
+# The version of what a search document holds (the metadata document, the stems beside the pairs). It is
+# part of the stamp each interview's search rows carry (`index_stamp`), so rows written by an earlier
+# version are never matched against a current visibility stamp: they are not served (search fails
+# closed) until `manage.py reindex` rebuilds them. Bump it whenever what is indexed changes.
+INDEX_VERSION = 2
+
+
+def index_stamp(policy_stamp: str) -> str:
+    """The stamp a search row carries for a rendering stamped `policy_stamp`."""
+    return f"{policy_stamp}/s{INDEX_VERSION}"
+
 
 def doc_table(tier: str) -> str:
     if tier not in TIERS:

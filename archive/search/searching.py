@@ -15,11 +15,11 @@ from django.conf import settings
 
 from ..audit import audit_log
 from ..models import TIER_ORDER, TIERS, Tier
-from ..textnorm import normalise
-from .documents import tokens
+from ..textnorm import normalise, normalise_with_map
+from .documents import META_SEGMENT, TOKEN, fold_token, tokens
 from .engines import Backend, TierQuery, _load_hit_meta, _load_scope, _sqlite_pragmas, _TierScope
 from .facets import FACETS, _facets
-from .query import Filters, Phrase, QueryError, alias_groups, expand, parse
+from .query import Filters, Phrase, QueryError, alias_groups, expand, parse, stemmed
 from .ranking import snippet
 from .visibility import visible_by_tier_for_tier, visible_by_tier_for_user
 
@@ -32,9 +32,9 @@ class Hit:
     interview_id: str
     title: str
     collection: str
-    segment_index: int
-    start: float
-    end: float
+    segment_index: int | None  # None: a hit on the interview's metadata (title, summary, place, …)
+    start: float | None
+    end: float | None
     speaker: str
     language: str
     snippet: str  # HTML: escaped text with <mark> around matches
@@ -113,7 +113,8 @@ def run_search(
             if not scope.visible:
                 continue
             scopes[tier] = scope
-            tree = expand(base_tree, alias_groups(tier))
+            groups = alias_groups(tier)
+            tree = stemmed(expand(base_tree, groups), groups)
             tier_query = TierQuery(backend, cursor, scope, tree, filters)
             tier_queries[tier] = tier_query
             facet_rows += tier_query.facet_counts()
@@ -143,19 +144,20 @@ def run_search(
             continue
         meta = scope.meta[interview_id]
         public_id = scope.public_ids[interview_id]
+        on_meta = seg_index == META_SEGMENT
         results.hits.append(
             Hit(
                 interview_id=public_id,
                 title=meta["title"],
                 collection=meta["collection"],
-                segment_index=seg_index,
-                start=start,
-                end=end,
+                segment_index=None if on_meta else seg_index,
+                start=None if on_meta else start,
+                end=None if on_meta else end,
                 speaker=speaker,
                 language=language,
                 snippet=snippet(text, tier_queries[tier].tree),
                 score=round(-score, 6),
-                url=f"/interviews/{public_id}/#seg-{seg_index}",
+                url=f"/interviews/{public_id}/" if on_meta else f"/interviews/{public_id}/#seg-{seg_index}",
             )
         )
     return results
@@ -194,12 +196,14 @@ def search_as_tier(
 
 
 def suggest_for(seen_by_tier: dict[str, dict[int, str]], prefix: str, limit: int = 8, connection=None) -> list[str]:
-    """Completions of the last word typed, taken only from documents the caller may see."""
+    """Completions of the last word typed, taken only from documents the caller may see, as the words
+    are written there (not their normalised or stemmed forms; Arabic without its short vowels)."""
     words = tokens(normalise(prefix))
     if not words or len(words[-1]) < 2:
         return []
-    stem = words[-1]
-    tally: Counter = Counter()
+    start = words[-1]
+    tally: Counter = Counter()  # normalised word -> documents
+    spellings: dict[str, Counter] = {}  # normalised word -> its written forms
     backend = Backend(connection)
     with backend.connection.cursor() as cursor:
         for tier in TIERS:
@@ -210,11 +214,36 @@ def suggest_for(seen_by_tier: dict[str, dict[int, str]], prefix: str, limit: int
             if not scope.visible:
                 continue
             ids = None if scope.whole_table else scope.visible
-            source, where, params = backend.candidates(tier, Phrase((stem,), prefix=True), ids, "")
-            cursor.execute(f"SELECT d.body FROM {source} WHERE {where} LIMIT %s", [*params, SUGGEST_SAMPLE_DOCS])
-            for (body,) in cursor.fetchall():
-                tally.update(t for t in tokens(body) if t.startswith(stem) and t != stem)
-    return [word for word, _n in sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+            source, where, params = backend.candidates(tier, Phrase((start,), prefix=True), ids, None)
+            cursor.execute(f"SELECT d.text FROM {source} WHERE {where} LIMIT %s", [*params, SUGGEST_SAMPLE_DOCS])
+            for (text,) in cursor.fetchall():
+                for word, written in _written_words(text):
+                    if word.startswith(start) and word != start:
+                        tally[word] += 1
+                        spellings.setdefault(word, Counter())[written] += 1
+    ranked = sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [_spelling(spellings[word]) for word, _n in ranked]
+
+
+def _written_words(text: str) -> list[tuple[str, str]]:
+    """(indexed form, written form) of every word of a display text."""
+    norm, offsets = normalise_with_map(text)
+    out = []
+    for m in TOKEN.finditer(norm):
+        written = text[offsets[m.start()] : offsets[m.end() - 1] + 1]
+        out.append((fold_token(m.group()), _without_marks(written)))
+    return out
+
+
+def _without_marks(word: str) -> str:
+    """A written word as one types it: Arabic short vowels, shadda and tatweel left out."""
+    return "".join(c for c in word if not ("\u064b" <= c <= "\u065f" or c in "\u0670\u0640"))
+
+
+def _spelling(forms: Counter) -> str:
+    """The most frequent written form; among equals the lower-case one (a capital often only starts a
+    sentence), then the first in order."""
+    return sorted(forms.items(), key=lambda item: (-item[1], item[0] != item[0].lower(), item[0]))[0][0]
 
 
 def suggest(user, prefix: str, limit: int = 8) -> list[str]:

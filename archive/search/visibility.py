@@ -8,12 +8,14 @@ from django.utils import timezone
 from ..gate import policy as access
 from ..gate.stamps import rules_clock, stamp_of
 from ..models import Interview, Tier
+from .schema import index_stamp
 
 
 def _stamper():
-    """policy version → the current stamp of a rendering built at it (see rendering.stamp_of)."""
+    """policy version → the stamp the search rows of a rendering built at it carry now (stamp_of, with the
+    index version: rows of an earlier index version are not served)."""
     clock = rules_clock()
-    return lambda policy_version: stamp_of(policy_version, clock)
+    return lambda policy_version: index_stamp(stamp_of(policy_version, clock))
 
 
 def visible_by_tier_for_user(user) -> dict[str, dict[int, str]]:
