@@ -10,6 +10,7 @@ import wave
 from datetime import date, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -272,7 +273,15 @@ def test_it_rerenders_on_restored_consent_while_purged_exports_stay_purged(journ
     )
     assert restored.status_code == 302
     interview.refresh_from_db()
-    assert interview.withdrawn_at is None and interview.status == "review" and interview.floor_tier == "public"
+    # Restored consent sends it back to review: it is not public again until an editor publishes it.
+    assert interview.withdrawn_at is None and interview.status == "review" and interview.floor_tier == "staff"
+    assert client_as(None).get(f"/interviews/{interview.public_id}/").status_code == 404
+    published = client_as("editor").post(
+        f"/api/v1/interviews/{interview.public_id}/status", {"status": "published"}, content_type="application/json"
+    )
+    assert published.status_code == 200, published.content
+    interview.refresh_from_db()
+    assert interview.floor_tier == "public"
     assert client_as(None).get(f"/interviews/{interview.public_id}/").status_code == 200
     assert str(interview.public_id) in _search_ids("public")
     assert ConsentRecord.objects.filter(interview=interview).order_by("-version").first().version == 3
@@ -301,3 +310,44 @@ def test_it_needs_confirmation_to_withdraw(demo, client_as):
         .status_code
         == 404
     )
+
+
+def test_it_hides_names_in_consent_free_text_below_their_tier_and_keeps_them_on_amend(demo, client_as):
+    """Conditions and embargo events are free text about the narrator: the ledger, the reviews list and
+    the amend form show them through the gate's redactor at the editor's tier; an amendment that leaves
+    them as shown keeps the original text."""
+    interview = demo.interview("whatsapp-teacher")  # narrator pseudonymous: legal name custodian-only
+    narrator = interview.narrators.get()
+    services.consent_record(
+        narrator=narrator,
+        interview=interview,
+        actor=demo_user("custodian"),
+        conditions="Quote nothing until Rima Saleh Hamdan has left the city.",
+        embargo_event="Rima Saleh Hamdan is safe abroad",
+        review_on=timezone.localdate() + timedelta(days=3),
+        **dict.fromkeys(("archive", "research_access", "publication", "public_web", "voice_release"), True),
+        processing=True,
+    )
+    for url in (_url(interview), _url(interview, f"{_narrator_id(interview)}/"), "/consent/reviews/"):
+        page = client_as("editor").get(url)
+        assert page.status_code == 200, url
+        assert "Rima" not in page.content.decode(), url
+        assert "Hamdan" not in page.content.decode(), url
+    ledger = client_as("editor").get(_url(interview)).content.decode()
+    assert "Quote nothing until Resident B has left the city." in ledger
+    assert "Rima Saleh Hamdan" in client_as("custodian").get(_url(interview)).content.decode()
+    # Amend one scope, leaving the free text as shown: the stored text keeps the name.
+    form = client_as("editor").get(_url(interview, f"{_narrator_id(interview)}/")).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, False)}
+    data = {k: ("on" if v is True else v) for k, v in data.items()}
+    data["review_on"] = data["review_on"].isoformat()
+    del data["voice_release"]
+    assert client_as("editor").post(_url(interview, f"{_narrator_id(interview)}/"), data).status_code == 302
+    current = ConsentRecord.objects.filter(interview=interview).order_by("-version").first()
+    assert current.voice_release is False
+    assert current.conditions == "Quote nothing until Rima Saleh Hamdan has left the city."
+    assert current.embargo_event == "Rima Saleh Hamdan is safe abroad"
+
+
+def demo_user(username: str):
+    return get_user_model().objects.get(username=username)

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from ..gate import NotVisible, rendering_for
 from ..gate import policy as access
+from ..gate.editors import free_text
 from ..models import ConsentRecord, Interview, Narrator, Recording, Tier
 from ..services import audit_log, consent_record
 from ..services.people import SCOPES
@@ -143,18 +144,30 @@ def _current(interview: Interview, narrator: Narrator) -> ConsentRecord | None:
     return ConsentRecord.objects.filter(interview=interview, narrator=narrator).order_by("-version").first()
 
 
+FREE_TEXT = ("conditions", "embargo_event")
+
+
+def _free_text(interview: Interview, tier: str, record: ConsentRecord | None) -> dict[str, str]:
+    """The record's free text as the editor's tier may read it (names hidden there are replaced)."""
+    if record is None:
+        return dict.fromkeys(FREE_TEXT, "")
+    return dict(zip(FREE_TEXT, free_text(interview, tier, [getattr(record, f) for f in FREE_TEXT]), strict=True))
+
+
 def consent_ledger(request: HttpRequest, public_id) -> HttpResponse:
     interview, tier = _editable(request, public_id)
     labels = _labels(interview, tier)
     rows = []
     for narrator in interview.narrators.order_by("pk"):
         history = list(ConsentRecord.objects.filter(interview=interview, narrator=narrator).order_by("-version"))
+        current = history[0] if history else None
         rows.append(
             {
                 "narrator_id": str(narrator.public_id),
                 "label": labels.get(str(narrator.public_id), narrator.pseudonym or "Narrator"),
-                "current": history[0] if history else None,
+                "current": current,
                 "history": history,
+                **_free_text(interview, tier, current),
             }
         )
     audit_log(
@@ -186,10 +199,15 @@ def consent_edit(request: HttpRequest, public_id, narrator_id) -> HttpResponse:
     narrator = _narrator(interview, narrator_id)
     previous = _current(interview, narrator)
     recordings = list(interview.recordings.order_by("created_at"))
+    shown = _free_text(interview, tier, previous)
     if request.method == "POST":
         form = ConsentForm(request.POST, request.FILES, recordings=recordings, previous=previous)
         if form.is_valid():
             data = form.cleaned_data
+            for name in FREE_TEXT:
+                # Left as shown (with what the editor's tier may not read replaced): the text is kept.
+                if previous is not None and data[name] == shown[name]:
+                    data[name] = getattr(previous, name)
             recording = form.recordings.get(data.get("recording") or "")
             verbal = data["method"] == ConsentRecord.Method.VERBAL_RECORDED
             if verbal and recording is not None:
@@ -229,9 +247,9 @@ def consent_edit(request: HttpRequest, public_id, narrator_id) -> HttpResponse:
         if previous is not None:
             initial.update(
                 method=previous.method,
-                conditions=previous.conditions,
+                conditions=shown["conditions"],
                 embargo_until=previous.embargo_until,
-                embargo_event=previous.embargo_event,
+                embargo_event=shown["embargo_event"],
                 review_on=previous.review_on,
                 verbal_start=previous.verbal_segment_start,
                 verbal_end=previous.verbal_segment_end,
@@ -322,6 +340,7 @@ def consent_reviews(request: HttpRequest) -> HttpResponse:
                         "title": rendering_for(interview, tier, with_segments=False).title,
                         "record": record,
                         "due": record.review_on <= horizon,
+                        **_free_text(interview, tier, record),
                     }
                 )
     rows.sort(key=lambda row: row["record"].review_on)
