@@ -46,8 +46,33 @@ from typing import Any
 
 import av
 import numpy as np
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
+from django.test import Client, TestCase
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from archive import search, services, transcription
+from archive.gate import NotVisible, policy, policy_stamp, render, rendering_for
+from archive.importers import parse_file
+from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
+from archive.models import (
+    Entity,
+    Interview,
+    Membership,
+    Narrator,
+    Recording,
+    Redaction,
+    RenderedInterview,
+    Segment,
+    TranscriptionJob,
+)
+from archive.services import recordings, transcripts_ingest
+from archive.services.editorial import InvalidChange, PublicationBlocked, interview_set_status
+from archive.services.exports import ExportError, export_interview
+from archive.services.imports import import_parsed
+from archive.services.recordings import recording_store, transcription_job_create
+from archive.services.transcripts_ingest import transcription_job_run
 
 TIERS = ("public", "researcher", "staff", "custodian")
 ORDER = {tier: index for index, tier in enumerate(TIERS)}
@@ -200,8 +225,6 @@ class StandInWhisper:
         self.scripts[hashlib.sha256(data).hexdigest()] = script
 
     def transcribe(self, source: Any, *, options: Any = None, **_ignored: Any) -> Any:
-        from archive import transcription
-
         data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         script = self.scripts.get(digest)
@@ -236,8 +259,6 @@ class StandInWhisper:
         )
 
     def resolve_model(self, *_args: Any, **_kwargs: Any) -> Any:
-        from archive import transcription
-
         return transcription.ModelSpec("stand-in", Path("."), "0" * 64, True)
 
 
@@ -246,8 +267,6 @@ def stand_ins(whisper: StandInWhisper) -> Iterator[None]:
     """Whisper replaced by the stand-in; the broker replaced by a list of job ids that the machine runs
     in this process; the worker's connection recycling switched off (the example's transaction must
     survive a job run in its middle)."""
-    from archive import transcription
-    from archive.services import recordings, transcripts_ingest
 
     patches = [
         (transcription, "transcribe", whisper.transcribe),
@@ -353,11 +372,6 @@ class Context:
 def make_context(whisper: StandInWhisper) -> Context:
     """Users with each tier in a collection of their own (public: signed out). Call inside a database
     transaction that outlives the examples (each example rolls back to it)."""
-    from django.contrib.auth.models import AnonymousUser, User
-    from django.test import Client
-
-    from archive import services
-    from archive.models import Membership
 
     collection = services.collection_get_or_create(slug="lifecycle", title="Lifecycle")
     roles = {"researcher": Membership.Role.RESEARCHER, "staff": Membership.Role.EDITOR, "custodian": "custodian"}
@@ -375,8 +389,6 @@ def make_context(whisper: StandInWhisper) -> Context:
 
 def recording_service(name: str) -> Any:
     """A service the lifecycle work adds (recording_add, interview_retranscribe), or None until then."""
-    from archive import services
-    from archive.services import recordings
 
     return getattr(recordings, name, None) or getattr(services, name, None)
 
@@ -390,7 +402,6 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from django.db import transaction
 
         self.context.counters["examples"] += 1
         self.context.whisper.reset()
@@ -447,7 +458,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         """One user action: its transaction commits (on-commit hooks run), then the jobs it queued run.
         `touched`: the interviews it may change (none named: any interview, e.g. an entity rule);
         `creates`: it only makes a new interview (which is checked as new)."""
-        from django.test import TestCase
 
         self.context.counters["steps"] += 1
         self._held.clear()
@@ -460,11 +470,6 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self._dirty.update(m.pk for m in (touched or self.interviews))
 
     def run_jobs(self) -> None:
-        from django.test import TestCase
-
-        from archive.models import TranscriptionJob
-        from archive.services.transcripts_ingest import transcription_job_run
-
         queue = self.context.whisper.queued
         while queue:
             job_id = queue.pop(0)
@@ -484,8 +489,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         raise Violation("\n".join(problems[:40]))
 
     def _interview(self, model: ModelInterview) -> Any:
-        from archive.models import Interview
-
         return Interview.objects.get(pk=model.pk)
 
     def pick(self, index: int) -> ModelInterview:
@@ -494,8 +497,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _new_interview(
         self, kind: str, access: str, anonymity: str, consent: dict[str, bool], status: str
     ) -> ModelInterview:
-        from archive import services
-
         marker, name = self.token(), (self.token(), self.token())
         narrator = services.narrator_create(
             collection=self.context.collection, legal_name=" ".join(name), anonymity=anonymity, descriptor="a resident"
@@ -538,8 +539,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _add_recording(self, model: ModelInterview, data: bytes, *, replaces: int | None = None) -> Any:
         """A recording through recording_add where it exists; before it, the first recording of an
         interview the way `ingest` stores it (later parts need recording_add)."""
-        from archive.models import Recording
-        from archive.services.recordings import recording_store, transcription_job_create
 
         interview = self._interview(model)
         add = recording_service("recording_add")
@@ -597,8 +596,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     )
     def ingest_chat(self, access, status, anonymity, consent, notes, writes_phone, note_says_name):
         """A WhatsApp export parsed into messages, with voice notes transcribed in place."""
-        from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
-        from archive.services.imports import import_parsed
 
         with self.step(creates=True):
             model = self._new_interview("chat", access, anonymity, consent, status)
@@ -646,9 +643,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         writes_phone=st.booleans(),
     )
     def ingest_vtt(self, access, status, anonymity, consent, writes_phone):
-        from archive.importers import parse_file
-        from archive.services.imports import import_parsed
-
         with self.step(creates=True):
             model = self._new_interview("vtt", access, anonymity, consent, status)
             written = self.token()
@@ -708,15 +702,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Rules: editing ----------------------------------------------------------------------------
 
     def _segments(self, model: ModelInterview) -> list[Any]:
-        from archive.models import Segment
-
         return list(Segment.objects.filter(transcript__interview_id=model.pk, transcript__is_current=True))
 
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), segment=st.integers(0, 99), how=st.sampled_from(["prefix", "filler"]))
     def correct_segment(self, pick, segment, how):
         """An editor's correction that keeps every token but moves the characters around them."""
-        from archive import services
 
         model = self.pick(pick)
         rows = sorted(self._segments(model), key=lambda s: s.index)
@@ -744,9 +735,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         all_same=st.booleans(),
     )
     def change_speaker(self, pick, segment, role, all_same):
-        from archive import services
-        from archive.models import Narrator
-
         model = self.pick(pick)
         rows = sorted(self._segments(model), key=lambda s: s.index)
         if not rows:
@@ -766,8 +754,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(m.transcript_tokens for m in self.interviews))
     @rule(pick=st.integers(0, 99), token=st.integers(0, 99), visible_from=st.sampled_from(REDACTION_TIERS))
     def redact_span(self, pick, token, visible_from):
-        from archive import services
-
         candidates = [m for m in self.interviews if m.transcript_tokens]
         model = candidates[pick % len(candidates)]
         chosen = model.transcript_tokens[token % len(model.transcript_tokens)]
@@ -797,8 +783,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         generalise=st.booleans(),
     )
     def redact_entity(self, token, visible_from, category, generalise):
-        from archive import services
-
         secrets = self._secrets()
         chosen = secrets[token % len(secrets)]
         with self.step():
@@ -816,8 +800,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(entity=st.integers(0, 99), token=st.integers(0, 99))
     def redact_alias(self, entity, token):
         """Another spelling joins an entity: it is hidden wherever the entity is."""
-        from archive import services
-        from archive.models import Entity
 
         entity_pk = sorted(self.entities)[entity % len(self.entities)]
         secrets = self._secrets()
@@ -829,9 +811,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(r.approved for r in self.redactions))
     @rule(pick=st.integers(0, 99))
     def reject_redaction(self, pick):
-        from archive import services
-        from archive.models import Redaction
-
         approved = [r for r in self.redactions if r.approved]
         chosen = approved[pick % len(approved)]
         with self.step():
@@ -845,9 +824,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), consent=scopes_st)
     def change_consent(self, pick, consent):
-        from archive import services
-        from archive.models import Narrator
-
         model = self.pick(pick)
         with self.step(model):
             services.consent_record(
@@ -865,9 +841,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), anonymity=st.sampled_from(ANONYMITIES))
     def change_anonymity(self, pick, anonymity):
-        from archive import services
-        from archive.models import Narrator
-
         model = self.pick(pick)
         with self.step(model):
             services.narrator_set_anonymity(
@@ -878,8 +851,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), access=st.sampled_from(TIERS))
     def change_access(self, pick, access):
-        from archive import services
-
         model = self.pick(pick)
         with self.step(model):
             services.interview_update(interview=self._interview(model), access_level=access, actor=self.context.editor)
@@ -890,7 +861,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     def set_status(self, pick, status):
         """An editor moves the interview along its workflow; a refused move (a transition that does not
         exist, publishing with reasons against it) changes nothing."""
-        from archive.services.editorial import InvalidChange, PublicationBlocked, interview_set_status
 
         model = self.pick(pick)
         if model.withdrawn:
@@ -905,9 +875,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.interviews)
     @rule(pick=st.integers(0, 99), through_consent=st.booleans())
     def withdraw(self, pick, through_consent):
-        from archive import services
-        from archive.models import Narrator
-
         model = self.pick(pick)
         with self.step(model):
             if through_consent:
@@ -939,7 +906,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     def held_tiers(self, model: ModelInterview) -> list[str]:
         """Tiers of approved span redactions the gate could not carry into a new version or correction
         (an editor must decide): the interview is withheld below them."""
-        from archive.models import Redaction
 
         if not any(f.name == "held" for f in Redaction._meta.get_fields()):
             return []
@@ -1014,15 +980,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_stored_renderings(self) -> list[str]:
         """Reads never write: after each write the stored renderings are current for exactly the tiers
         that may see the interview."""
-        from archive.gate import policy as access
-        from archive.gate import policy_stamp
-        from archive.models import RenderedInterview
 
         problems = []
         for model in self.interviews:
             interview = self._interview(model)
             stored = dict(RenderedInterview.objects.filter(interview=interview).values_list("tier", "policy_version"))
-            tiers = access.visible_tiers(interview)
+            tiers = policy.visible_tiers(interview)
             if set(stored) != set(tiers):
                 problems.append(f"{model.marker}: stored renderings for {sorted(stored)}, visible at {tiers}")
             stamp = policy_stamp(interview)
@@ -1032,9 +995,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         return problems
 
     def check_interview_at(self, model: ModelInterview, tier: str, client: Any, scan: Scanner) -> list[str]:
-        from archive.gate import NotVisible, render, rendering_for
-        from archive.services.exports import export_interview
-
         problems: list[str] = []
         interview = self._interview(model)
         visible = not _below(tier, self.floor(model))
@@ -1071,8 +1031,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         return problems
 
     def check_search(self, tier: str, client: Any, hidden: dict[str, str], scan: Scanner) -> list[str]:
-        from archive import search
-
         problems: list[str] = []
         words = sorted(t for t in hidden if t.startswith("Zqx"))
         if words:
@@ -1111,7 +1069,6 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_custodian_search(self, client: Any) -> list[str]:
         """Positive control: the custodian finds every marker its renderings' text holds (else the
         search checks of the other tiers would be blind)."""
-        from archive.gate import rendering_for
 
         markers = [m for m in self.interviews if m.marker in rendering_for(self._interview(m), "custodian").text]
         if not markers:
@@ -1132,15 +1089,10 @@ class LifecycleMachine(RuleBasedStateMachine):
                     problems += self.check_audio(model)
                 self.violate(problems)
         finally:
-            from django.db import transaction
-
             transaction.set_rollback(True)
             self._atomic.__exit__(None, None, None)
 
     def check_binary_exports(self, model: ModelInterview) -> list[str]:
-        from archive.gate import NotVisible
-        from archive.services.exports import ExportError, export_interview
-
         problems: list[str] = []
         interview = self._interview(model)
         for tier in TIERS[:3]:  # the custodian has nothing hidden (its audio is checked in check_audio)
@@ -1175,8 +1127,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The tier's audio: served exactly where consent lets the voice be heard; the parts in order,
         duration preserved; every hidden word silent where it was spoken and without a trace anywhere;
         every other word heard (the custodian hears all)."""
-        from archive.gate import NotVisible
-        from archive.services.exports import ExportError, export_interview
 
         problems: list[str] = []
         interview = self._interview(model)
@@ -1207,8 +1157,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         (Rendering.audio_parts, where it exists): they must be exactly the current parts, and in the
         order they were recorded unless the interview is a chat (whose voice notes and added parts
         share the chat's own timeline)."""
-        from archive.gate import rendering_for
-        from archive.models import Recording
 
         served = getattr(rendering_for(self._interview(model), tier), "audio_parts", None)
         if served is None:
