@@ -39,8 +39,9 @@ WRITERS = {
     "archive/services/imports.py": "stores imported transcripts and their redactions",
     "archive/services/quarantine.py": "seals and unseals quarantined metadata for custodians",
     "archive/services/recordings.py": "stores recordings and their quarantined metadata",
-    "archive/services/transcript_edit.py": "applies corrections (forms are filled from renderings)",
-    "archive/services/workbench.py": "maps an editor's selection in rendered text back to raw offsets",
+    # The edit forms and the workbench are read models in the gate (gate.editors); these two keep the writes.
+    "archive/services/transcript_edit.py": "compares a correction with the stored text to re-anchor its spans",
+    "archive/services/workbench.py": "redacts a selection everywhere: the selected words are matched in every interview",
     "archive/services/purge.py": "destroys originals and keys of a purged item",
     "archive/services/editorial.py": "edits interview fields and narrator descriptors",
     "archive/services/planning.py": "stores planned interviews' sealed contact notes",

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from archive.gate import rendering_for
+from archive.gate.editors import workbench_view
 from archive.models import Redaction
 from archive.services.suggestions import suggestions_generate
-from archive.services.workbench import workbench_view
 from tests.conftest import sign_in
 
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from ..gate import policy as access
 from ..gate import rendering_for
+from ..gate.editors import editor_tier
 from ..models import TIER_ORDER, Interview, Narrator, Redaction, Tier
 from ..services.editorial import (
     SETTABLE_STATUSES,
@@ -30,7 +31,6 @@ from ..services.editorial import (
 )
 from ..services.interviews import PublicationBlocked
 from ..services.narrators import narrator_by_reference, narrator_update, narrator_view, narrators_for_editing
-from ..services.workbench import editor_tier
 from . import serializers as read_serializers
 from . import views
 

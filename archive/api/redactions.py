@@ -17,18 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..gate import policy as access
+from ..gate.editors import VISIBLE_FROM_CHOICES, SelectionError, editor_tier, redactions_for, workbench_view
 from ..models import Interview, Redaction
 from ..services.redactions import redact_phrase
 from ..services.suggestions import suggestions_generate
-from ..services.workbench import (
-    VISIBLE_FROM_CHOICES,
-    SelectionError,
-    editor_tier,
-    redaction_add_selection,
-    redactions_for,
-    suggestions_decide,
-    workbench_view,
-)
+from ..services.workbench import redaction_add_selection, suggestions_decide
 
 
 def editable(request: Request, public_id: object) -> tuple[Interview, str]:

@@ -1,31 +1,26 @@
-"""Editors' transcript corrections from the transcript page: what each segment's edit form may be
-pre-filled with, corrections that keep span redactions on the words they hide, and speaker assignment.
+"""Editors' transcript corrections from the transcript page: corrections that keep span redactions on the
+words they hide, and speaker assignment. What the edit forms are filled with is the gate's
+(gate.editors.transcript).
 
 Why a layer over `segment_edit`: a span redaction is a character range of one segment. An edit that
 inserts or removes text before it would move the range onto other words and uncover the redacted ones
 at lower tiers, so ranges are re-anchored on the text they covered, and an edit that changes redacted
-text itself is refused (fail closed). And the form must never carry text the editor's tier may not
-see: below custodian, a segment is offered for editing only when nothing in it is hidden at that tier.
+text itself is refused (fail closed). And below custodian a correction is refused when anything in the
+segment is hidden at the editor's tier (gate.editors.transcript.editable), as the form was never offered.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..gate import rendering_for
+from ..gate.editors.transcript import NOT_EDITABLE_REASON, editable
 from ..gate.identity import narrator_refs
 from ..models import Interview, Narrator, Redaction, Segment, Tier
 from .audit import audit_log
 from .base import write
 from .interviews import segment_assign_speaker, segment_edit
 from .redactions import occurrences
-
-NOT_EDITABLE_REASON = (
-    "Part of this segment is redacted at your tier. Only a custodian can correct it here, so that "
-    "the hidden words are never sent to your browser."
-)
-
 
 CHANGED_REASON = "The transcript changed since the page was loaded (a voice note or a new version); reload it."
 
@@ -42,60 +37,6 @@ class SegmentEditRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class EditableSegment:
-    index: int
-    start: float
-    end: float
-    speaker: str  # as the editor's tier renders it
-    role: str
-    narrator_id: str  # public id of the assigned narrator, or ""
-    text: str  # the editor's tier rendering; the form's initial value only when `editable`
-    language: str
-    editable: bool
-    reason: str = ""
-
-
-def _current_segments(interview: Interview) -> dict[int, Segment]:
-    segments = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True)
-    return {s.index: s for s in segments.select_related("speaker_narrator")}
-
-
-def _editable(segment: Segment, rendered_text: str, tier: str) -> bool:
-    # Custodians see everything; below, the tier's rendering must be the text itself (nothing hidden).
-    return tier == Tier.CUSTODIAN or rendered_text == segment.raw_text
-
-
-def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSegment]:
-    """Every segment of the current transcript as the edit forms may show it at `tier` (staff or above)."""
-    if tier not in (Tier.STAFF, Tier.CUSTODIAN):
-        raise ValueError("transcript editing is for staff and custodians")
-    rendering = rendering_for(interview, tier)
-    raw = _current_segments(interview)
-    refs = narrator_refs(list(interview.narrators.all()), tier)  # as the rendering names them
-    out: list[EditableSegment] = []
-    for rendered in rendering.segments:
-        segment = raw.get(rendered.index)
-        editable = segment is not None and _editable(segment, rendered.text, tier)
-        out.append(
-            EditableSegment(
-                index=rendered.index,
-                start=rendered.start,
-                end=rendered.end,
-                speaker=rendered.speaker,
-                role=segment.speaker_role if segment else Segment.SpeakerRole.OTHER,
-                narrator_id=refs.get(segment.speaker_narrator.public_id, "")
-                if segment and segment.speaker_narrator
-                else "",
-                text=rendered.text,
-                language=rendered.language,
-                editable=editable,
-                reason="" if editable else NOT_EDITABLE_REASON,
-            )
-        )
-    return out
 
 
 @write
@@ -120,7 +61,7 @@ def segment_correct(
     if segment is None or not _same_place(segment, expected_start):
         raise SegmentEditRefused(CHANGED_REASON)
     rendered = {s.index: s.text for s in rendering_for(interview, tier).segments}
-    if not _editable(segment, rendered.get(index, ""), tier):
+    if not editable(segment, rendered.get(index, ""), tier):
         raise SegmentEditRefused(NOT_EDITABLE_REASON)
     old = segment.raw_text
     if text == old:

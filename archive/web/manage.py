@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from ..accounts import can_manage_account
 from ..gate import NotVisible, policy, rendering_for
 from ..gate import render as render_for_tier
+from ..gate.editors import editor_tier, redactions_for
 from ..grants import REQUESTABLE_TIERS, can_decide
 from ..models import TIER_ORDER, AccessRequest, Collection, Interview, Membership, Narrator, Redaction, Tier
 from ..services.access_requests import (
@@ -56,7 +57,6 @@ from ..services.users import (
     user_invite,
     user_reactivate,
 )
-from ..services.workbench import editor_tier, redactions_for
 
 
 def editable_interview(request: HttpRequest, public_id: object, *, redact: bool = False) -> tuple[Interview, str]:

@@ -1,7 +1,7 @@
 """Transcript page for editors: the player, a correction form per segment and speaker assignment.
 
 Forms are pre-filled from the editor's tier rendering, never from raw text; below custodian a segment
-with anything hidden at that tier is shown as rendered, without a form (services.transcript_edit).
+with anything hidden at that tier is shown as rendered, without a form (gate.editors.transcript).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from django.views.decorators.http import require_POST
 
 from ..gate import policy as access
 from ..gate import rendering_for
+from ..gate.editors import segments_for_editing
 from ..models import Interview, Segment
 from ..services.recordings import RecordingRefused, interview_retranscribe
-from ..services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set, segments_for_editing
+from ..services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set
 
 
 def _editor_lookup(request: HttpRequest, public_id: str) -> tuple[Interview, str]:

@@ -18,20 +18,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ..gate import NotVisible, SegmentRendering, rendering_for
 from ..gate import policy as access
-from ..models import Interview, Redaction
-from ..services import audit_log
-from ..services.redactions import redaction_resolve_held
-from ..services.suggestions import suggestions_generate
-from ..services.workbench import (
+from ..gate.editors import (
     VISIBLE_FROM_CHOICES,
     SegmentView,
     SelectionError,
     category_choices,
     editor_tier,
-    redaction_add_selection,
-    suggestions_decide,
     workbench_view,
 )
+from ..models import Interview, Redaction
+from ..services import audit_log
+from ..services.redactions import redaction_resolve_held
+from ..services.suggestions import suggestions_generate
+from ..services.workbench import redaction_add_selection, suggestions_decide
 
 
 def editable_interview(request: HttpRequest, public_id: object) -> tuple[Interview, str]:

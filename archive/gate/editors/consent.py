@@ -1,14 +1,14 @@
-"""What editors are shown while they work, beyond the rendering itself: free text written about an
-interview (consent conditions, embargo events) passes through the same tier redactor as the transcript,
-so a name hidden at the editor's tier is hidden there too."""
+"""Free text written about an interview (consent conditions, embargo events) as the editor's tier may read
+it: it passes through the same tier redactor as the transcript, so a name hidden at the tier is hidden
+there too."""
 
 from __future__ import annotations
 
-from ..models import Interview, Narrator
-from .identity import decode_identity
-from .inputs import Inputs
-from .redactor import TierRedactor
-from .rules import entity_rules
+from ...models import Interview, Narrator
+from ..identity import decode_identity
+from ..inputs import Inputs
+from ..redactor import TierRedactor
+from ..rules import entity_rules
 
 
 def free_text(interview: Interview, tier: str, texts: list[str]) -> list[str]:
