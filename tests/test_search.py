@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from datetime import date
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -43,6 +45,9 @@ class World:
             recorded_on=extra.pop("recorded_on", date(2015, 3, 2)),
             mode=extra.pop("mode", Interview.Mode.WHATSAPP_VOICE),
             topics=extra.pop("topics", ["siege"]),
+            summary=extra.pop("summary", ""),
+            place=extra.pop("place", ""),
+            place_general=extra.pop("place_general", ""),
         )
         services.consent_record(
             narrator=self.narrator, interview=interview, research_access=True, publication=True, public_web=True
@@ -428,3 +433,152 @@ def test_it_replaces_only_changed_documents_exactly_as_a_full_rebuild(world):
     assert as_tier("public", '"the crossing"').total == 0
     assert as_tier("staff", '"the crossing"').total == 1
     assert as_tier("public", "bakery").total == 1
+
+
+# Issue 15: search finds what archivists look for -----------------------------------------------------
+
+
+def test_it_finds_an_interview_by_its_rendered_metadata_without_segment_times(world):
+    """Title, summary, place as rendered at the tier, topics and the narrator's display name are one
+    document per tier, linked to the interview; the legal name is found nowhere, not even by custodians
+    (their stored rendering names the narrator by reference)."""
+    interview = world.interview(
+        "Evening in Qaboun",
+        ["Nothing but rain."],
+        access_level="researcher",
+        summary="Bakers describe the flour convoy.",
+        place="Jobar bakery lane",
+        place_general="Damascus countryside",
+        topics=["rationing"],
+    )
+    for tier, query in [
+        ("researcher", "Qaboun"),
+        ("researcher", "bakers"),
+        ("researcher", "countryside"),
+        ("researcher", "rationing"),
+        ("researcher", '"Resident Q"'),
+        ("staff", "Jobar"),
+    ]:
+        results = as_tier(tier, query)
+        assert results.total == 1, (tier, query)
+        hit = results.hits[0]
+        assert (hit.segment_index, hit.start, hit.end) == (None, None, None)
+        assert hit.url == f"/interviews/{interview.public_id}/"
+        assert hit.title == "Evening in Qaboun"
+    assert as_tier("researcher", "Jobar").total == 0  # the precise place is rendered from staff only
+    for tier in ("researcher", "staff", "custodian"):
+        assert as_tier(tier, "Nadia").total == 0, tier
+    snippet = as_tier("researcher", "convoy").hits[0].snippet
+    assert "<mark>convoy</mark>" in snippet and "Qaboun" in snippet
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM search_doc_custodian WHERE interview_id = %s", [interview.pk])
+        custodian_texts = " ".join(row[0] for row in cursor.fetchall())
+    assert "Nadia" not in custodian_texts and "\u27e6" not in custodian_texts
+
+
+def test_it_stems_english_and_arabic_words_and_keeps_quoted_phrases_exact(world):
+    world.interview("English", ["The detainees were released at dawn.", "Nobody was running."])
+    world.interview("Arabic", ["أفرج عن معتقل واحد", "المدرسة مغلقة"], language="ar")
+    assert hits(as_tier("public", "detainee")) == [("English", 0)]
+    assert hits(as_tier("public", "run")) == [("English", 1)]
+    assert hits(as_tier("public", "المعتقلين")) == [("Arabic", 0)]
+    assert as_tier("public", "detainee").hits[0].snippet == "The <mark>detainees</mark> were released at dawn."
+    # Quoted words and phrases are exact, prefixes match the written words only.
+    assert as_tier("public", '"detainee"').total == 0
+    assert as_tier("public", '"detainee released"').total == 0
+    assert as_tier("public", '"detainees were released"').total == 1
+    assert as_tier("public", '"المعتقلين"').total == 0
+    assert as_tier("public", "detaine*").total == 1
+    assert as_tier("public", "detainee AND dawn").total == 1
+    assert as_tier("public", "released NOT detainee").total == 0
+
+
+def test_filters_take_the_labels_users_see_and_facets_show_labels(world):
+    world.interview("Call", ["Water again."], mode=Interview.Mode.VIDEO_CALL, topics=["Supply lines"])
+    world.interview("Note", ["Water again."], mode=Interview.Mode.WHATSAPP_VOICE, language="ar")
+    for filters, expected in [
+        (search.Filters(collection="Collection search-a"), 2),
+        (search.Filters(collection="collection SEARCH-A"), 2),
+        (search.Filters(mode="Video call"), 1),
+        (search.Filters(mode="Video call (Skype etc.)"), 1),
+        (search.Filters(mode="video_call"), 1),
+        (search.Filters(language="English"), 1),
+        (search.Filters(language="en"), 1),
+        (search.Filters(language="Arabic"), 1),
+        (search.Filters(language="العربية"), 1),
+        (search.Filters(topic="supply LINES"), 1),
+        (search.Filters(mode="Carrier pigeon"), 0),
+        (search.Filters(language="Klingon"), 0),
+    ]:
+        assert as_tier("public", "water", filters=filters).total == expected, filters
+    results = as_tier("public", "water")
+    assert {(f["value"], f["label"]) for f in results.facets["mode"]} == {
+        ("video_call", "Video call (Skype etc.)"),
+        ("whatsapp_voice", "WhatsApp voice"),
+    }
+    assert {(f["value"], f["label"]) for f in results.facets["language"]} == {("en", "English"), ("ar", "Arabic")}
+    assert results.facets["collection"][0]["label"] == "Collection search-a"
+    page = Client().get("/search/", {"q": "water", "collection": "Collection search-a", "mode": "Video call"})
+    body = page.content.decode()
+    assert "Video call (Skype etc.)" in body and 'data-testid="search-total" role="status">1 ' in body
+
+
+def test_suggestions_are_words_as_written_and_the_page_asks_for_them(world, client_as):
+    interview = world.interview("Written", ["Detainees and detainees.", "الْمُعَلِّمُون في المدرسة", "Waer, al-Waer"])
+    seen = {"public": {interview.pk: search.visible_by_tier_for_tier("public")["public"][interview.pk]}}
+    assert search.suggest_for(seen, "det") == ["detainees"]  # not the stem "detaine"
+    assert search.suggest_for(seen, "the det") == ["detainees"]
+    assert search.suggest_for(seen, "المد") == ["المدرسة"]  # not the normalised "المدرسه"
+    assert search.suggest_for(seen, "المع") == ["المعلمون"]  # as typed: without the short vowels
+    assert search.suggest_for(seen, "wa") == ["Waer"]
+    assert "المدرسة" in Client().get("/api/v1/search/suggest/", {"q": "المد"}).json()["suggestions"]
+    page = Client().get("/search/").content.decode()
+    assert 'list="search-suggestions" data-suggest-url="/api/v1/search/suggest/"' in page
+    assert "archive/search_suggest.js" in page
+    assert (Path(settings.BASE_DIR) / "archive" / "static" / "archive" / "search_suggest.js").is_file()
+
+
+def test_a_word_hidden_at_a_tier_is_found_there_by_no_stem_metadata_field_label_or_suggestion(world):
+    """A span redaction (visible from staff) and an entity redaction (visible from staff, in the title,
+    summary, a topic and a segment): at researcher neither word is found through its stem, its metadata
+    field, a label filter, nor offered as a suggestion; at staff all are."""
+    hidden_word = "quuxdetainees"  # stems to quuxdetaine
+    first = world.interview(
+        "Night of the raid", [f"The {hidden_word} were moved at night.", "Morning came."], access_level="researcher"
+    )
+    world.redact(first, 0, hidden_word, visible_from="staff")
+    entity = services.entity_create(kind="place", name="Zorbanistan", aliases=["Zorbanistani"])
+    services.redaction_add_entity(entity=entity, category=Redaction.Category.PLACE, visible_from="staff")
+    world.interview(
+        "Leaving Zorbanistan",
+        ["We left Zorbanistan in winter.", "Rain."],
+        access_level="researcher",
+        summary="Families who left Zorbanistan.",
+        topics=["Zorbanistan"],
+        place_general="Zorbanistan",
+    )
+    researcher = search.visible_by_tier_for_tier("researcher")
+    staff = search.visible_by_tier_for_tier("staff")
+    queries = ["quuxdetainee", "quuxdetainees", "quuxdetain*", "Zorbanistan", "zorbanistans", "zorban*"]
+    for query in queries:
+        results = as_tier("researcher", query)
+        assert (results.total, results.hits) == (0, []), query
+        assert all(items == [] for items in results.facets.values()), query
+    for name, value in [("topic", "Zorbanistan"), ("narrator", "Zorbanistan"), ("collection", "Zorbanistan")]:
+        filters = search.Filters(**{name: value})
+        assert as_tier("researcher", "rain OR morning OR night OR winter", filters=filters).total == 0, name
+    for prefix in ("quux", "quuxdet", "zorb", "Zorbanist"):
+        assert search.suggest_for(researcher, prefix) == [], prefix
+    everything = as_tier("researcher", "the OR rain OR morning OR night OR winter OR left OR families OR leaving")
+    assert everything.total > 0
+    assert "zorban" not in json.dumps(everything.as_json()).lower()
+    assert "quux" not in json.dumps(everything.as_json()).lower()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text, body FROM search_doc_researcher")
+        indexed = json.dumps(cursor.fetchall(), ensure_ascii=False).lower()
+    assert "zorban" not in indexed and "quux" not in indexed
+    # At staff the words are there, found through their stems and fields alike.
+    assert as_tier("staff", "quuxdetainee").total == 1
+    assert as_tier("staff", "zorbanistans").total == 2
+    assert as_tier("staff", "rain", filters=search.Filters(topic="Zorbanistan")).total == 1
+    assert search.suggest_for(staff, "quuxdet") == [hidden_word]
