@@ -4,7 +4,14 @@ transcription boundary. Everything else consumes renderings."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
+from django.db import models
+from django.template import Context, Template
+from django.template import base as template_base
+from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "archive"
@@ -88,3 +95,115 @@ def test_it_notices_a_raw_read():
     assert raw_reads(source) == [(2, "raw_text")]
     assert raw_reads("from archive.crypto import decrypt_field\n") == [(1, "decrypt_field")]
     assert raw_reads("Segment.objects.values_list('raw_text')\n") == [(1, "raw_text")]
+
+
+# Free-text fields the gate renders per tier: a template must show them from a rendering (or a read model
+# built by the gate), never from the model row itself.
+GATE_RENDERED = {
+    "Interview": {"title", "summary", "place", "place_general", "topics", "interviewer_label"},
+    "Segment": {"raw_text", "raw_speaker"},
+    "Narrator": {"pseudonym", "descriptor"},
+    "Entity": {"raw_name"},
+    "EntityAlias": {"raw_alias"},
+    "ConsentRecord": {"conditions", "embargo_event"},
+}
+VIEWERS = (None, "researcher", "archivist", "fieldresearcher", "editor", "custodian")
+# Per-interview pages whose links are also followed (narrator and consent forms).
+FOLLOWED_LINKS = re.compile(
+    r'href="(/interviews/[0-9a-f-]{36}/consent/[0-9a-f-]{36}/|/manage/interviews/[0-9a-f-]{36}/narrators/[^/"]+/)"'
+)
+
+
+class TemplateReads:
+    """Records every gate-rendered field a template looks up on a model instance.
+
+    Django's template variables resolve each dotted part through the `getattr` of django.template.base
+    (Variable._resolve_lookup); a module global of that name shadows the builtin for that module only,
+    so every attribute lookup a template makes passes through `lookup` while it is installed."""
+
+    def __init__(self) -> None:
+        self.found: set[tuple[str, str, str]] = set()
+        self.page = ""
+
+    def lookup(self, obj, name, *default):
+        if isinstance(obj, models.Model) and name in GATE_RENDERED.get(type(obj).__name__, ()):
+            self.found.add((self.page, type(obj).__name__, name))
+        return getattr(obj, name, *default)
+
+    def __enter__(self) -> TemplateReads:
+        template_base.getattr = self.lookup
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del template_base.getattr
+
+
+def _main_pages(demo) -> list[str]:
+    pages = [
+        reverse("archive:home"),
+        reverse("archive:login"),
+        reverse("archive:totp_enrol"),
+        reverse("archive:collection_list"),
+        reverse("archive:collection_detail", args=[demo.collection.slug]),
+        reverse("archive:interview_list"),
+        reverse("archive:search") + "?q=the",
+        reverse("archive:consent_reviews"),
+        reverse("archive:audit_events"),
+        reverse("archive:audit_alerts"),
+        reverse("archive:manage_dashboard"),
+        reverse("archive:manage_access_requests"),
+        reverse("archive:manage_users"),
+        reverse("archive:manage_plan_new", args=[demo.collection.slug]),
+        reverse("archive:collection_import", args=[demo.collection.slug]),
+        reverse("archive:collection_upload", args=[demo.collection.slug]),
+    ]
+    for interview in demo.interviews.values():
+        pages += [
+            reverse(name, args=[interview.public_id])
+            for name in (
+                "archive:interview_detail",
+                "archive:interview_export",
+                "archive:workbench",
+                "archive:transcript_edit",
+                "archive:consent_ledger",
+                "archive:manage_interview",
+                "archive:manage_plan",
+                "archive:manage_interview_delete",
+                "archive:manage_access_request_new",
+            )
+        ]
+    return pages
+
+
+@pytest.mark.django_db
+def test_templates_show_free_text_only_from_renderings(demo, client_as):
+    """Every main page, for every role: no template reads a gate-rendered field from a model row."""
+    pages = _main_pages(demo)
+    rendered = 0
+    with TemplateReads() as reads:
+        for username in VIEWERS:
+            client = client_as(username)
+            queue, seen = list(pages), set()
+            while queue:
+                url = queue.pop(0)
+                if url in seen:
+                    continue
+                seen.add(url)
+                reads.page = f"{username or 'signed out'} {url}"
+                response = client.get(url)
+                if response.status_code == 200 and "html" in response.get("Content-Type", ""):
+                    rendered += 1
+                    queue.extend(FOLLOWED_LINKS.findall(response.content.decode("utf-8")))
+    assert rendered > 100  # the pages were rendered, not refused
+    assert sorted(reads.found) == []
+
+
+@pytest.mark.django_db
+def test_the_template_scan_notices_a_raw_read(demo):
+    """The check can fail: a template reading an interview's title from the model is caught."""
+    interview = demo.interview("whatsapp-teacher")
+    template = Template("{{ interview.title }} {% if interview.summary %}{{ page.title }}{% endif %}")
+    with TemplateReads() as reads:
+        reads.page = "test"
+        template.render(Context({"interview": interview, "page": {"title": "a rendering"}}))
+    assert reads.found == {("test", "Interview", "title"), ("test", "Interview", "summary")}
