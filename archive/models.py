@@ -319,6 +319,9 @@ class Segment(models.Model):
     media_offset = models.FloatField(default=0.0)
     # Words: [{"w": text, "s": start, "e": end, "p": probability}], times may be null.
     raw_words = models.JSONField(default=list, blank=True)
+    # When a chat message or email was sent, as its export gave it (UTC when the export named a zone,
+    # otherwise the clock it showed); None for speech. Rendered at the precision each tier may see.
+    sent_at = models.DateTimeField(null=True, blank=True)
     edited = models.BooleanField(default=False)
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -488,6 +491,8 @@ class RenderedSegment(models.Model):
     text = models.TextField()
     language = models.CharField(max_length=16, blank=True)
     words = models.JSONField(default=list)
+    # When the message was sent, at the tier's precision ("2016-02-11T14:05:09" or "2016-02"); "" for speech.
+    sent_at = models.CharField(max_length=20, blank=True, default="")
     # rendering.row_digest of this row's content: a rebuild compares digests, not rows.
     digest = models.CharField(max_length=32, blank=True, default="")
 

@@ -30,6 +30,10 @@ class SegmentSerializer(serializers.Serializer):
     text = serializers.CharField()
     language = serializers.CharField()
     words = WordSerializer(many=True)
+    sent_at = serializers.CharField(
+        help_text="When the chat message or email was sent, at the tier's precision: "
+        '"YYYY-MM-DDTHH:MM:SS" from staff up, "YYYY-MM" below; "" for speech.'
+    )
 
 
 class InterviewSummarySerializer(serializers.Serializer):

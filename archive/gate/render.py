@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from ..models import (
     TIERS,
     Interview,
@@ -21,11 +23,24 @@ from .types import WITHHELD_TITLE, AudioPart, NarratorRendering, Rendering, Segm
 AUDIO_MAP_TOLERANCE = AUDIO_PAD_SECONDS + 0.05
 
 
+def sent_for_tier(sent_at: datetime | None, tier: str) -> str:
+    """When a message was sent, at the precision `tier` may see: to the second from staff up
+    ("2016-02-11T14:05:09"); below, the precision of an interview's public date ("2016-02"), since a
+    message's day and time, with other details, can point to who sent it and where they were."""
+    if sent_at is None:
+        return ""
+    moment = sent_at.astimezone(UTC) if sent_at.tzinfo is not None else sent_at
+    if access.tier_at_least(tier, Tier.STAFF):
+        return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.strftime("%Y-%m")
+
+
 def _segment_rendering(
     segment: Segment, redactor: TierRedactor, speaker: str
 ) -> tuple[SegmentRendering, tuple[tuple[float, float], ...]]:
     raw = segment.raw_text
     inputs = redactor.inputs
+    sent_at = sent_for_tier(segment.sent_at, redactor.tier)
     names = bool(redactor.gazetteer) and inputs.may_name(segment)
     intervals = []
     if names or redactor.span_rules.get(segment.pk):
@@ -34,11 +49,16 @@ def _segment_rendering(
     words = inputs.words_unchanged(segment)
     if not intervals:
         # Nothing hidden in this segment at this tier: text and words pass through unchanged.
-        return SegmentRendering(segment.index, segment.start, segment.end, speaker, raw, segment.language, words), ()
+        rendering = SegmentRendering(
+            segment.index, segment.start, segment.end, speaker, raw, segment.language, words, sent_at
+        )
+        return rendering, ()
     redactor.categories.update(rule.category for _start, _end, rule in intervals)
     intervals = localised(raw, intervals, segment.language)  # labels in the segment's own language
     text, words_out, spans = inputs.redacted_segment(segment, intervals)
-    rendering = SegmentRendering(segment.index, segment.start, segment.end, speaker, text, segment.language, words_out)
+    rendering = SegmentRendering(
+        segment.index, segment.start, segment.end, speaker, text, segment.language, words_out, sent_at
+    )
     return rendering, spans
 
 

@@ -282,7 +282,7 @@ def _words_key(words: Sequence[RenderedWord], cache: dict[int, tuple[object, str
 def row_digest(segment: SegmentRendering, words_key: str) -> str:
     """Digest of everything a stored segment row holds, compared instead of the row itself."""
     parts = [str(POLICY_CODE_VERSION), repr(segment.start), repr(segment.end), words_key]
-    parts += [f"{len(value)}:{value}" for value in (segment.speaker, segment.text, segment.language)]
+    parts += [f"{len(value)}:{value}" for value in (segment.speaker, segment.text, segment.language, segment.sent_at)]
     return digest("\x1f".join(parts))
 
 
@@ -295,7 +295,7 @@ def _store_segments(
 
     After one edit most rows are unchanged, so rows are compared by digest (no model instances, no
     words read or decoded) and only those that differ are written."""
-    fields = ("start", "end", "speaker", "text", "language")
+    fields = ("start", "end", "speaker", "text", "language", "sent_at")
     rows = RenderedSegment.objects.filter(rendering=stored).values_list("index", "pk", "digest")
     existing = {index: (pk, digest) for index, pk, digest in rows.iterator(2000)}
     to_create: list[RenderedSegment] = []
@@ -385,6 +385,7 @@ def rendering_from_stored(stored: RenderedInterview, *, with_segments: bool = Tr
                 row.text,
                 row.language,
                 tuple(RenderedWord(w["w"], w.get("s"), w.get("e"), w.get("p")) for w in row.words),
+                row.sent_at,
             )
             for row in stored.segments.order_by("index")
         )

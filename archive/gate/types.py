@@ -78,6 +78,8 @@ class SegmentRendering(NamedTuple):
     text: str
     language: str = ""
     words: Sequence[RenderedWord] = ()
+    # When the chat message or email was sent, at the tier's precision (render.sent_for_tier); "" for speech.
+    sent_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -358,15 +358,30 @@ def import_parsed(  # noqa: C901 (the steps of one import in one transaction)
                 if result and result.segments:
                     for note_segment in result.segments:
                         note_segment.recording, note_segment.media_offset = stored_notes[position], segment.start
+                        note_segment.sent_at = segment.sent_at
                     inputs.extend(result.segments)
                 else:
                     text = VOICE_FAILED if (result and not result.ok) else VOICE_PENDING
                     inputs.append(
-                        SegmentInput(start=segment.start, end=segment.end, text=text, language=language, **common)
+                        SegmentInput(
+                            start=segment.start,
+                            end=segment.end,
+                            text=text,
+                            language=language,
+                            sent_at=segment.sent_at,
+                            **common,
+                        )
                     )
                 continue
             inputs.append(
-                SegmentInput(start=segment.start, end=segment.end, text=segment.text, language=language, **common)
+                SegmentInput(
+                    start=segment.start,
+                    end=segment.end,
+                    text=segment.text,
+                    language=language,
+                    sent_at=segment.sent_at,
+                    **common,
+                )
             )
         transcript = transcript_store(
             interview=interview,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -36,6 +36,18 @@ class SegmentInput:
     media_offset: float | None = None
     # The row of the previous version this one copies unchanged (a part kept while another is replaced).
     origin: Segment | None = None
+    # When the chat message or email was sent (see Segment.sent_at); None for speech.
+    sent_at: datetime | None = None
+
+
+def sent_in_utc(moment: datetime | None) -> datetime | None:
+    """A message's time as stored: converted to UTC when it names a zone; a chat clock without one is
+    kept as the export showed it (stored as if it were UTC, and shown as such)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 @write
@@ -245,6 +257,7 @@ def transcript_store(
             raw_words=item.words,
             recording=media,
             media_offset=offset,
+            sent_at=sent_in_utc(item.sent_at),
         )
         if item.origin is not None:
             origins[item.origin.pk] = row

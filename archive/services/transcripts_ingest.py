@@ -24,7 +24,7 @@ from ..models import Interview, Recording, Segment, Transcript, TranscriptionJob
 from . import recordings
 from .audit import audit_log
 from .imports import VOICE_FAILED, VOICE_PENDING
-from .interviews import SegmentInput, interview_update, transcript_store
+from .interviews import SegmentInput, interview_update, sent_in_utc, transcript_store
 from .people import interview_touch
 from .recordings import MAX_ATTEMPTS, job_claim, job_touch, recording_source
 from .suggestions import suggestions_generate
@@ -505,6 +505,7 @@ def _shift(item: SegmentInput, offset: float, recording: Recording | None = None
         words=words,
         recording=recording or item.recording,
         media_offset=offset if recording is not None else item.media_offset,
+        sent_at=item.sent_at,
     )
 
 
@@ -530,11 +531,13 @@ def _splice(
         position = rows.index(placeholder)
         speaker, role = placeholder.raw_speaker, placeholder.speaker_role
         narrator_id, language = placeholder.speaker_narrator_id, placeholder.language
+        sent_at = placeholder.sent_at  # the voice note's message: its segments were sent when it was
         rows.remove(placeholder)
         placeholder.delete()
     else:
         position = next((i for i, r in enumerate(rows) if r.start > offset), len(rows))
         speaker, role, narrator_id, language = "", Segment.SpeakerRole.OTHER, None, ""
+        sent_at = None
     # Park every index above the range in use, then write the final order in one pass, so the unique
     # (transcript, index) constraint holds after every statement on every backend.
     Segment.objects.filter(transcript=transcript).update(index=F("index") + _PARKED)
@@ -553,6 +556,7 @@ def _splice(
             raw_words=item.words,
             recording=item.recording,
             media_offset=item.media_offset or 0.0,
+            sent_at=sent_in_utc(item.sent_at) or sent_at,
         )
         for i, item in enumerate(sorted(notes, key=lambda n: (n.start, n.end)))
     ]
@@ -615,6 +619,7 @@ def version_replacing(
                     recording=row.recording,
                     media_offset=row.media_offset + shift,
                     origin=row,
+                    sent_at=row.sent_at,
                 ),
                 shift,
             )

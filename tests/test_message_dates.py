@@ -1,0 +1,120 @@
+"""When each chat message and email was sent: stored from every chat and email importer, and shown
+through the gate at the precision the tier may see (to the second from staff up, the month of an
+interview's public date below), in one date format, in English and Arabic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from archive.gate import render, rendering_for
+from archive.importers import parse_file
+from archive.importers.detect import detect_kind
+from archive.models import Segment
+from archive.services import consent_record
+from archive.services.imports import import_file
+from tests.test_importers_channels import messenger_zip, skype_export, telegram_zip
+from tests.test_imports_integration import _email
+
+pytestmark = [pytest.mark.django_db]
+
+WHATSAPP = (
+    "13/03/2016, 09:00 - Sara Rawi: Thank you for talking to me.\n"
+    "13/03/2016, 09:02 - Abu Khaled: The bakery closed after the truce.\n"
+    "13/03/2016, 21:47 - Abu Khaled: Then the shelling began again.\n"
+)
+MBOX = "\n".join(
+    [
+        _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
+        _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:30:15 +0200", "The truce held two weeks."),
+    ]
+)
+
+
+def _exports() -> dict[str, tuple[str, bytes, str]]:
+    """kind → (file name, bytes, narrator as a sender of the export)."""
+    return {
+        "whatsapp": ("WhatsApp Chat with Abu Khaled.txt", WHATSAPP.encode(), "Abu Khaled"),
+        "email": ("thread.mbox", MBOX.encode(), "Abu Khaled"),
+        "messenger": ("facebook-sara.zip", messenger_zip(), ""),
+        "skype": ("8_live_sara.rawi_export.tar", skype_export(), "Abu Khaled"),
+        "telegram": ("ChatExport.zip", telegram_zip(), "Abu Khaled"),
+    }
+
+
+def _as_stored(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@pytest.mark.parametrize("kind", ["whatsapp", "email", "messenger", "skype", "telegram"])
+def test_it_stores_when_each_message_was_sent_from_every_chat_and_email_importer(kind, demo):
+    filename, data, narrator = _exports()[kind]
+    parsed = parse_file(filename, data, kind=detect_kind(filename, data))
+    expected = sorted(_as_stored(s.sent_at) for s in parsed.segments)
+    assert len(expected) >= 2 and len(set(expected)) >= 2
+    [outcome] = import_file(
+        data=data,
+        filename=filename,
+        collection_slug="message-dates",
+        title=f"{kind} thread",
+        narrator_name=narrator,
+        access="staff",
+        voice_notes="queue",
+    )
+    stored = list(Segment.objects.filter(transcript=outcome.transcript).order_by("index"))
+    assert [s.sent_at for s in stored] == expected
+    staff = rendering_for(outcome.interview, "staff")
+    assert [s.sent_at for s in staff.segments] == [m.strftime("%Y-%m-%dT%H:%M:%S") for m in expected]
+
+
+def _published_whatsapp(demo):
+    [outcome] = import_file(
+        data=WHATSAPP.encode(),
+        filename="WhatsApp Chat with Abu Khaled.txt",
+        collection_slug=demo.collection.slug,
+        title="A chat about the bakery",
+        narrator_name="Abu Khaled",
+        access="public",
+        status="published",
+    )
+    interview = outcome.interview
+    consent = {"research_access": True, "publication": True, "public_web": True, "voice_release": True}
+    consent_record(narrator=interview.narrators.get(), interview=interview, archive=True, processing=True, **consent)
+    interview.refresh_from_db()
+    return interview
+
+
+def test_the_gate_gives_each_tier_the_message_dates_at_its_precision(demo):
+    interview = _published_whatsapp(demo)
+    full = ["2016-03-13T09:00:00", "2016-03-13T09:02:00", "2016-03-13T21:47:00"]
+    for tier in ("custodian", "staff"):
+        assert [s.sent_at for s in render(interview, tier).segments] == full
+        assert [s.sent_at for s in rendering_for(interview, tier).segments] == full
+    for tier in ("researcher", "public"):
+        assert [s.sent_at for s in render(interview, tier).segments] == ["2016-03"] * 3
+        assert [s.sent_at for s in rendering_for(interview, tier).segments] == ["2016-03"] * 3
+
+
+def test_the_transcript_shows_when_each_message_was_sent_in_one_format_in_english_and_arabic(demo, client_as):
+    interview = _published_whatsapp(demo)
+    url = f"/interviews/{interview.public_id}/"
+    staff = client_as("editor").get(url).content.decode()
+    assert staff.count('data-testid="sent-at"') == 3
+    assert '<time datetime="2016-03-13T21:47:00">March 13, 2016, 21:47</time>' in staff
+    arabic = client_as("editor").get(url, HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    assert '<time datetime="2016-03-13T21:47:00">13 مارس، 2016، 21:47</time>' in arabic
+    public = client_as(None).get(url).content.decode()
+    assert public.count('<time datetime="2016-03">March 2016</time>') == 3
+    assert "21:47" not in public and "2016-03-13" not in public
+    # A chat's messages carry their dates, not times on a recording.
+    assert 'datetime="PT' not in public.split('data-testid="transcript"')[1]
+
+
+def test_the_api_gives_the_message_dates_at_the_tiers_precision(demo, client_as):
+    interview = _published_whatsapp(demo)
+    url = f"/api/v1/interviews/{interview.public_id}/"
+    public = client_as(None).get(url).json()
+    assert [s["sent_at"] for s in public["segments"]] == ["2016-03"] * 3
+    staff = client_as("editor").get(url).json()
+    assert [s["sent_at"] for s in staff["segments"]][-1] == "2016-03-13T21:47:00"
