@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,73 @@ def test_the_template_scan_notices_a_raw_read(demo):
         reads.page = "test"
         template.render(Context({"interview": interview, "page": {"title": "a rendering"}}))
     assert reads.found == {("test", "Interview", "title"), ("test", "Interview", "summary")}
+
+
+def migration_imports(source: str) -> list[str]:
+    """Every module a migration imports: import statements (relative ones resolved inside
+    archive.migrations) and importlib.import_module / __import__ with a literal name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = "archive.migrations".rsplit(".", node.level - 1)[0]
+                base = f"{package}.{base}" if base else package
+            if base in ("archive", "archive.migrations"):  # from archive import models: the module itself
+                found.extend(f"{base}.{alias.name}" for alias in node.names)
+            else:
+                found.append(base)
+        elif (
+            isinstance(node, ast.Call)
+            and (
+                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+                or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))
+            )
+            and node.args
+        ):
+            first = node.args[0]
+            found.append(first.value if isinstance(first, ast.Constant) else "<computed>")
+    return found
+
+
+def _migration_may_import(module: str) -> bool:
+    top = module.split(".")[0]
+    return (
+        top in sys.stdlib_module_names
+        or top == "django"
+        or module == "archive.models"
+        or module.startswith("archive.migrations.")
+    )
+
+
+def test_migrations_import_no_app_code_but_models():
+    """Migrations are frozen as data: the standard library, Django, the models and other migrations."""
+    offenders = []
+    for path in sorted((ARCHIVE / "migrations").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        offenders.extend(f"{path.name} {m}" for m in migration_imports(source) if not _migration_may_import(m))
+    assert offenders == []
+
+
+def test_the_migration_check_notices_app_code():
+    source = (
+        "import importlib\nfrom archive.search import schema\nfrom ..gate import render\n"
+        "from archive import models, tasks\nx = importlib.import_module('archive.services')\n"
+    )
+    imports = migration_imports(source)
+    assert imports == [
+        "importlib",
+        "archive.search",
+        "archive.gate",
+        "archive.models",
+        "archive.tasks",
+        "archive.services",
+    ]
+    assert [m for m in imports if not _migration_may_import(m)] == [
+        "archive.search",
+        "archive.gate",
+        "archive.tasks",
+        "archive.services",
+    ]
