@@ -405,9 +405,13 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
 
 
 def pg_pairs(d: Doc) -> str:
-    """PostgreSQL's `pairs` column: the same pair tokens as SQLite's `bi`, joined with letters so that the
-    default parser keeps each pair one word (it splits on private-use characters), and the marked stems."""
-    return d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN).replace(STEM_MARK, PG_STEM_MARK)
+    """PostgreSQL's `pairs` column: one lexeme for every adjacent pair of words (not only pairs of common
+    words: a phrase of two words is then one lexeme's posting list, and a longer phrase is checked only
+    in documents holding all of its pairs), joined with letters so that the default parser keeps each
+    pair one word (it splits on private-use characters), then the marked stems."""
+    found = tokens(d.body)
+    pairs = [a + PG_PAIR_JOIN + b for a, b in itertools.pairwise(found)]
+    return " ".join(pairs + [root.replace(STEM_MARK, PG_STEM_MARK) for root in _stems(found)])
 
 
 def meta_row(

@@ -153,6 +153,10 @@ class TierQuery:
             getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator")
         )
         self.languages = filters.language_codes()  # the language filter: codes, whether named by code or label
+        # PostgreSQL: how many top hits facet_counts reads in the same pass over the matches (top() then
+        # answers from them), so the matches are read once, not once to count and again to rank.
+        self.prefetch = 0
+        self._prefetched: tuple[int, list[tuple[float, int]]] | None = None
 
     def _ids(self) -> list[int] | None:
         if self.scope.whole_table and not self.filtered:
@@ -189,6 +193,8 @@ class TierQuery:
             counted = f"SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1"
             interview = f"(c.key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT})"
             language = f"(c.key & {ID_LANG_MASK})"
+        elif self.prefetch > 0:
+            counts = self._pg_counts_and_top(ids)
         else:
             source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
             counted = (
@@ -196,12 +202,13 @@ class TierQuery:
                 f"FROM {source} WHERE {where} GROUP BY 1, 2"
             )
             interview, language = "c.iid", "c.lang"
-        self.cursor.execute(
-            f"WITH c AS MATERIALIZED ({counted}) SELECT m.profile, {language}, sum(c.n) FROM c "
-            f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = {interview} GROUP BY 1, 2",
-            [*params, tier],
-        )
-        counts = [(int(p), lang, int(n)) for p, lang, n in self.cursor.fetchall()]
+        if self.backend.vendor == "sqlite" or self.prefetch <= 0:
+            self.cursor.execute(
+                f"WITH c AS MATERIALIZED ({counted}) SELECT m.profile, {language}, sum(c.n) FROM c "
+                f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = {interview} GROUP BY 1, 2",
+                [*params, tier],
+            )
+            counts = [(int(p), lang, int(n)) for p, lang, n in self.cursor.fetchall()]
         if not counts:
             return []
         clause, extra = self.backend.ids_clause("id", sorted({p for p, _l, _n in counts}))
@@ -224,11 +231,40 @@ class TierQuery:
             out += [("topic", topic, "", n) for topic in topics]
         return out
 
+    def _pg_counts_and_top(self, ids: list[int] | None) -> list[tuple[int, str, int]]:
+        """PostgreSQL, one pass over the matches: (profile, language, matches) for the facets, and the best
+        `prefetch` (score, doc id) kept for top(), ranked exactly as top() ranks them."""
+        tier = self.scope.tier
+        source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
+        rank_sql, rank_params = to_tsquery_sql(self.tree)
+        self.cursor.execute(
+            f"WITH h AS MATERIALIZED (SELECT d.id, d.interview_id AS iid, d.language AS lang, d.seg_index, "
+            f"-ts_rank(d.vec, {rank_sql}) AS score FROM {source} WHERE {where}), "
+            "c AS (SELECT iid, lang, count(*) AS n FROM h GROUP BY 1, 2), "
+            "t AS (SELECT score, id, iid, seg_index FROM h ORDER BY score, iid, seg_index LIMIT %s) "
+            f"SELECT 0, m.profile, c.lang, sum(c.n)::bigint, NULL::float8, NULL::bigint, NULL::integer FROM c "
+            f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = c.iid GROUP BY 2, 3 "
+            "UNION ALL SELECT 1, t.id, NULL, NULL, t.score, t.iid, t.seg_index FROM t",
+            [*rank_params, *params, self.prefetch, tier],
+        )
+        counts: list[tuple[int, str, int]] = []
+        ranked: list[tuple[float, int, int, int]] = []
+        for kind, key, lang, n, score, interview_id, seg_index in self.cursor.fetchall():
+            if kind == 0:
+                counts.append((int(key), lang, int(n)))
+            else:
+                ranked.append((float(score), int(interview_id), int(seg_index), int(key)))
+        ranked.sort()  # the order of top(): score, then interview and segment
+        self._prefetched = (self.prefetch, [(score, doc_id) for score, _i, _s, doc_id in ranked])
+        return counts
+
     def top(self, limit: int) -> list[tuple[float, int]]:
         """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""
         ids = self._ids()
         if ids == [] or limit <= 0:
             return []
+        if self._prefetched is not None and self._prefetched[0] >= limit:
+            return self._prefetched[1][:limit]
         tier = self.scope.tier
         if self.backend.vendor == "postgresql":
             source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)

@@ -116,6 +116,7 @@ def run_search(
             groups = alias_groups(tier)
             tree = stemmed(expand(base_tree, groups), groups)
             tier_query = TierQuery(backend, cursor, scope, tree, filters)
+            tier_query.prefetch = page * per_page
             tier_queries[tier] = tier_query
             facet_rows += tier_query.facet_counts()
         results.total = sum(n for name, _v, _l, n in facet_rows if name == "collection")
