@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import sign_in
+from tests.test_message_dates import _published_whatsapp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -262,3 +263,28 @@ def test_it_lets_an_editor_select_and_redact_with_the_keyboard_only(demo, live_s
     work.focus()
     page.keyboard.type("xyz")
     assert work.inner_text() == before
+
+
+def test_a_chat_transcript_shows_message_dates_accessibly_at_both_sizes_and_the_lists_filter_by_keyboard(
+    demo, live_server, page, axe_source, artefacts
+):
+    interview = _published_whatsapp(demo)
+    (artefacts / "chat").mkdir(exist_ok=True)
+    sign_in(page, live_server.url, "editor", PASSWORDS["editor"])
+    problems = check_page(
+        page, f"{live_server.url}/interviews/{interview.public_id}/", "chat", axe_source, artefacts, "chat"
+    )
+    assert page.locator("[data-testid=sent-at]").all_inner_texts()[-1] == "March 13, 2016, 21:47"
+    # The list's filter form works from the keyboard alone: choose a mode, Tab to "Show", press Enter.
+    problems += check_page(page, f"{live_server.url}/interviews/", "interviews", axe_source, artefacts, "chat")
+    page.set_viewport_size(DESKTOP)
+    page.focus("#list-mode")
+    page.select_option("#list-mode", "messaging")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Show"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"mode=messaging"))
+    assert page.locator("[data-testid=interview-card]").count() >= 1
+    assert set(page.locator("[data-testid=interview-card] .mode").all_inner_texts()) == {"Messaging (text)"}
+    assert problems == []
