@@ -4,16 +4,19 @@ interview's public date below), in one date format, in English and Arabic."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
+from archive.exports import export_bytes
 from archive.gate import render, rendering_for
 from archive.importers import parse_file
 from archive.importers.detect import detect_kind
 from archive.models import Segment
-from archive.services import consent_record
+from archive.services import SegmentInput, consent_record
 from archive.services.imports import import_file
+from archive.services.transcripts_ingest import note_insert, version_replacing
 from tests.test_importers_channels import messenger_zip, skype_export, telegram_zip
 from tests.test_imports_integration import _email
 
@@ -118,3 +121,39 @@ def test_the_api_gives_the_message_dates_at_the_tiers_precision(demo, client_as)
     assert [s["sent_at"] for s in public["segments"]] == ["2016-03"] * 3
     staff = client_as("editor").get(url).json()
     assert [s["sent_at"] for s in staff["segments"]][-1] == "2016-03-13T21:47:00"
+
+
+def test_the_json_export_carries_the_message_dates_at_the_tiers_precision(demo):
+    interview = _published_whatsapp(demo)
+    public = json.loads(export_bytes(rendering_for(interview, "public"), "json"))
+    assert [s["sent_at"] for s in public["segments"]] == ["2016-03"] * 3
+    staff = json.loads(export_bytes(rendering_for(interview, "staff"), "json"))
+    assert staff["segments"][-1]["sent_at"] == "2016-03-13T21:47:00"
+    assert "21:47" not in export_bytes(rendering_for(interview, "public"), "txt").decode()
+
+
+def test_a_voice_notes_segments_keep_their_messages_time_when_inserted_and_transcribed_again(demo):
+    """A queued voice note's placeholder carries its message's time; the note's segments inserted in
+    its place later take it, and so do those of a new transcription of the note."""
+    filename, data, narrator = _exports()["telegram"]
+    [outcome] = import_file(
+        data=data,
+        filename=filename,
+        collection_slug="message-dates",
+        title="Telegram",
+        narrator_name=narrator,
+        voice_notes="queue",
+    )
+    interview = outcome.interview
+    note = outcome.recordings[0]
+    placeholder = Segment.objects.get(transcript=outcome.transcript, start=note.timeline_offset)
+    sent = placeholder.sent_at
+    assert sent is not None
+    heard = [SegmentInput(start=0.0, end=1.5, text="The bread ran out."), SegmentInput(start=1.5, end=3.0, text="Then")]
+    note_insert(interview=interview, recording=note, segments=heard, offset=note.timeline_offset, provenance={})
+    rows = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True, recording=note)
+    assert [(r.raw_text, r.sent_at) for r in rows.order_by("index")] == [("The bread ran out.", sent), ("Then", sent)]
+    again = [SegmentInput(start=0.0, end=3.0, text="The bread ran out, then the flour.")]
+    version_replacing(interview=interview, old=note, new=note, segments=again, language="", provenance={}, options={})
+    rows = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True, recording=note)
+    assert [(r.raw_text, r.sent_at) for r in rows] == [("The bread ran out, then the flour.", sent)]

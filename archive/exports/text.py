@@ -107,6 +107,8 @@ def write_json(rendering: Rendering, out: BinaryIO) -> None:
                 "speaker": segment.speaker,
                 "language": segment.language,
                 "text": segment.text,
+                # A chat message's or email's sending time at the tier's precision; "" for speech.
+                "sent_at": segment.sent_at,
                 "words": [
                     {"text": word.text.strip(), "start": word.start, "end": word.end, "probability": word.probability}
                     for word in segment.words

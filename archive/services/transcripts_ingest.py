@@ -624,7 +624,12 @@ def version_replacing(
                 shift,
             )
         )
-    inputs.extend(_shift(item, base, new) for item in segments)
+    # A voice note transcribed again was still sent when its message was.
+    sent_at = mine[0].sent_at if mine else None
+    for item in segments:
+        shifted = _shift(item, base, new)
+        shifted.sent_at = shifted.sent_at or sent_at
+        inputs.append(shifted)
     return transcript_store(
         interview=interview,
         segments=inputs,
