@@ -466,6 +466,9 @@ def test_it_finds_an_interview_by_its_rendered_metadata_without_segment_times(wo
         assert hit.url == f"/interviews/{interview.public_id}/"
         assert hit.title == "Evening in Qaboun"
     assert as_tier("researcher", "Jobar").total == 0  # the precise place is rendered from staff only
+    out = StringIO()
+    call_command("search", "Qaboun", "--tier", "researcher", stdout=out)
+    assert f"{interview.public_id} (metadata)" in out.getvalue()
     for tier in ("researcher", "staff", "custodian"):
         assert as_tier(tier, "Nadia").total == 0, tier
     snippet = as_tier("researcher", "convoy").hits[0].snippet

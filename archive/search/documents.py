@@ -411,7 +411,10 @@ def pg_pairs(d: Doc) -> str:
     pair one word (it splits on private-use characters), then the marked stems."""
     found = tokens(d.body)
     pairs = [a + PG_PAIR_JOIN + b for a, b in itertools.pairwise(found)]
-    return " ".join(pairs + [root.replace(STEM_MARK, PG_STEM_MARK) for root in _stems(found)])
+    pairs += [root.replace(STEM_MARK, PG_STEM_MARK) for root in _stems(found)]
+    # The column's positions follow the body's: a lone join word first keeps a prefix phrase ("a b"*) from
+    # running on from the body's last word into the first pair.
+    return " ".join([PG_PAIR_JOIN, *pairs]) if pairs else ""
 
 
 def meta_row(

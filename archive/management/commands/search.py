@@ -37,4 +37,9 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{results.total} hits (page {results.page} of {results.pages})")
         for hit in results.hits:
-            self.stdout.write(f"{hit.interview_id} #{hit.segment_index} {hit.start:.2f}-{hit.end:.2f}  {hit.snippet}")
+            if hit.segment_index is None:  # the interview's metadata (title, summary, place, …): no time
+                self.stdout.write(f"{hit.interview_id} (metadata)  {hit.snippet}")
+            else:
+                self.stdout.write(
+                    f"{hit.interview_id} #{hit.segment_index} {hit.start:.2f}-{hit.end:.2f}  {hit.snippet}"
+                )
