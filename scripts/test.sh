@@ -8,6 +8,8 @@ export RAWI_TESTING=true
 export PYTHONHASHSEED=0
 # The architecture contracts (pyproject.toml [tool.importlinter]) before the tests.
 .venv/bin/lint-imports --no-cache
+# Types (pyproject.toml [tool.mypy]): strict on archive/gate/ and archive/services/.
+.venv/bin/mypy
 # One worker per core (the machine CI runs on has two): the suite stays well under 15 minutes.
 WORKERS="${RAWI_TEST_WORKERS:-$(nproc)}"
 $PY -m pytest -q -n "$WORKERS" "$@"

@@ -41,7 +41,7 @@ class Inputs:
     # Whether any name hidden at some tier may occur in a segment (see may_name).
     name_hints: dict[int, bool] = field(default_factory=dict)
     # (segment, hidden intervals and replacements) → (text, words, audio spans): see redacted_segment.
-    redacted: dict[tuple, tuple[str, tuple[RenderedWord, ...], tuple[tuple[float, float], ...]]] = field(
+    redacted: dict[tuple[object, ...], tuple[str, tuple[RenderedWord, ...], tuple[tuple[float, float], ...]]] = field(
         default_factory=dict
     )
     # id(words) → (words, digest) for _store_segments; holding the words keeps each id unique.
@@ -56,7 +56,9 @@ class Inputs:
         """The segment's words where nothing in it is hidden: one object shared by every tier."""
         cached = self.passthrough.get(segment.pk)
         if cached is None:
-            cached = self.passthrough[segment.pk] = SourceWords(segment.words_source)
+            # load_inputs loads the words as JSON text (annotate(words_source=Cast(raw_words, TextField()))).
+            source: str = segment.words_source  # type: ignore[attr-defined]
+            cached = self.passthrough[segment.pk] = SourceWords(source)
         return cached
 
     def normalised_text(self, segment: Segment) -> tuple[str, list[int]]:
@@ -130,13 +132,21 @@ def identity_names(inputs: Inputs) -> Iterable[tuple[NarratorIdentity, str]]:
                 yield identity, name
 
 
+def span_offsets(redaction: Redaction) -> tuple[int, int, int]:
+    """(segment id, start, end) of a span redaction; one without them cannot be applied and is refused
+    (fail closed) rather than skipped."""
+    if redaction.segment_id is None or redaction.start_char is None or redaction.end_char is None:
+        raise ValueError(f"span redaction {redaction.public_id} has no segment offsets")
+    return redaction.segment_id, redaction.start_char, redaction.end_char
+
+
 def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | None = None) -> Inputs:
     transcript = interview.transcripts.filter(is_current=True).first()
-    segments = []
+    segments: list[Segment] = []
     if transcript:
         # Words stay JSON text until a tier needs them (SourceWords); most never need decoding.
         rows = transcript.segments.order_by("index").defer("raw_words")
-        segments = list(rows.annotate(words_source=Cast("raw_words", output_field=TextField())))
+        segments = list[Segment](rows.annotate(words_source=Cast("raw_words", output_field=TextField())))
     span_rules: dict[int, list[tuple[int, int, Rule]]] = {}
     if transcript:
         # A held span (it did not follow a new version or a correction) is not applied by offsets: it
@@ -146,7 +156,8 @@ def load_inputs(interview: Interview, entity_names: list[tuple[str, Rule]] | Non
         ).select_related("entity")
         for redaction in spans:
             rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
-            span_rules.setdefault(redaction.segment_id, []).append((redaction.start_char, redaction.end_char, rule))
+            segment_id, start, end = span_offsets(redaction)
+            span_rules.setdefault(segment_id, []).append((start, end, rule))
     narrators = list(interview.narrators.select_related("data_key"))
     # A segment may be attributed to a narrator who is not (or no longer) one of the interview's.
     others = {s.speaker_narrator_id for s in segments if s.speaker_narrator_id} - {n.pk for n in narrators}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeGuard
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
@@ -20,9 +21,15 @@ from django.utils import timezone
 from ..audit import audit_log
 from ..grants import Grant, active_grants, granted_tiers
 from ..models import TIER_ORDER, TIERS, Collection, ConsentRecord, Interview, Membership, Redaction, Tier
-from .tiers import max_tier, min_tier, tier_at_least, tiers_up_to  # noqa: F401 (re-exported: access.tiers_up_to …)
 
-ROLE_TIER: dict[str, str] = {
+# Re-exported (callers write access.tiers_up_to, access.tier_at_least …).
+from .tiers import as_tier
+from .tiers import max_tier as max_tier
+from .tiers import min_tier as min_tier
+from .tiers import tier_at_least as tier_at_least
+from .tiers import tiers_up_to as tiers_up_to
+
+ROLE_TIER: dict[str, Tier] = {
     Membership.Role.RESEARCHER: Tier.RESEARCHER,
     Membership.Role.FIELD_RESEARCHER: Tier.RESEARCHER,
     Membership.Role.EDITOR: Tier.STAFF,
@@ -36,8 +43,8 @@ EDIT_ROLES = {Membership.Role.EDITOR, Membership.Role.CUSTODIAN}
 class ConsentCaps:
     """What the current consent versions allow for one interview."""
 
-    floor: str  # the lowest tier that may see the interview at all
-    voice_floor: str  # the lowest tier that may hear the audio
+    floor: Tier  # the lowest tier that may see the interview at all
+    voice_floor: Tier  # the lowest tier that may hear the audio
     version_stamp: str  # "narrator:version,…" of the versions relied on
     withdrawn: bool
     embargo_until: date | None
@@ -52,8 +59,8 @@ def current_consents(interview: Interview) -> list[ConsentRecord]:
 
 def consent_caps(interview: Interview) -> ConsentCaps:
     records = current_consents(interview)
-    floor = Tier.PUBLIC
-    voice_floor = Tier.PUBLIC
+    floor: Tier = Tier.PUBLIC
+    voice_floor: Tier = Tier.PUBLIC
     withdrawn = False
     embargo: date | None = None
     if not records:
@@ -78,7 +85,7 @@ def consent_caps(interview: Interview) -> ConsentCaps:
     return ConsentCaps(floor, voice_floor, stamp, withdrawn, embargo)
 
 
-def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> str:
+def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> Tier:
     """The floor derived from its inputs; the rendering service stores it on the interview."""
     caps = caps or consent_caps(interview)
     level = max_tier(interview.access_level, caps.floor)
@@ -102,25 +109,25 @@ def computed_embargo(interview: Interview, caps: ConsentCaps | None = None) -> d
     return max(dates) if dates else None
 
 
-def required_tier(interview: Interview) -> str:
+def required_tier(interview: Interview) -> Tier:
     """The lowest tier that may know this interview exists (an embargo in force lifts it to staff)."""
-    level = interview.floor_tier
+    level = as_tier(interview.floor_tier)
     if interview.embargo_effective and interview.embargo_effective > timezone.localdate():
         level = max_tier(level, Tier.STAFF)
     return level
 
 
-def visible_tiers(interview: Interview) -> list[str]:
+def visible_tiers(interview: Interview) -> list[Tier]:
     """Tiers for which a rendering of this interview may exist."""
     floor = required_tier(interview)
-    return [t for t in TIERS if TIER_ORDER[t] >= TIER_ORDER[floor]]
+    return [Tier(t) for t in TIERS if TIER_ORDER[t] >= TIER_ORDER[floor]]
 
 
-def _is_authenticated(user: User | AnonymousUser | None) -> bool:
+def _is_authenticated(user: User | AnonymousUser | None) -> TypeGuard[User]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def collection_tier(user: User | AnonymousUser | None, collection: Collection) -> str:
+def collection_tier(user: User | AnonymousUser | None, collection: Collection) -> Tier:
     if not _is_authenticated(user):
         return Tier.PUBLIC
     if user.is_superuser:
@@ -131,7 +138,7 @@ def collection_tier(user: User | AnonymousUser | None, collection: Collection) -
     )
 
 
-def user_tier(user: User | AnonymousUser | None, interview: Interview) -> str:
+def user_tier(user: User | AnonymousUser | None, interview: Interview) -> Tier:
     """The tier at which this user sees this interview (whether or not it is visible to them)."""
     tier = collection_tier(user, interview.collection)
     if _is_authenticated(user) and interview.interviewers.filter(pk=user.pk).exists():
@@ -143,13 +150,12 @@ def can_see(user: User | AnonymousUser | None, interview: Interview) -> bool:
     return tier_at_least(user_tier(user, interview), required_tier(interview))
 
 
-def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple[Interview, str]:
+def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple[Interview, Tier]:
     """The one lookup helper: (interview, tier) or 404 alike for missing and not-yours.
 
     A missing id and a hidden one cost the same, so that neither the answer nor its timing tells
     them apart: one query for the row (with whether this user gathered it), one for the user's
     memberships, and for a signed-in user one audited denial either way."""
-    authenticated = _is_authenticated(user)
     try:
         key = Interview._meta.get_field("public_id").to_python(public_id)
     except (ValueError, TypeError, ValidationError):  # a malformed id cannot name anything: no lookup
@@ -157,15 +163,16 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
     if key is None:
         raise Http404
     rows = Interview.objects.select_related("collection").filter(public_id=key)
-    if authenticated:
-        gathered = Interview.interviewers.through.objects.filter(interview_id=OuterRef("pk"), user_id=user.pk)
-        rows = rows.annotate(gathered_by_user=Exists(gathered))
+    memberships: list[Membership] = []
+    if _is_authenticated(user):
+        mine = Interview.interviewers.through.objects.filter(interview_id=OuterRef("pk"), user_id=user.pk)
+        rows = rows.annotate(gathered_by_user=Exists(mine))
+        memberships = list(user.memberships.all())
     interview = next(iter(rows[:1]), None)
-    memberships = list(user.memberships.all()) if authenticated else []
     grants = active_grants(user)  # for a missing id too: the same queries either way
     tier = Tier.PUBLIC
     if interview is not None:
-        gathered = getattr(interview, "gathered_by_user", False)
+        gathered = bool(getattr(interview, "gathered_by_user", False))
         tier = _tier_of(user, memberships, interview.collection_id, gathered, grants, interview.pk)
         if tier_at_least(tier, required_tier(interview)):
             return interview, tier
@@ -221,14 +228,14 @@ def can_upload(user: User | AnonymousUser | None, collection: Collection) -> boo
 
 
 def visible_interviews(
-    user: User | AnonymousUser | None, queryset: QuerySet | None = None
-) -> list[tuple[Interview, str]]:
+    user: User | AnonymousUser | None, queryset: QuerySet[Interview] | None = None
+) -> list[tuple[Interview, Tier]]:
     """Every interview the user may know exists, with the tier they see it at."""
     queryset = queryset if queryset is not None else Interview.objects.all()
     interviews = queryset.select_related("collection").prefetch_related("interviewers")
     memberships = list(user.memberships.all()) if _is_authenticated(user) else []
     grants = active_grants(user)
-    result = []
+    result: list[tuple[Interview, Tier]] = []
     for interview in interviews:
         tier = _tier_from(user, memberships, interview, grants)
         if tier_at_least(tier, required_tier(interview)):
@@ -236,11 +243,16 @@ def visible_interviews(
     return result
 
 
-def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, str]:
+def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, Tier]:
     return {interview.pk: tier for interview, tier in visible_interviews(user)}
 
 
-def _tier_from(user, memberships: Iterable[Membership], interview: Interview, grants: Iterable[Grant] = ()) -> str:
+def _tier_from(
+    user: User | AnonymousUser | None,
+    memberships: Iterable[Membership],
+    interview: Interview,
+    grants: Iterable[Grant] = (),
+) -> Tier:
     if not _is_authenticated(user):
         return Tier.PUBLIC
     gathered = any(u.pk == user.pk for u in interview.interviewers.all())
@@ -248,13 +260,13 @@ def _tier_from(user, memberships: Iterable[Membership], interview: Interview, gr
 
 
 def _tier_of(
-    user,
+    user: User | AnonymousUser | None,
     memberships: Iterable[Membership],
     collection_id: int,
     gathered: bool,
     grants: Iterable[Grant] = (),
     interview_id: int | None = None,
-) -> str:
+) -> Tier:
     """The tier from the user's memberships in the collection and access granted to them on request
     (grants.py), custodian for whoever gathered it."""
     if not _is_authenticated(user):

@@ -418,4 +418,5 @@ def second_factor_seal(*, user_pk: int, secret: str) -> str:
 
 
 def second_factor_secret(*, user_pk: int, sealed: str) -> str:
-    return crypto.open_json(sealed, f"totp:{user_pk}")["secret"]
+    secret: str = crypto.open_json(sealed, f"totp:{user_pk}")["secret"]
+    return secret

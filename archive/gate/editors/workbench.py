@@ -16,10 +16,11 @@ from typing import Any
 from ...models import TIER_ORDER, Interview, Redaction, Segment, Tier
 from ...placeholders import localised
 from .. import policy as access
-from ..inputs import Inputs, load_inputs
+from ..inputs import Inputs, load_inputs, span_offsets
 from ..redactor import TierRedactor
 from ..rules import CATEGORY_LABELS
 from ..stamps import policy_stamp
+from ..tiers import max_tier
 
 # The tiers from which a redaction may let its words be seen.
 VISIBLE_FROM_CHOICES = (Tier.RESEARCHER, Tier.STAFF, Tier.CUSTODIAN)
@@ -149,6 +150,12 @@ def _suggestion_rows(interview: Interview, transcript_id: int | None) -> list[Re
     )
 
 
+def _span_segment(row: Redaction) -> Segment:
+    if row.segment is None:  # a span redaction always has its segment
+        raise ValueError(f"span redaction {row.public_id} has no segment")
+    return row.segment
+
+
 def _lowest_visible_below(interview: Interview, tier: str) -> str | None:
     tiers = [t for t in access.visible_tiers(interview) if TIER_ORDER[t] < TIER_ORDER[tier]]
     return tiers[0] if tiers else None
@@ -163,7 +170,8 @@ def workbench_view(*, interview: Interview, tier: str, inputs: Inputs | None = N
     rows = _suggestion_rows(interview, inputs.transcript.pk if inputs.transcript else None)
     per_segment: dict[int, list[tuple[int, int, str]]] = {}
     for row in rows:
-        per_segment.setdefault(row.segment_id, []).append((row.start_char, row.end_char, str(row.public_id)))
+        segment_id, start, end = span_offsets(row)
+        per_segment.setdefault(segment_id, []).append((start, end, str(row.public_id)))
     stamp = policy_stamp(interview)
     segments: list[SegmentView] = []
     texts: dict[str, str] = {}
@@ -176,7 +184,7 @@ def workbench_view(*, interview: Interview, tier: str, inputs: Inputs | None = N
     suggestions = [
         SuggestionView(
             public_id=str(row.public_id),
-            segment_index=row.segment.index,
+            segment_index=_span_segment(row).index,
             category=row.category,
             category_label=dict(Redaction.Category.choices).get(row.category, row.category),
             source=row.source,
@@ -187,7 +195,7 @@ def workbench_view(*, interview: Interview, tier: str, inputs: Inputs | None = N
         )
         for row in rows
     ]
-    counts = {
+    counts: dict[str, int] = {
         status: Redaction.objects.filter(interview=interview, status=status).count()
         for status in (Redaction.Status.SUGGESTED, Redaction.Status.APPROVED, Redaction.Status.REJECTED)
     }
@@ -196,8 +204,8 @@ def workbench_view(*, interview: Interview, tier: str, inputs: Inputs | None = N
             public_id=str(row.public_id),
             category_label=dict(Redaction.Category.choices).get(row.category, row.category),
             visible_from=row.visible_from,
-            version=row.segment.transcript.version,
-            start=row.segment.start,
+            version=_span_segment(row).transcript.version,
+            start=_span_segment(row).start,
             reason=row.reason,
         )
         for row in Redaction.objects.filter(
@@ -262,7 +270,7 @@ def category_choices() -> list[tuple[str, str, str]]:
 def redactions_for(interview: Interview) -> list[dict[str, Any]]:
     """Every redaction touching this interview, described without any hidden text."""
     rows = Redaction.objects.filter(interview=interview).select_related("segment", "entity").order_by("created_at")
-    out = []
+    out: list[dict[str, Any]] = []
     for row in rows:
         out.append(
             {
@@ -273,14 +281,14 @@ def redactions_for(interview: Interview) -> list[dict[str, Any]]:
                 "visible_from": row.visible_from,
                 "replacement_kind": row.replacement_kind,
                 "source": row.source,
-                "segment": row.segment.index if row.segment_id else None,
-                "entity": str(row.entity.public_id) if row.entity_id else None,
-                "entity_pseudonym": row.entity.pseudonym if row.entity_id else None,
+                "segment": row.segment.index if row.segment is not None else None,
+                "entity": str(row.entity.public_id) if row.entity is not None else None,
+                "entity_pseudonym": row.entity.pseudonym if row.entity is not None else None,
             }
         )
     return out
 
 
-def editor_tier(tier: str) -> str:
+def editor_tier(tier: str) -> Tier:
     """Editors work at their own tier; nobody below staff edits."""
-    return tier if TIER_ORDER[tier] >= TIER_ORDER[Tier.STAFF] else Tier.STAFF
+    return max_tier(tier, Tier.STAFF)
