@@ -64,7 +64,7 @@ def test_it_uploads_in_resumable_chunks_with_progress_and_shows_the_job(demo, li
     page.set_input_files("#id_file", {"name": "call.wav", "mimeType": "audio/wav", "buffer": data})
     page.click("[data-testid=upload-submit]")
     wait_until(
-        page, "document.querySelector('[data-testid=upload-status]').textContent.startsWith('Transcription queued')"
+        page, "document.querySelector('[data-testid=upload-status]').textContent.startsWith('Transcription: Queued')"
     )
     assert dropped == [str(8 * 1024 * 1024)]
     interview = Interview.objects.get(title="Recorded over a bad line")
