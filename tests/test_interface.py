@@ -288,3 +288,19 @@ def test_a_chat_transcript_shows_message_dates_accessibly_at_both_sizes_and_the_
     assert page.locator("[data-testid=interview-card]").count() >= 1
     assert set(page.locator("[data-testid=interview-card] .mode").all_inner_texts()) == {"Messaging (text)"}
     assert problems == []
+
+
+def test_the_scripts_speak_arabic_with_the_page_and_the_csp_stays_strict(demo, live_server, page):
+    sign_in(page, live_server.url, "fieldresearcher", PASSWORDS["fieldresearcher"])
+    page.goto(f"{live_server.url}/collections/{demo.collection.slug}/upload/")
+    assert page.evaluate("() => window.gettext('Uploading…')") == "Uploading…"
+    page.click("[data-testid=language-switch] button[value=ar]")
+    page.wait_for_selector("html[lang=ar]")
+    assert page.evaluate("() => window.gettext('Uploading…')") == "جارٍ الرفع…"
+    assert page.evaluate("() => window.gettext('Uploaded; transcription queued.')") == (
+        "اكتمل الرفع؛ التفريغ في قائمة الانتظار."
+    )
+    response = page.goto(f"{live_server.url}/collections/{demo.collection.slug}/upload/")
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    page.click("[data-testid=language-switch] button[value=en]")
+    page.wait_for_selector("html[lang=en]")
