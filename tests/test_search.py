@@ -19,6 +19,7 @@ from django.test import Client
 from archive import search, services
 from archive.gate import policy as access
 from archive.models import AuditEvent, Interview, Membership, Redaction, Segment
+from archive.search.query import stemmed
 
 pytestmark = pytest.mark.django_db
 
@@ -585,3 +586,23 @@ def test_a_word_hidden_at_a_tier_is_found_there_by_no_stem_metadata_field_label_
     assert as_tier("staff", "zorbanistans").total == 2
     assert as_tier("staff", "rain", filters=search.Filters(topic="Zorbanistan")).total == 1
     assert search.suggest_for(staff, "quuxdet") == [hidden_word]
+
+
+def test_the_visible_only_bm25_equals_fts5_for_stemmed_words_and_metadata_documents(world):
+    """Stems (in `bi`) and metadata documents count in the visible-only bm25 exactly as FTS5 counts them."""
+    if connection.vendor != "sqlite":
+        pytest.skip("FTS5 only")
+    world.interview("Convoys", ["convoy convoys arrive", "the detainees and a detainee", "none"], topics=["convoys"])
+    world.interview("Two", ["the convoy was stopped at the convoy gate", "quiet evening"], summary="A convoy story.")
+    seen = search.visible_by_tier_for_tier("public")
+    with connection.cursor() as cursor:
+        scope = search._load_scope(cursor, "public", seen["public"], search.Filters())
+        assert scope.whole_table
+        tree = stemmed(search.parse('convoys OR detainee OR "convoy gate" OR stop*'))
+        query = search.TierQuery(search.Backend(), cursor, scope, tree, search.Filters())
+        native = query.top(20)
+        scope.whole_table = False
+        python = query.top(20)
+    assert len(native) >= 6
+    assert [d for _s, d in native] == [d for _s, d in python]
+    assert [s for s, _d in python] == pytest.approx([s for s, _d in native], abs=1e-5)

@@ -405,16 +405,12 @@ def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequenc
 
 
 def pg_pairs(d: Doc) -> str:
-    """PostgreSQL's `pairs` column: one lexeme for every adjacent pair of words (not only pairs of common
-    words: a phrase of two words is then one lexeme's posting list, and a longer phrase is checked only
-    in documents holding all of its pairs), joined with letters so that the default parser keeps each
-    pair one word (it splits on private-use characters), then the marked stems."""
-    found = tokens(d.body)
-    pairs = [a + PG_PAIR_JOIN + b for a, b in itertools.pairwise(found)]
-    pairs += [root.replace(STEM_MARK, PG_STEM_MARK) for root in _stems(found)]
-    # The column's positions follow the body's: a lone join word first keeps a prefix phrase ("a b"*) from
-    # running on from the body's last word into the first pair.
-    return " ".join([PG_PAIR_JOIN, *pairs]) if pairs else ""
+    """PostgreSQL's `pairs` column: the same pair tokens and marked stems as SQLite's `bi`, joined with
+    letters so that the default parser keeps each one word (it splits on private-use characters). A lone
+    join word first keeps a prefix phrase ("a b"*) from running on from the body's last word into it."""
+    if not d.bi:
+        return ""
+    return PG_PAIR_JOIN + " " + d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN).replace(STEM_MARK, PG_STEM_MARK)
 
 
 def meta_row(

@@ -3,7 +3,6 @@ limits; entity alias expansion; the FTS5 and tsquery forms of a parsed query; th
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -281,23 +280,20 @@ def to_fts5(tree: Any) -> str:
 
 def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
     """A tsquery SQL expression with parameters (no user syntax). Words and phrases are matched exactly in
-    the `simple` configuration (the words as indexed). A phrase of two words is its pair lexeme (every
-    adjacent pair is indexed, see documents.pg_pairs); a longer one needs all of its pairs and the phrase
-    itself, so only documents holding every pair are checked for the phrase. Stems are marked lexemes."""
+    the `simple` configuration (the words as indexed); a phrase of two common words is its pair lexeme,
+    a stem its marked lexeme (see documents.pg_pairs)."""
     if isinstance(tree, Stem):
         return "plainto_tsquery('simple'::regconfig, %s)", [PG_STEM_MARK + tree.root]
     if isinstance(tree, Phrase):
+        if _pair_route(tree):
+            # Two common words: their pair lexeme (letters and digits only, no tsquery syntax).
+            return "to_tsquery('simple'::regconfig, %s)", [PG_PAIR_JOIN.join(tree.tokens)]
         if tree.prefix:
             # Tokens are letters and digits only, so they cannot carry tsquery syntax.
             text = " <-> ".join(tree.tokens) + ":*"
             return "to_tsquery('simple'::regconfig, %s)", [text]
-        if len(tree.tokens) == 1:
-            return "plainto_tsquery('simple'::regconfig, %s)", [tree.tokens[0]]
-        pairs = [PG_PAIR_JOIN.join(pair) for pair in itertools.pairwise(tree.tokens)]
-        if len(pairs) == 1:
-            return "plainto_tsquery('simple'::regconfig, %s)", pairs
-        sql = "(plainto_tsquery('simple'::regconfig, %s) && phraseto_tsquery('simple'::regconfig, %s))"
-        return sql, [" ".join(pairs), " ".join(tree.tokens)]
+        function = "phraseto_tsquery" if len(tree.tokens) > 1 else "plainto_tsquery"
+        return f"{function}('simple'::regconfig, %s)", [" ".join(tree.tokens)]
     params: list[Any] = []
     pieces = []
     for child in tree.children:
