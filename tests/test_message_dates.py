@@ -157,3 +157,11 @@ def test_a_voice_notes_segments_keep_their_messages_time_when_inserted_and_trans
     version_replacing(interview=interview, old=note, new=note, segments=again, language="", provenance={}, options={})
     rows = Segment.objects.filter(transcript__interview=interview, transcript__is_current=True, recording=note)
     assert [(r.raw_text, r.sent_at) for r in rows] == [("The bread ran out, then the flour.", sent)]
+
+
+def test_the_demos_email_thread_shows_when_each_message_was_sent(demo, client_as):
+    interview = demo.interview("email-loyalist")
+    html = client_as("editor").get(f"/interviews/{interview.public_id}/").content.decode()
+    segments = len(rendering_for(interview, "staff").segments)
+    assert html.count('data-testid="sent-at"') == segments > 1
+    assert '<time datetime="2017-02-05T09:12:00">Feb. 5, 2017, 09:12</time>' in html

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -91,6 +91,15 @@ def seed(data: dict) -> bool:
     return True
 
 
+# Written exchanges in the demo carry when each message was sent (one every few minutes in a chat, every
+# few hours by email), from the morning of the day the interview is dated.
+MESSAGE_STEP = {
+    Interview.Mode.EMAIL: timedelta(hours=5, minutes=17),
+    Interview.Mode.SOCIAL_MEDIA: timedelta(minutes=4),
+    Interview.Mode.MESSAGING: timedelta(minutes=3),
+}
+
+
 def _interview(item: dict, collection: Collection, narrators: dict, users: dict) -> Interview:
     own = [narrators[key] for key in item["narrators"]]
     interview = services.interview_create(
@@ -110,7 +119,9 @@ def _interview(item: dict, collection: Collection, narrators: dict, users: dict)
     )
     segments = []
     clock = 0.0
-    for role, text in item["segments"]:
+    step = MESSAGE_STEP.get(item["mode"])
+    first = datetime.combine(date.fromisoformat(item["recorded_on"]), time(9, 12), tzinfo=UTC)
+    for number, (role, text) in enumerate(item["segments"]):
         duration = max(2.0, round(len(text) / 14, 1))
         speaker, narrator = "", None
         if role == "narrator":
@@ -126,6 +137,7 @@ def _interview(item: dict, collection: Collection, narrators: dict, users: dict)
                 role=role,
                 narrator=narrator,
                 language=item["languages"][0] if len(item["languages"]) == 1 else "",
+                sent_at=first + step * number if step else None,
             )
         )
         clock += duration + 0.5
