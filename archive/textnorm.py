@@ -127,25 +127,35 @@ def _fold_char(char: str) -> str:
     return _fold(unicodedata.normalize("NFKC", char))
 
 
-# ASCII characters that normalise_with_map folds differently on its ASCII fast path (lower() only)
-# and on its per-character path: where one occurs, normalising two texts apart and joining the
-# results may differ from normalising them joined.
-ASCII_PATH_DIFFERS = frozenset(c for c in map(chr, range(128)) if _fold_char(c) != c.lower())
+# The folds that change an ASCII character beyond lower() (the backtick written for an apostrophe or
+# an ayn: "Sa`id"), each one character for one, so the ASCII fast path keeps its offsets.
+ASCII_FOLD = str.maketrans({c: _fold_char(c) for c in map(chr, range(128)) if _fold_char(c) != c.lower()})
+assert all(len(folded) == 1 for folded in ASCII_FOLD.values())
+
+
+def _ascii_fold(text: str) -> str:
+    return text.lower().translate(ASCII_FOLD)
+
+
+# ASCII characters that normalise_with_map folds differently on its ASCII fast path and on its
+# per-character path (none since the fast path applies ASCII_FOLD): where one occurs, normalising two
+# texts apart and joining the results may differ from normalising them joined.
+ASCII_PATH_DIFFERS = frozenset(c for c in map(chr, range(128)) if _fold_char(c) != _ascii_fold(c))
 
 
 def normalise(text: str) -> str:
     """Normalised form for comparison and indexing."""
     if text.isascii():
-        return text.lower()
+        return _ascii_fold(text)
     return _fold(unicodedata.normalize("NFKC", text))
 
 
 def normalise_with_map(text: str) -> tuple[str, list[int]]:
     """Normalised text and, for each of its characters, the index of the original character."""
     if text.isascii():
-        # Fast path, same result: every fold leaves ASCII unchanged, and casefold() of ASCII is
-        # lower(), one character for one.
-        return text.lower(), list(range(len(text)))
+        # Fast path, same result: NFKC, the Arabic folds and the digit mapping leave ASCII unchanged,
+        # casefold() of ASCII is lower(), and ASCII_FOLD maps one character to one.
+        return _ascii_fold(text), list(range(len(text)))
     out: list[str] = []
     offsets: list[int] = []
     for index, char in enumerate(text):

@@ -246,9 +246,9 @@ class Doc:
 
 def normalise_body(text: str) -> str:
     if text.isascii():
-        # Same result as normalise() (NFKC, the Arabic folds and digit mapping leave ASCII unchanged,
-        # casefold() of ASCII is lower()), several times faster; the bulk build runs this a million times.
-        return text.lower()
+        # normalise() takes its ASCII fast path (no private-use characters to remove); the bulk build
+        # runs this a million times.
+        return normalise(text)
     return PRIVATE_USE.sub(" ", normalise(text))
 
 
