@@ -1,9 +1,11 @@
 """A stateful model of interviews that live: the Hypothesis state machine behind
 tests/test_lifecycle_stateful.py and `python -m benchmarks.lifecycle`.
 
-Rules are what people do to an interview over months: ingest audio, a chat with voice notes or a VTT;
-add a part, replace a recording, re-transcribe; correct a segment, change a speaker; redact a span, an
-entity or an alias, reject a redaction; change consent, anonymity or access level; withdraw.
+Rules are what people do to an interview over months: ingest audio, a chat with voice notes or a VTT
+(published, a draft or in review); add a part, replace a recording, re-transcribe; correct a segment,
+change a speaker; redact a span, an entity or an alias, reject or revoke a redaction; change consent,
+anonymity or access level; move it along the workflow (draft, review, published, archived); withdraw;
+purge (a custodian deletes it, leaving a tombstone).
 
 Canaries are unique tokens ("Zqx" + five letters) planted as narrators' legal names, as words spoken in
 synthesised audio or written in chats and transcripts (secret until an editor redacts them with a
@@ -68,9 +70,17 @@ from archive.models import (
     TranscriptionJob,
 )
 from archive.services import recordings, transcripts_ingest
-from archive.services.editorial import InvalidChange, PublicationBlocked, interview_set_status
+from archive.services.editorial import (
+    InvalidChange,
+    NotAllowed,
+    PublicationBlocked,
+    interview_edit,
+    interview_set_status,
+    redaction_revoke,
+)
 from archive.services.exports import ExportError, export_interview
 from archive.services.imports import import_parsed
+from archive.services.purge import interview_purge
 from archive.services.recordings import recording_store, transcription_job_create
 from archive.services.transcripts_ingest import transcription_job_run
 
@@ -83,6 +93,7 @@ ANONYMITIES = ("named", "pseudonymous", "anonymous", "sealed")
 START_STATUSES = ("published", "published", "draft", "review")
 SET_STATUSES = ("draft", "review", "published", "archived")
 MAX_INTERVIEWS = 3
+MAX_PURGED = 2  # tombstones an example may leave besides the live interviews
 MAX_PARTS = 3
 TEXT_FORMATS = ("txt", "vtt", "json")
 BINARY_FORMATS = ("pdf", "docx", "bagit")
@@ -312,6 +323,7 @@ class ModelInterview:
     consent: dict[str, bool]
     status: str = "published"
     withdrawn: bool = False
+    purged: bool = False  # deleted by a custodian: a tombstone only custodians see
     parts: list[Part] = field(default_factory=list)
     written: list[str] = field(default_factory=list)  # secret tokens in chat or VTT text
     summary_token: str = ""
@@ -343,6 +355,7 @@ class ModelRedaction:
     token: str = ""  # span: the one occurrence it covers
     entity_pk: int = 0
     approved: bool = True
+    interview_pk: int = 0  # span: the interview whose transcript it is on
 
 
 scopes_st = st.fixed_dictionaries(
@@ -491,8 +504,14 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _interview(self, model: ModelInterview) -> Any:
         return Interview.objects.get(pk=model.pk)
 
+    @property
+    def live(self) -> list[ModelInterview]:
+        """Interviews people still work on (a purged one is a tombstone: no rule touches it again)."""
+        return [m for m in self.interviews if not m.purged]
+
     def pick(self, index: int) -> ModelInterview:
-        return self.interviews[index % len(self.interviews)]
+        live = self.live
+        return live[index % len(live)]
 
     def _new_interview(
         self, kind: str, access: str, anonymity: str, consent: dict[str, bool], status: str
@@ -560,7 +579,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # Rules: ingest -----------------------------------------------------------------------------
 
-    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @precondition(lambda self: len(self.live) < MAX_INTERVIEWS and len(self.interviews) < MAX_INTERVIEWS + MAX_PURGED)
     @rule(
         access=st.sampled_from(TIERS[:3]),
         status=st.sampled_from(START_STATUSES),
@@ -584,7 +603,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             recording = self._add_recording(model, data)
             model.parts.append(Part(recording.pk, script, [secret]))
 
-    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @precondition(lambda self: len(self.live) < MAX_INTERVIEWS and len(self.interviews) < MAX_INTERVIEWS + MAX_PURGED)
     @rule(
         access=st.sampled_from(TIERS[:3]),
         status=st.sampled_from(START_STATUSES),
@@ -634,7 +653,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             for part, recording in zip(model.parts, outcome.recordings, strict=True):
                 part.recording_pk = recording.pk
 
-    @precondition(lambda self: len(self.interviews) < MAX_INTERVIEWS)
+    @precondition(lambda self: len(self.live) < MAX_INTERVIEWS and len(self.interviews) < MAX_INTERVIEWS + MAX_PURGED)
     @rule(
         access=st.sampled_from(TIERS[:3]),
         status=st.sampled_from(START_STATUSES),
@@ -664,7 +683,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # Rules: recordings and versions --------------------------------------------------------------
 
-    @precondition(lambda self: self.interviews and _has_service("recording_add"))
+    @precondition(lambda self: self.live and _has_service("recording_add"))
     @rule(pick=st.integers(0, 99), lines=st.integers(1, 2))
     def add_part(self, pick, lines):
         model = self.pick(pick)
@@ -676,11 +695,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             recording = self._add_recording(model, data)
             model.parts.append(Part(recording.pk, script, secrets))
 
-    @precondition(lambda self: any(m.parts for m in self.interviews) and _has_service("recording_add"))
+    @precondition(lambda self: any(m.parts for m in self.live) and _has_service("recording_add"))
     @rule(pick=st.integers(0, 99), part=st.integers(0, 9), lead_in=st.sampled_from([0.2, 0.75, 1.3]))
     def replace_recording(self, pick, part, lead_in):
         """A better copy of the same speech: the same words, at other times."""
-        candidates = [m for m in self.interviews if m.parts]
+        candidates = [m for m in self.live if m.parts]
         model = candidates[pick % len(candidates)]
         old = model.parts[part % len(model.parts)]
         with self.step(model):
@@ -689,10 +708,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             recording = self._add_recording(model, data, replaces=old.recording_pk)
             old.recording_pk, old.script = recording.pk, script
 
-    @precondition(lambda self: any(m.parts for m in self.interviews) and _has_service("interview_retranscribe"))
+    @precondition(lambda self: any(m.parts for m in self.live) and _has_service("interview_retranscribe"))
     @rule(pick=st.integers(0, 99), language=st.sampled_from([None, "en"]))
     def retranscribe(self, pick, language):
-        candidates = [m for m in self.interviews if m.parts]
+        candidates = [m for m in self.live if m.parts]
         model = candidates[pick % len(candidates)]
         with self.step(model):
             recording_service("interview_retranscribe")(
@@ -704,7 +723,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _segments(self, model: ModelInterview) -> list[Any]:
         return list(Segment.objects.filter(transcript__interview_id=model.pk, transcript__is_current=True))
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), segment=st.integers(0, 99), how=st.sampled_from(["prefix", "filler"]))
     def correct_segment(self, pick, segment, how):
         """An editor's correction that keeps every token but moves the characters around them."""
@@ -727,7 +746,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         with self.step(model):
             services.segment_edit(segment=row, text=text, actor=self.context.editor)
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(
         pick=st.integers(0, 99),
         segment=st.integers(0, 99),
@@ -751,10 +770,10 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # Rules: redactions -------------------------------------------------------------------------
 
-    @precondition(lambda self: any(m.transcript_tokens for m in self.interviews))
+    @precondition(lambda self: any(m.transcript_tokens for m in self.live))
     @rule(pick=st.integers(0, 99), token=st.integers(0, 99), visible_from=st.sampled_from(REDACTION_TIERS))
     def redact_span(self, pick, token, visible_from):
-        candidates = [m for m in self.interviews if m.transcript_tokens]
+        candidates = [m for m in self.live if m.transcript_tokens]
         model = candidates[pick % len(candidates)]
         chosen = model.transcript_tokens[token % len(model.transcript_tokens)]
         with self.step(model):
@@ -770,12 +789,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 # Not (or no longer) in the current transcript: nothing to redact. The checks still
                 # hold the interview to what the model knows.
                 return
-        self.redactions.append(ModelRedaction(redaction.pk, "span", visible_from, token=chosen))
+        self.redactions.append(ModelRedaction(redaction.pk, "span", visible_from, token=chosen, interview_pk=model.pk))
 
     def _secrets(self) -> list[str]:
         return [t for m in self.interviews for t in [*m.transcript_tokens, m.summary_token, m.place_token] if t]
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(
         token=st.integers(0, 99),
         visible_from=st.sampled_from(REDACTION_TIERS),
@@ -819,9 +838,21 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         chosen.approved = False
 
+    @precondition(lambda self: any(r.approved for r in self.redactions))
+    @rule(pick=st.integers(0, 99))
+    def revoke_redaction(self, pick):
+        """An editor revokes an approved redaction from the workbench (kept on record, hides nothing)."""
+        approved = [r for r in self.redactions if r.approved]
+        chosen = approved[pick % len(approved)]
+        with self.step():
+            redaction_revoke(
+                redaction=Redaction.objects.get(pk=chosen.pk), actor=self.context.users["custodian"], tier="custodian"
+            )
+        chosen.approved = False
+
     # Rules: people and access ------------------------------------------------------------------
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), consent=scopes_st)
     def change_consent(self, pick, consent):
         model = self.pick(pick)
@@ -838,7 +869,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             model.status = "review"  # consent given again: an editor decides whether to publish again
         model.consent, model.withdrawn = dict(consent), False
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), anonymity=st.sampled_from(ANONYMITIES))
     def change_anonymity(self, pick, anonymity):
         model = self.pick(pick)
@@ -848,7 +879,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         model.anonymity = anonymity
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), access=st.sampled_from(TIERS))
     def change_access(self, pick, access):
         model = self.pick(pick)
@@ -856,7 +887,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             services.interview_update(interview=self._interview(model), access_level=access, actor=self.context.editor)
         model.access_level = access
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), status=st.sampled_from(SET_STATUSES))
     def set_status(self, pick, status):
         """An editor moves the interview along its workflow; a refused move (a transition that does not
@@ -872,7 +903,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         model.status = status
 
-    @precondition(lambda self: self.interviews)
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), through_consent=st.booleans())
     def withdraw(self, pick, through_consent):
         model = self.pick(pick)
@@ -889,11 +920,43 @@ class LifecycleMachine(RuleBasedStateMachine):
                 services.interview_withdraw(interview=self._interview(model), actor=self.context.editor)
         model.withdrawn = True
 
+    @precondition(lambda self: self.live)
+    @rule(pick=st.integers(0, 99), names_narrator=st.booleans(), topic=st.booleans())
+    def edit_fields(self, pick, names_narrator, topic):
+        """An editor rewrites the summary (with a new word; by mistake with the narrator's name) or adds
+        a topic: every rendered field passes through the same redactor as the transcript."""
+        model = self.pick(pick)
+        word = self.token()
+        text = f"Remembers the spring near {word}" + (
+            f", as {' '.join(model.name)} told it." if names_narrator else "."
+        )
+        changes: dict[str, Any] = {"summary": text}
+        if topic:
+            changes["topics"] = [f"{' '.join(model.name)} family", "bread"]
+        try:
+            with self.step(model):
+                interview_edit(interview=self._interview(model), actor=self.context.editor, changes=changes)
+        except (InvalidChange, NotAllowed):
+            return  # e.g. withdrawn: sealed, beyond the editor's tier
+        model.summary_token = word
+
+    @precondition(lambda self: self.live and len(self.interviews) < MAX_INTERVIEWS + MAX_PURGED)
+    @rule(pick=st.integers(0, 99))
+    def purge(self, pick):
+        """A custodian deletes the interview (a test item, a failed upload): originals, transcripts and
+        lone narrators' keys destroyed, a tombstone left for custodians."""
+        model = self.pick(pick)
+        with self.step(model):
+            interview_purge(interview=self._interview(model), actor=self.context.users["custodian"], reason="test")
+        model.purged = True
+        # Its transcripts went, and the span redactions on them.
+        self.redactions = [r for r in self.redactions if not (r.kind == "span" and r.interview_pk == model.pk)]
+
     # What the model expects --------------------------------------------------------------------
 
     def floor(self, model: ModelInterview) -> str:
         """The lowest tier that may know the interview exists."""
-        if model.withdrawn:
+        if model.withdrawn or model.purged:
             return "custodian"
         floor = _max_tier(model.access_level, model.consent_floor())
         if model.status != "published":
@@ -1130,6 +1193,12 @@ class LifecycleMachine(RuleBasedStateMachine):
 
         problems: list[str] = []
         interview = self._interview(model)
+        if model.purged:
+            for tier in TIERS:
+                status = self.context.clients[tier].get(f"/api/v1/interviews/{model.public_id}/audio").status_code
+                if status != 404:
+                    problems.append(f"{model.marker}: audio of a purged interview answered {status} at {tier}")
+            return problems
         for tier in TIERS:
             allowed = bool(model.parts) and not _below(tier, self.voice_floor(model))
             status = self.context.clients[tier].get(f"/api/v1/interviews/{model.public_id}/audio").status_code
