@@ -113,7 +113,7 @@ def _vtt() -> bytes:
     ).encode()
 
 
-def _imported(data: bytes, filename: str, title: str, language: str = "") -> Interview:
+def _imported(data: bytes, filename: str, title: str, language: str = "", **labels: str) -> Interview:
     [outcome] = import_file(
         data=data,
         filename=filename,
@@ -124,6 +124,7 @@ def _imported(data: bytes, filename: str, title: str, language: str = "") -> Int
         language=language,
         voice_notes="queue",
         status="published",
+        **labels,
     )
     interview = outcome.interview
     consent_record(narrator=interview.narrators.get(), interview=interview, **FULL_CONSENT)
@@ -180,7 +181,9 @@ def _recorded(tmp_path: Path, title: str, whisper_segments: list[tuple] | None) 
 
 def build_shapes(demo, tmp_path: Path) -> dict[str, Interview]:
     shapes: dict[str, Interview] = {
-        "chat": _imported(_chat_txt(), "WhatsApp Chat with Abu Khaled.txt", "Chat with a resident", "en"),
+        "chat": _imported(
+            _chat_txt(), "WhatsApp Chat with Abu Khaled.txt", "Chat with a resident", "en", interviewer="Sara Rawi"
+        ),
         "email": _imported(_email(), "answer.eml", "Email from a resident", "en"),
         "vtt": _imported(_vtt(), "interview.vtt", "Imported captions", "ar"),
     }
@@ -262,6 +265,23 @@ def test_it_validates_every_xml_export_of_every_shape_at_every_tier(demo, tmp_pa
     assert "<listPerson>" not in whisper["public"]
     assert "<desc>name withheld</desc></gap> kept the bakery open." in whisper["staff"]
     assert "Abu Salim kept the bakery open." in whisper["custodian"]
+    # Chat and email messages carry when they were sent: to the second from staff up, the month below.
+    read = {
+        (name, tier, fmt): (out / f"{name}-{tier}.{fmt}.xml").read_text(encoding="utf-8")
+        for name in ("chat", "email")
+        for tier in TIERS
+        for fmt in XML_FORMATS
+    }
+    for tier in ("staff", "custodian"):
+        assert '<date type="sent" when="2020-12-31T21:45:00"/>' in read["chat", tier, "tei"]
+        assert "[2020-12-31 21:45:00] " in read["chat", tier, "ohms"]
+        assert '<date type="sent" when="2017-01-04T07:00:00"/>' in read["email", tier, "tei"]
+        assert "[2017-01-04 07:00:00] " in read["email", tier, "ohms"]
+    for tier in ("public", "researcher"):
+        sent = etree.fromstring(read["chat", tier, "tei"].encode()).iterfind(".//t:u/t:date", {"t": TEI_NS})
+        assert {date.get("when") for date in sent} == {"2020-12"}
+        assert "[2020-12] " in read["chat", tier, "ohms"] and "21:45" not in read["chat", tier, "ohms"]
+        assert '<date type="sent" when="2017-01"/>' in read["email", tier, "tei"]
     awaiting = (out / "awaiting-transcript-custodian.tei.xml").read_text(encoding="utf-8")
     assert '<p>\n        <gap reason="untranscribed"/>\n      </p>' in awaiting
     assert "<u " not in awaiting

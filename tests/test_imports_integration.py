@@ -15,7 +15,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from archive.gate import render
 from archive.importers import ImportRefused
-from archive.models import Attachment, Interview, QuarantinedMetadata, Recording, Redaction, TranscriptionJob
+from archive.models import (
+    Attachment,
+    Interview,
+    QuarantinedMetadata,
+    Recording,
+    Redaction,
+    Segment,
+    TranscriptionJob,
+)
 from archive.services import imports, quarantine_read
 from archive.services.imports import import_file
 
@@ -71,6 +79,8 @@ def test_it_imports_a_whatsapp_export_with_voice_notes_and_hides_phone_numbers(t
         narrator_name="Abu Khaled",
         access="public",
         language="en",
+        # The narrator writes from a bare phone number: the chat names them only through the interviewer.
+        interviewer="Sara Rawi",
     )
     interview = outcome.interview
     assert Interview.objects.filter(collection__slug="imports-test").count() == 1
@@ -209,7 +219,7 @@ def test_a_failure_after_files_were_stored_rolls_back_and_deletes_them(demo, mon
         archive.writestr("IMG-1.jpg", b"\xff\xd8\xff\xe0")
     before = _stored_files()
     with pytest.raises(RuntimeError):
-        import_file(data=buffer.getvalue(), filename="c.zip", collection_slug="rollback", title="T", narrator_name="N")
+        import_file(data=buffer.getvalue(), filename="c.zip", collection_slug="rollback", title="T", narrator_name="B")
     assert not Interview.objects.filter(collection__slug="rollback").exists()
     assert _stored_files() == before
 
@@ -217,15 +227,26 @@ def test_a_failure_after_files_were_stored_rolls_back_and_deletes_them(demo, mon
 CHAT = b"31/12/2020, 21:41 - Sara: Hello?\n31/12/2020, 21:45 - +963 944 123 456: Call me on 0933 222 111\n"
 
 
+def _roles(interview: Interview) -> list[tuple[str, str]]:
+    return list(
+        Segment.objects.filter(transcript__interview=interview)
+        .order_by("index")
+        .values_list("raw_speaker", "speaker_role")
+    )
+
+
 @pytest.mark.django_db
 def test_it_imports_through_the_api_and_refuses_hostile_uploads(client_as, demo):
     url = f"/api/v1/collections/{demo.collection.slug}/imports/"
     client = client_as("fieldresearcher")
-    response = client.post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "API chat", "narrator": "N"})
+    response = client.post(
+        url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "API chat", "narrator": "N", "interviewer": "Sara"}
+    )
     assert response.status_code == 201
     [public_id] = response.json()["interviews"]
     interview = Interview.objects.get(public_id=public_id)
     assert [s.text for s in render(interview, "custodian").segments] == ["Hello?", "Call me on 0933 222 111"]
+    assert _roles(interview) == [("Sara", "interviewer"), ("+963 944 123 456", "narrator")]
     hostile = (HOSTILE / "path_traversal.zip").read_bytes()
     response = client.post(url, {"file": SimpleUploadedFile("x.zip", hostile), "title": "Bad"})
     assert response.status_code == 400
@@ -235,6 +256,49 @@ def test_it_imports_through_the_api_and_refuses_hostile_uploads(client_as, demo)
     }
     response = client_as("researcher").post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "No"})
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_chat_whose_narrator_it_cannot_tell_listing_the_senders(client_as, demo):
+    """Neither sender is named (the narrator's real name is not a chat label): no guess, nothing made."""
+    url = f"/api/v1/collections/{demo.collection.slug}/imports/"
+    client = client_as("fieldresearcher")
+    before = Interview.objects.count(), _stored_files()
+    response = client.post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "Who?", "narrator": "N"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "No sender of the conversation has the narrator's name as given. "
+            "The senders are: Sara, +963 944 123 456.",
+            "code": "narrator_unknown",
+            "senders": ["Sara", "+963 944 123 456"],
+        },
+    )
+    response = client.post(url, {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "Who?"})
+    assert response.status_code == 400
+    assert response.json()["senders"] == ["Sara", "+963 944 123 456"]
+    assert (Interview.objects.count(), _stored_files()) == before
+    # An email thread with two writers and no label is refused the same way.
+    thread = "\n".join(
+        [
+            _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200", "The truce held."),
+            _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened?"),
+        ]
+    ).encode()
+    response = client.post(url, {"file": SimpleUploadedFile("t.mbox", thread), "title": "Mail"})
+    assert (response.status_code, response.json()["code"]) == (400, "narrator_unknown")
+    assert sorted(response.json()["senders"]) == ["Abu Khaled", "Sara"]
+    # Chosen by its label, the narrator is that sender.
+    response = client.post(
+        url,
+        {"file": SimpleUploadedFile("chat.txt", CHAT), "title": "Who?", "narrator_label": "+963 944 123 456"},
+    )
+    assert response.status_code == 201
+    [public_id] = response.json()["interviews"]
+    assert _roles(Interview.objects.get(public_id=public_id)) == [
+        ("Sara", "interviewer"),
+        ("+963 944 123 456", "narrator"),
+    ]
 
 
 @pytest.mark.django_db
@@ -263,7 +327,68 @@ def test_it_imports_through_the_upload_form(client_as, demo):
             "title": "Form chat",
             "anonymity": "anonymous",
             "access": "staff",
+            "interviewer": "Sara",
         },
     )
     assert response.status_code == 302
     assert Interview.objects.filter(title="Form chat").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_upload_form_asks_who_the_narrator_is_and_imports_with_the_choice(client_as, demo):
+    client = client_as("fieldresearcher")
+    url = f"/collections/{demo.collection.slug}/import/"
+    group = CHAT + b"31/12/2020, 21:50 - Umm Ali: He is my neighbour\n"
+    fields = {"title": "Group chat", "narrator": "Abu Khaled", "anonymity": "anonymous", "access": "staff"}
+    before = Interview.objects.count(), _stored_files()
+    response = client.post(url, {**fields, "file": SimpleUploadedFile("chat.txt", group)})
+    assert response.status_code == 200
+    assert (Interview.objects.count(), _stored_files()) == before  # nothing made, nothing kept
+    page = response.content.decode()
+    assert "No sender of the conversation has the narrator&#x27;s name as given." in page
+    form = response.context["form"]
+    assert [value for value, _ in form.fields["narrator_label"].choices] == ["", "Sara", "+963 944 123 456", "Umm Ali"]
+    assert [value for value, _ in form.fields["interviewer"].choices] == ["", "Sara", "+963 944 123 456", "Umm Ali"]
+    assert form.fields["narrator_label"].required
+    assert list(form.fields)[:3] == ["narrator_label", "interviewer", "file"]
+    assert form.initial["title"] == "Group chat" and form.initial["narrator"] == "Abu Khaled"
+    assert page.count('type="hidden" name="senders"') == 3
+    senders = ["Sara", "+963 944 123 456", "Umm Ali"]
+    # The same sender as both is refused by the form; a choice outside the senders too.
+    response = client.post(
+        url,
+        {
+            **fields,
+            "senders": senders,
+            "narrator_label": "Sara",
+            "interviewer": "Sara",
+            "file": SimpleUploadedFile("chat.txt", group),
+        },
+    )
+    assert response.status_code == 200 and "cannot be the same sender" in response.content.decode()
+    response = client.post(
+        url,
+        {**fields, "senders": senders, "narrator_label": "Nobody", "file": SimpleUploadedFile("chat.txt", group)},
+    )
+    assert response.status_code == 200 and response.context["form"].errors["narrator_label"]
+    # Without the file again, the page still offers the choice.
+    response = client.post(url, {**fields, "senders": senders, "narrator_label": "+963 944 123 456"})
+    assert response.status_code == 200
+    assert [v for v, _ in response.context["form"].fields["narrator_label"].choices][1:] == senders
+    assert Interview.objects.count() == before[0]
+    response = client.post(
+        url,
+        {
+            **fields,
+            "senders": senders,
+            "narrator_label": "+963 944 123 456",
+            "interviewer": "Sara",
+            "file": SimpleUploadedFile("chat.txt", group),
+        },
+    )
+    assert response.status_code == 302
+    interview = Interview.objects.get(title="Group chat")
+    assert _roles(interview) == [("Sara", "interviewer"), ("+963 944 123 456", "narrator"), ("Umm Ali", "other")]
+    assert interview.narrators.count() == 1
+    # The person importing made it and keeps seeing it.
+    assert client.get(response["Location"]).status_code == 200

@@ -43,6 +43,7 @@ def test_it_inserts_queued_voice_notes_in_place_keeping_corrections_and_span_red
         access="public",
         language="en",
         voice_notes="queue",
+        narrator_label="+963 944 123 456",  # the sender the import page would have had chosen
     )
     interview = outcome.interview
     jobs = list(TranscriptionJob.objects.filter(recording__interview=interview).order_by("pk"))

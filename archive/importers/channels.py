@@ -61,6 +61,7 @@ class NarratorUnknown(ImportRefused):
         more = f" and {len(senders) - len(listed)} more" if len(senders) > len(listed) else ""
         super().__init__(f"{reason} The senders are: {', '.join(listed)}{more}.", code="narrator_unknown")
         self.senders = senders
+        self.question = reason  # the reason without the list, for a page that shows the senders itself
 
 
 # Reading the upload ---------------------------------------------------------------------------

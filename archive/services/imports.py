@@ -67,6 +67,8 @@ CHANNEL_PARSERS = {
     "skype": parse_skype_conversations,
     "telegram": parse_telegram_conversations,
 }
+# Chats and email threads whose senders carry the roles: their narrator is settled, never guessed.
+NAMED_KINDS = ("whatsapp", "eml", "mbox")
 VOICE_PENDING = "[voice note awaiting transcription]"
 VOICE_FAILED = "[voice note could not be transcribed]"
 
@@ -546,7 +548,13 @@ def import_file(
                 except (ValidationError, ImportRefused) as exc:
                     raise _row_refusal(item.row, exc) from exc
         return outcomes
-    parsed = parse_file(filename, data, kind=kind, interviewer=interviewer)
+    options: dict[str, Any] = {"interviewer": interviewer}
+    if kind in NAMED_KINDS:
+        # Who is the narrator is never guessed: the sender chosen (`narrator_label`), else the one
+        # whose label is the narrator's name, else the only sender besides the interviewer; otherwise
+        # NarratorUnknown lists the senders, for the page to ask and the API to answer with.
+        options.update(narrator=narrator_label or narrator_name or None, strict=True)
+    parsed = parse_file(filename, data, kind=kind, **options)
     return _create_and_import(
         parsed=parsed,
         media=None,
