@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,11 @@ from django.core.management.base import CommandError
 from docx.oxml.ns import qn
 from lxml import etree
 
+from archive import exports
 from archive.exports import FORMATS, export_bytes, file_name
 from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
+from archive.exports.documents import pdf_html
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
 from archive.gate import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering, rendering_for
 from archive.gate import policy as access
@@ -33,6 +36,7 @@ from archive.models import AuditEvent
 from archive.services import SegmentInput, interview_touch, transcript_store
 from archive.services.exports import export_interview
 from archive.services.recordings import recording_store
+from tests.test_message_dates import _published_whatsapp
 from tests.test_no_leaks import canaries_for
 
 INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
@@ -163,11 +167,11 @@ def test_it_writes_csv_with_timecode_speaker_text():
     data = export_bytes(make_rendering(), "csv")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0] == ["timecode", "end", "speaker", "text"]
-    assert rows[1] == ["00:00:00.000", "00:00:04.200", "Interviewer", "Where were you in February?"]
-    assert rows[3] == ["00:00:09.800", "00:00:15.500", "Resident B", ARABIC]
+    assert rows[0] == ["timecode", "end", "speaker", "text", "sent_at"]
+    assert rows[1] == ["00:00:00.000", "00:00:04.200", "Interviewer", "Where were you in February?", ""]
+    assert rows[3] == ["00:00:09.800", "00:00:15.500", "Resident B", ARABIC, ""]
     # A cell that looks like a spreadsheet formula is neutralised.
-    assert rows[4] == ["01:02:05.000", "01:02:05.000", "Speaker 1", "'=SUM(A1) looks like a formula"]
+    assert rows[4] == ["01:02:05.000", "01:02:05.000", "Speaker 1", "'=SUM(A1) looks like a formula", ""]
     assert len(rows) == 6
 
 
@@ -185,6 +189,79 @@ def test_it_writes_json_with_segments_and_words():
         {"text": "[place withheld]", "start": 4.7, "end": 5.3, "probability": None},
     ]
     assert document["segments"][2]["text"] == ARABIC
+
+
+# A chat: two messages two minutes apart, as the gate gives them to staff and, below, to the month.
+SENT_TO_STAFF = ("2016-03-13T09:00:00", "2016-03-13T09:02:00")
+SENT_BELOW_STAFF = ("2016-03", "2016-03")
+
+
+def chat_rendering(sent: tuple[str, str], tier: str) -> Rendering:
+    segments = (
+        SegmentRendering(0, 0.0, 0.0, "Interviewer", "How is the bakery?", "en", sent_at=sent[0]),
+        SegmentRendering(1, 120.0, 120.0, "Resident B", "Closed after the truce & <b>.", "en", sent_at=sent[1]),
+    )
+    return make_rendering(segments=segments, tier=tier, mode="whatsapp")
+
+
+def test_it_dates_each_message_in_the_plain_text_and_documents():
+    staff = export_bytes(chat_rendering(SENT_TO_STAFF, "staff"), "txt").decode("utf-8").splitlines()
+    assert staff[-2:] == [
+        "[2016-03-13 09:00:00] Interviewer: How is the bakery?",
+        "[2016-03-13 09:02:00] Resident B: Closed after the truce & <b>.",
+    ]
+    public = export_bytes(chat_rendering(SENT_BELOW_STAFF, "public"), "txt").decode("utf-8").splitlines()
+    assert public[-2:] == [
+        "[2016-03] Interviewer: How is the bakery?",
+        "[2016-03] Resident B: Closed after the truce & <b>.",
+    ]
+    document = docx.Document(io.BytesIO(export_bytes(chat_rendering(SENT_TO_STAFF, "staff"), "docx")))
+    assert "[2016-03-13 09:02:00] Resident B: Closed after the truce & <b>." in [p.text for p in document.paragraphs]
+    html = pdf_html(chat_rendering(SENT_BELOW_STAFF, "public"))
+    assert "<span class='time'>[2016-03]</span>" in html and "[00:02:00]" not in html
+    rows = list(
+        csv.reader(io.StringIO(export_bytes(chat_rendering(SENT_TO_STAFF, "staff"), "csv").decode("utf-8-sig")))
+    )
+    assert [row[4] for row in rows[1:]] == list(SENT_TO_STAFF)
+
+
+def test_it_dates_each_message_in_the_cue_text_and_keeps_the_cue_times():
+    vtt = webvtt.from_string(export_bytes(chat_rendering(SENT_TO_STAFF, "staff"), "vtt").decode("utf-8")).captions
+    assert [(c.start, c.voice, c.text) for c in vtt] == [
+        ("00:00:00.000", "Interviewer", "[2016-03-13 09:00:00] How is the bakery?"),
+        ("00:02:00.000", "Resident B", "[2016-03-13 09:02:00] Closed after the truce &amp; &lt;b&gt;."),
+    ]
+    subtitles = list(srt.parse(export_bytes(chat_rendering(SENT_BELOW_STAFF, "public"), "srt").decode("utf-8")))
+    assert [(s.start.total_seconds(), s.content) for s in subtitles] == [
+        (0.0, "[2016-03] Interviewer: How is the bakery?"),
+        (120.0, "[2016-03] Resident B: Closed after the truce & <b>."),
+    ]
+
+
+def test_it_dates_each_message_in_ohms_and_tei():
+    ns = {"o": OHMS_NS, "t": TEI_NS}
+    record = etree.fromstring(export_bytes(chat_rendering(SENT_TO_STAFF, "staff"), "ohms")).find("o:record", ns)
+    points = record.findall("o:index/o:point", ns)
+    assert [(p.findtext("o:time", namespaces=ns), p.findtext("o:title", namespaces=ns)) for p in points] == [
+        ("0", "Interviewer [2016-03-13 09:00:00]"),
+        ("120", "Resident B [2016-03-13 09:02:00]"),
+    ]
+    assert record.findtext("o:transcript", namespaces=ns).splitlines() == [
+        "[2016-03-13 09:00:00] Interviewer: How is the bakery?",
+        "[2016-03-13 09:02:00] Resident B: Closed after the truce & <b>.",
+    ]
+    for sent, tier in ((SENT_TO_STAFF, "staff"), (SENT_BELOW_STAFF, "public")):
+        utterances = etree.fromstring(export_bytes(chat_rendering(sent, tier), "tei")).findall(".//t:body/t:u", ns)
+        dates = [u[0] for u in utterances]
+        assert [(d.tag, d.get("type"), d.get("when"), d.text) for d in dates] == [
+            (f"{{{TEI_NS}}}date", "sent", when, None) for when in sent
+        ]
+        # The message's words follow its date; the utterance keeps its place on the timeline.
+        assert [(u.text, d.tail) for u, d in zip(utterances, dates, strict=True)] == [
+            (None, "How is the bakery?"),
+            (None, "Closed after the truce & <b>."),
+        ]
+        assert utterances[1].get("start") != utterances[0].get("start")
 
 
 def test_it_hides_sealed_narrators_in_the_consent_basis():
@@ -462,7 +539,7 @@ def test_it_offers_only_tiers_up_to_the_users_in_the_dialog(demo, client_as):
     download = client_as(None).get(f"/interviews/{interview.public_id}/export/", {"format": "csv", "tier": "public"})
     assert download.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["timecode", "end", "speaker", "text"]
+    assert rows[0] == ["timecode", "end", "speaker", "text", "sent_at"]
     refused = client_as(None).get(f"/interviews/{interview.public_id}/export/", {"format": "csv", "tier": "staff"})
     assert refused.status_code == 400
 
@@ -556,3 +633,57 @@ def test_it_rebuilds_and_purges_cached_exports_when_the_policy_changes(demo):
     assert second.path != first.path
     assert not first.path.exists()
     assert sorted(p.name for p in second.path.parent.glob("public-*.txt")) == [second.path.name]
+
+
+def _document_text(fmt: str, data: bytes) -> str:
+    if fmt == "docx":
+        return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    return data.decode("utf-8-sig")
+
+
+@pytest.mark.django_db
+def test_no_export_below_staff_dates_a_message_finer_than_the_month(demo):
+    """A chat's messages were sent on 13 March 2016 at 09:00, 09:02 and 21:47: every text export gives
+    them to staff to the second, and below staff the month the gate gives, and nothing finer."""
+    interview = _published_whatsapp(demo)
+    formats = ("txt", "vtt", "srt", "csv", "json", "ohms", "tei", "docx")
+    finer = re.compile(r"2016-03-\d|13/03|09:0\d|21:47|\b9:0\d|T\d\d:")
+    for tier in ("public", "researcher"):
+        # The interview's own date, where each format states it, at the gate's precision for the tier
+        # (the month for the public, the day for researchers; OHMS's <date> wants a day: the month's first).
+        recorded = rendering_for(interview, tier).recorded_on
+        assert recorded == {"public": "2016-03", "researcher": "2016-03-13"}[tier]
+        headers = (
+            f"Recorded: {recorded}\n",
+            f'value="{recorded if len(recorded) == 10 else recorded + "-01"}"',
+            f">{recorded}</date_nonpreferred_format>",
+            f", {recorded}</p>",
+            f'"recorded_on": "{recorded}"',
+        )
+        for fmt in formats:
+            result = export_interview(interview=interview, fmt=fmt, tier=tier, requester_tier=tier)
+            text = _document_text(fmt, result.open().read())
+            for header in headers:
+                text = text.replace(header, "")
+            assert finer.findall(text) == [], (tier, fmt)
+            assert text.count("2016-03") >= 3, (tier, fmt)
+    staff = {
+        fmt: _document_text(
+            fmt, export_interview(interview=interview, fmt=fmt, tier="staff", requester_tier="staff").open().read()
+        )
+        for fmt in formats
+    }
+    assert re.search(r"^\[2016-03-13 21:47:00\] [^:]+: Then the shelling began again\.$", staff["txt"], re.M)
+    assert '<date type="sent" when="2016-03-13T21:47:00"/>Then the shelling began again.' in staff["tei"]
+    for fmt in ("vtt", "srt", "ohms", "docx", "csv", "json"):
+        assert "2016-03-13" in staff[fmt] and "21:47:00" in staff[fmt], fmt
+
+
+@pytest.mark.django_db
+def test_a_file_written_by_older_exporters_is_not_served_again(demo, monkeypatch):
+    interview = public_interviews(demo)[0]
+    first = export_interview(interview=interview, fmt="txt", tier="public", requester_tier="public")
+    monkeypatch.setattr(exports, "EXPORTERS_VERSION", exports.EXPORTERS_VERSION + 1)
+    second = export_interview(interview=interview, fmt="txt", tier="public", requester_tier="public")
+    assert second.path != first.path
+    assert not first.path.exists()

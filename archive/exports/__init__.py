@@ -17,6 +17,10 @@ from ..gate import Rendering
 from . import documents, scholarly, text
 from .common import base_name
 
+# What the exporters write: moved on whenever a format's content changes (v2: chat and email messages
+# carry their dates in every text format), so a file cached by older exporters is never served again.
+EXPORTERS_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Format:
@@ -77,4 +81,4 @@ def file_name(rendering: Rendering, fmt: str) -> str:
     return f"{base_name(rendering)}.{FORMATS[fmt].extension}"
 
 
-__all__ = ["DOCUMENT_FORMATS", "FORMATS", "Format", "export_bytes", "file_name"]
+__all__ = ["DOCUMENT_FORMATS", "EXPORTERS_VERSION", "FORMATS", "Format", "export_bytes", "file_name"]

@@ -26,6 +26,19 @@ def clock(seconds: float | None) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def sent_label(segment: SegmentRendering) -> str:
+    """When a chat message or email was sent, as the gate gave it for this tier ("2016-03-13 21:47:00"
+    from staff up, "2016-03" below), for the human-readable exports; "" for speech. Never reads a raw
+    row: the precision is the gate's (render.sent_for_tier), and the clock is shown as stored."""
+    return segment.sent_at.replace("T", " ")
+
+
+def line_mark(segment: SegmentRendering) -> str:
+    """What goes in brackets before a transcript line: a message's date for chat and email (their
+    place on the timeline is not a time on any recording), the media time for speech."""
+    return sent_label(segment) or clock(segment.start)
+
+
 def timecode(seconds: float | None, separator: str = ".") -> str:
     """hh:mm:ss.mmm (VTT, CSV) or hh:mm:ss,mmm (SRT)."""
     millis = max(0, round((seconds or 0.0) * 1000))

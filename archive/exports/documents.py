@@ -12,7 +12,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 from ..gate import Rendering
-from .common import clock, is_rtl, narrator_names
+from .common import is_rtl, line_mark, narrator_names
 
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
@@ -78,7 +78,7 @@ def write_docx(rendering: Rendering, out: BinaryIO) -> None:
         paragraph.add_run(value)
     for segment in rendering.segments:
         paragraph = document.add_paragraph()
-        paragraph.add_run(f"[{clock(segment.start)}] ")
+        paragraph.add_run(f"[{line_mark(segment)}] ")
         if segment.speaker:
             paragraph.add_run(f"{segment.speaker}: ").bold = True
         paragraph.add_run(" ".join(segment.text.split()))
@@ -115,7 +115,7 @@ def pdf_html(rendering: Rendering) -> str:
         direction = "rtl" if is_rtl(segment.text, segment.language) else "ltr"
         speaker = f"<span class='speaker'>{escape(segment.speaker)}:</span> " if segment.speaker else ""
         parts.append(
-            f"<p class='segment' dir='{direction}'><span class='time'>[{clock(segment.start)}]</span> "
+            f"<p class='segment' dir='{direction}'><span class='time'>[{line_mark(segment)}]</span> "
             f"{speaker}<span>{escape(' '.join(segment.text.split()))}</span></p>"
         )
     parts.append("</body></html>")

@@ -10,7 +10,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from ..gate import Rendering
-from .common import GAP_LABELS, clock, consent_basis, narrator_names, split_gaps, spoken_segments
+from .common import GAP_LABELS, clock, consent_basis, line_mark, narrator_names, split_gaps, spoken_segments
 
 OHMS_NS = "https://www.weareavp.com/nunncenter/ohms"
 OHMS_VERSION = "6.0"
@@ -63,7 +63,9 @@ def ohms_record_id(interview_id: str) -> int:
 def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
     """OHMS XML 6.0: ROOT/record with title, accession, duration, interviewee, index points, transcript,
     its elements in the order of the schema's sequence. `record/@dt` is the date the record was written,
-    as in OHMS's own exports; the interview's date is in `date`."""
+    as in OHMS's own exports; the interview's date is in `date`. A chat message's or email's date (at
+    the tier's precision) replaces the timecode in its index point's title and its transcript line;
+    each point's `time` stays a time on the timeline, the integer the schema wants."""
     ns = f"{{{OHMS_NS}}}"
     root = etree.Element(f"{ns}ROOT", nsmap={None: OHMS_NS, "xsi": XSI_NS})
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{OHMS_NS} {OHMS_NS}/ohms.xsd")
@@ -110,7 +112,7 @@ def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
     for segment in spoken_segments(rendering):
         point = sub(index, "point")
         sub(point, "time", str(int(segment.start)))
-        sub(point, "title", f"{segment.speaker or 'Segment'} [{clock(segment.start)}]")
+        sub(point, "title", f"{segment.speaker or 'Segment'} [{line_mark(segment)}]")
         sub(point, "partial_transcript", " ".join(segment.text.split()))
         sub(point, "synopsis", "")
         sub(point, "keywords", "")
@@ -120,7 +122,7 @@ def write_ohms(rendering: Rendering, out: BinaryIO) -> None:
     transcript_lines = []
     for segment in rendering.segments:
         speaker = f"{segment.speaker}: " if segment.speaker else ""
-        transcript_lines.append(f"[{clock(segment.start)}] {speaker}{' '.join(segment.text.split())}")
+        transcript_lines.append(f"[{line_mark(segment)}] {speaker}{' '.join(segment.text.split())}")
     sub(record, "transcript", "\n".join(transcript_lines))
     sub(record, "transcript_alt", "")
     sub(record, "rights", "")
@@ -138,7 +140,9 @@ def _label_description(label: str) -> str:
 
 
 def write_tei(rendering: Rendering, out: BinaryIO) -> None:  # noqa: C901 (the TEI header and body written in one pass)
-    """TEI P5 transcription of speech: a timeline, <u who start end>, redactions as <gap reason="redacted"/>."""
+    """TEI P5 transcription of speech: a timeline, <u who start end>, redactions as <gap reason="redacted"/>.
+    A chat message or email opens with <date type="sent" when="…"/> (TEI P5 2.7 gives <u> no date
+    attribute): when it was sent, at the tier's precision ("2016-03-13T21:47:00", or "2016-03")."""
     t = f"{{{TEI_NS}}}"
     xml_id = f"{{{XML_NS}}}id"
     xml_lang = f"{{{XML_NS}}}lang"
@@ -208,7 +212,7 @@ def write_tei(rendering: Rendering, out: BinaryIO) -> None:  # noqa: C901 (the T
         if segment.language:
             attributes[xml_lang] = segment.language
         utterance = _sub(body, f"{t}u", **attributes)
-        last = None
+        last = _sub(utterance, f"{t}date", type="sent", when=segment.sent_at) if segment.sent_at else None
         for plain, label in split_gaps(_xml_text(" ".join(segment.text.split()))):
             if label is None:
                 if last is None:

@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import srt
 
-from ..gate import Rendering
-from .common import clock, cue_times, metadata, narrator_names, spoken_segments, timecode
+from ..gate import Rendering, SegmentRendering
+from .common import cue_times, line_mark, metadata, narrator_names, sent_label, spoken_segments, timecode
 
 
 def _text_writer(out: BinaryIO):
@@ -19,7 +19,8 @@ def _text_writer(out: BinaryIO):
 
 
 def write_txt(rendering: Rendering, out: BinaryIO) -> None:
-    """[hh:mm:ss] Speaker: text, one line per segment, after a short header."""
+    """[hh:mm:ss] Speaker: text, one line per segment, after a short header; a chat message or email
+    starts with when it was sent instead ([2016-03-13 21:47:00], or [2016-03] below staff)."""
     writer = _text_writer(out)
     writer.write(f"{rendering.title}\n")
     header = [
@@ -37,20 +38,28 @@ def write_txt(rendering: Rendering, out: BinaryIO) -> None:
     for segment in rendering.segments:
         speaker = f"{segment.speaker}: " if segment.speaker else ""
         text = " ".join(segment.text.split())
-        writer.write(f"[{clock(segment.start)}] {speaker}{text}\n")
+        writer.write(f"[{line_mark(segment)}] {speaker}{text}\n")
 
 
 def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _dated(segment: SegmentRendering, text: str) -> str:
+    """A chat message's or email's cue text starts with when it was sent, as players show cue text and
+    SRT has nowhere else to carry it; the cue times stay times on the timeline."""
+    sent = sent_label(segment)
+    return f"[{sent}] {text}" if sent else text
+
+
 def write_vtt(rendering: Rendering, out: BinaryIO) -> None:
-    """WebVTT with voice tags carrying the tier's speaker labels. No NOTE blocks, no file names."""
+    """WebVTT with voice tags carrying the tier's speaker labels; a message's date starts its cue text
+    (inside the voice span, which players and parsers expect first). No NOTE blocks, no file names."""
     writer = _text_writer(out)
     writer.write("WEBVTT\n\n")
     for number, segment in enumerate(spoken_segments(rendering), start=1):
         start, end = cue_times(segment)
-        text = _vtt_escape(" ".join(segment.text.split()))
+        text = _vtt_escape(_dated(segment, " ".join(segment.text.split())))
         if segment.speaker:
             # A voice annotation ends at ">": keep it plain.
             voice = _vtt_escape(segment.speaker).replace("&gt;", "")
@@ -65,6 +74,7 @@ def write_srt(rendering: Rendering, out: BinaryIO) -> None:
         text = " ".join(segment.text.split())
         if segment.speaker:
             text = f"{segment.speaker}: {text}"
+        text = _dated(segment, text)
         subtitles.append(srt.Subtitle(number, timedelta(seconds=start), timedelta(seconds=end), text))
     out.write(srt.compose(subtitles, reindex=False).encode("utf-8"))
 
@@ -78,10 +88,11 @@ def _cell(value: str) -> str:
 
 
 def write_csv(rendering: Rendering, out: BinaryIO) -> None:
-    """timecode, end, speaker, text (UTF-8 with BOM so spreadsheets read Arabic correctly)."""
+    """timecode, end, speaker, text, sent_at (UTF-8 with BOM so spreadsheets read Arabic correctly);
+    sent_at is when a chat message or email was sent, at the tier's precision, empty for speech."""
     out.write(codecs.BOM_UTF8)
     writer = csv.writer(_text_writer(out), lineterminator="\r\n")
-    writer.writerow(["timecode", "end", "speaker", "text"])
+    writer.writerow(["timecode", "end", "speaker", "text", "sent_at"])
     for segment in rendering.segments:
         writer.writerow(
             [
@@ -89,6 +100,7 @@ def write_csv(rendering: Rendering, out: BinaryIO) -> None:
                 timecode(segment.end),
                 _cell(segment.speaker),
                 _cell(" ".join(segment.text.split())),
+                segment.sent_at,
             ]
         )
 

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 
+from .. import exports
 from ..exports import FORMATS, file_name
 from ..exports.bag import BagItem, write_bag
 from ..gate import NotVisible, Rendering, rendering_for
@@ -57,7 +58,9 @@ def _check_tier(tier: str, requester_tier: str) -> None:
 
 
 def _stamp(rendering: Rendering) -> str:
-    key = f"{rendering.policy_version}|{rendering.consent_version}|{rendering.audio_allowed}"
+    # The exporters' version too: a file written by older exporters is rebuilt, not served.
+    parts = (rendering.policy_version, rendering.consent_version, rendering.audio_allowed, exports.EXPORTERS_VERSION)
+    key = "|".join(map(str, parts))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
