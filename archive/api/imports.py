@@ -3,9 +3,10 @@ export, email, transcript or bulk zip.
 
 Multipart fields: file (required), title, narrator (real name, stored encrypted), anonymity, access,
 language, interviewer (the chat/email label of the interviewer), narrator_label (the narrator's sender
-label in a Messenger, Skype or Telegram export). 201 with the new interviews' ids (one per
-conversation), 400 with the importer's reason for refused input (code "narrator_unknown" with the
-`senders` to choose narrator_label from when the export does not say who the narrator is), 404 for
+label in a WhatsApp chat, an email thread or a Messenger, Skype or Telegram export). 201 with the new
+interviews' ids (one per conversation), 400 with the importer's reason for refused input (code
+"narrator_unknown" with the `senders` to choose narrator_label from when neither the labels given nor
+the export say who the narrator is: it is never guessed, and nothing is created), 404 for
 collections the user may not upload to. Voice notes are stored and queued (not transcribed during the
 request). The uploader becomes the interviewer of a Messenger, Skype or Telegram import.
 """

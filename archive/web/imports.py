@@ -35,7 +35,7 @@ class ImportForm(forms.Form):
         max_length=200,
         required=False,
         label="Narrator in the chat",
-        help_text="The narrator's name as it appears in a Messenger, Skype or Telegram export.",
+        help_text="The narrator's name (or number) as it appears in the chat or the email thread.",
     )
 
     # The senders of the export, carried while the narrator is being chosen (only to the uploader,
