@@ -122,3 +122,52 @@ def test_the_collection_page_and_the_collection_list_sort_filter_and_count_what_
     # Arabic: the controls are translated.
     arabic = client_as(None).get("/interviews/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
     assert 'for="list-sort">ترتيب حسب</label>' in arabic
+
+
+def test_a_filter_form_sent_with_empty_fields_leads_to_the_address_of_what_was_chosen(demo, client_as, monkeypatch):
+    """A GET form sends every field, filled or not (`status=&language=`): the lists redirect to the
+    address without the empty ones, and their page links never carry an empty or ignored field."""
+    client = client_as("editor")
+    slug = demo.collection.slug
+    for path in ("/interviews/", "/collections/", f"/collections/{slug}/"):
+        sent = client.get(f"{path}?sort=title&status=&mode=&language=")
+        assert (sent.status_code, sent["Location"]) == (302, f"{path}?sort=title"), path
+        nothing = client.get(f"{path}?sort=&status=&mode=&language=")
+        assert (nothing.status_code, nothing["Location"]) == (302, path), path
+        assert client.get(f"{path}?sort=title").status_code == 200
+    # A collection the reader cannot see answers 404 before any redirect, as without empty fields.
+    assert client_as(None).get("/collections/no-such-collection/?status=").status_code == 404
+    # The page links: only the valid choices made, in the form's order.
+    seen = _renderings(demo.user("editor"))
+    mode = seen[0].mode
+    monkeypatch.setattr(listing, "PAGE_SIZE", 1)
+    html = client.get(f"/interviews/?mode={mode}&status=sealed&sort=title&language=xx").content.decode()
+    assert f'href="?sort=title&amp;mode={mode}&amp;page=2" rel="next"' in html
+    assert "status=" not in html.split('data-testid="pagination"')[1]
+
+
+def test_the_list_controls_leave_empty_fields_out_with_a_script_of_this_origin(demo, client_as):
+    html = client_as(None).get("/interviews/").content.decode()
+    assert "data-list-controls" in html
+    assert re.search(r'<script src="/static/archive/list_controls\.js" defer></script>', html)
+    script = client_as(None).get("/static/archive/list_controls.js")
+    assert script.status_code == 200
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_filter_form_sends_only_the_filled_fields_in_a_browser(demo, live_server, page):
+    """With its script, the form goes straight to the address of what was chosen (no redirect); coming
+    back to the list from the history, every field can be used again."""
+    mode = _renderings(None)[0].mode
+    page.goto(f"{live_server.url}/interviews/")
+    page.select_option("#list-sort", "title")
+    page.select_option("#list-mode", mode)
+    with page.expect_navigation() as navigation:
+        page.click("[data-testid=list-controls] button[type=submit]")
+    response = navigation.value
+    assert response.request.redirected_from is None
+    assert page.url == f"{live_server.url}/interviews/?sort=title&mode={mode}"
+    page.go_back()
+    page.wait_for_url(f"{live_server.url}/interviews/")
+    assert page.eval_on_selector_all("[data-list-controls] select", "all => all.filter(s => s.disabled).length") == 0

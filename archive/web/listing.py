@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Page, Paginator
@@ -121,11 +122,20 @@ def page_of(items: list, data: QueryDict) -> Page:
     return Paginator(items, PAGE_SIZE).get_page(data.get("page"))
 
 
-def query_without_page(data: QueryDict) -> str:
-    """The list's query string without its page, for the page links."""
-    kept = data.copy()
-    kept.pop("page", None)
-    return kept.urlencode()
+def query_without_empty(data: QueryDict) -> str | None:
+    """The query string without the empty fields a GET form sends along with the chosen ones
+    (`?sort=title&status=&language=`), or None when it has none: the lists redirect there, so an
+    address holds only what was chosen even without the script that leaves them out (list_controls.js)."""
+    kept = [(name, value) for name, values in data.lists() for value in values if value != ""]
+    if len(kept) == sum(len(values) for _name, values in data.lists()):
+        return None
+    return urlencode(kept)
+
+
+def query_without_page(form: ListForm) -> str:
+    """The list's query string for the page links: only the choices made and valid, never an empty
+    field or a value the form ignored, in the form's order."""
+    return urlencode([(name, value) for name, value in form.chosen.items() if value])
 
 
 def interview_listing(data: QueryDict, items: list[Listed]) -> dict:
@@ -138,7 +148,7 @@ def interview_listing(data: QueryDict, items: list[Listed]) -> dict:
         "page_obj": page,
         "interviews": [i.rendering for i in page.object_list],
         "total": len(chosen),
-        "query": query_without_page(data),
+        "query": query_without_page(form),
     }
 
 
@@ -183,5 +193,5 @@ def collection_listing(data: QueryDict, user) -> dict:
         "page_obj": page,
         "collections": [(r.collection, r.count) for r in page.object_list],
         "total": len(rows),
-        "query": query_without_page(data),
+        "query": query_without_page(form),
     }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from ..gate import NotVisible, rendering_for
 from ..gate import policy as access
 from ..models import Interview
 from ..services import audit_log
-from .listing import collection_listing, interview_listing, listed_interviews
+from .listing import collection_listing, interview_listing, listed_interviews, query_without_empty
 
 
 def _cards(user) -> list:
@@ -30,12 +30,25 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _without_empty_fields(request: HttpRequest) -> HttpResponse | None:
+    """A list's filter form sent with empty fields (`status=&language=`): the same list at the address
+    holding only what was chosen. None when the address is already so."""
+    query = query_without_empty(request.GET)
+    if query is None:
+        return None
+    return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
+
+
 def collection_list(request: HttpRequest) -> HttpResponse:
+    if tidy := _without_empty_fields(request):
+        return tidy
     return render(request, "archive/collection_list.html", collection_listing(request.GET, request.user))
 
 
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     collection = access.collection_for(request.user, slug)
+    if tidy := _without_empty_fields(request):
+        return tidy
     items = listed_interviews(request.user, Interview.objects.filter(collection=collection))
     context = {
         "collection": collection,
@@ -46,6 +59,8 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def interview_list(request: HttpRequest) -> HttpResponse:
+    if tidy := _without_empty_fields(request):
+        return tidy
     context = interview_listing(request.GET, listed_interviews(request.user))
     return render(request, "archive/interview_list.html", context)
 
