@@ -1,8 +1,9 @@
 """A stateful model of interviews that live: the Hypothesis state machine behind
 tests/test_lifecycle_stateful.py and `python -m benchmarks.lifecycle`.
 
-Rules are what people do to an interview over months: ingest audio, a chat with voice notes or a VTT
-(published, a draft or in review); add a part, replace a recording, re-transcribe; correct a segment,
+Rules are what people do to an interview over months: ingest audio, a chat with voice notes (a real
+WhatsApp, Telegram Desktop, Facebook Messenger or Skype export, imported as the import page imports it)
+or a VTT (published, a draft or in review); add a part, replace a recording, re-transcribe; correct a segment,
 change a speaker; redact a span, an entity or an alias, reject or revoke a redaction; change consent,
 anonymity or access level; move it along the workflow (draft, review, published, archived); withdraw;
 purge (a custodian deletes it, leaving a tombstone).
@@ -32,17 +33,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import html
 import io
 import json
 import math
 import re
 import subprocess
+import tarfile
 import uuid
 import wave
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +61,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from archive import search, services, transcription
 from archive.gate import NotVisible, policy, policy_stamp, render, rendering_for
 from archive.importers import parse_file
-from archive.importers.base import ParsedAttachment, ParsedImport, ParsedSegment
+from archive.importers.base import ParsedImport
 from archive.models import (
     Entity,
     Interview,
@@ -212,6 +216,230 @@ def tone_levels(samples: np.ndarray, freqs: list[float]) -> dict[float, float]:
     basis = np.exp(-2j * np.pi * np.outer(times, freqs)) * window[:, None]
     amplitudes = np.abs(frames @ basis) * 2.0 / window.sum()
     return dict(zip(freqs, amplitudes.max(axis=0).tolist(), strict=True))
+
+
+# Chat exports -------------------------------------------------------------------------------------
+
+CHANNELS = ("whatsapp", "telegram", "messenger", "skype")
+INTERVIEWER = "Rawi team"
+CHAT_START = datetime(2024, 1, 15, 10, 0)  # naive like every chat clock (UTC where the export says)
+# Messenger writes the researcher's greeting as every other string: UTF-8 bytes as escaped code points.
+GREETING_TAIL = {"messenger": " — شكراً 🌙"}
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a synthesised chat: text (with the phone number it holds, if any) or a voice note."""
+
+    at: float  # seconds after the first message
+    sender: str
+    text: str = ""
+    phone: str = ""
+    voice: str = ""  # the voice note's file name in the export
+    data: bytes = b""
+
+    @property
+    def sent_at(self) -> datetime:
+        return CHAT_START + timedelta(seconds=self.at)
+
+    @property
+    def epoch(self) -> float:
+        return self.sent_at.replace(tzinfo=UTC).timestamp()
+
+
+def whatsapp_export(messages: list[ChatMessage], narrator: str) -> tuple[str, bytes]:
+    """An Android WhatsApp export zipped with its media: "WhatsApp Chat with <contact>.txt"."""
+    lines = [
+        f"{CHAT_START:%d/%m/%Y, %H:%M} - Messages and calls are end-to-end encrypted. No one outside of this "
+        "chat, not even WhatsApp, can read or listen to them."
+    ]
+    for message in messages:
+        body = f"{message.voice} (file attached)" if message.voice else message.text
+        lines.append(f"{message.sent_at:%d/%m/%Y, %H:%M} - {message.sender}: {body}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"WhatsApp Chat with {narrator}.txt", "\n".join(lines) + "\n")
+        for message in messages:
+            if message.voice:
+                archive.writestr(message.voice, message.data)
+    return f"WhatsApp Chat with {narrator}.zip", buffer.getvalue()
+
+
+def telegram_export(messages: list[ChatMessage], narrator: str) -> tuple[str, bytes]:
+    """A Telegram Desktop export of one personal chat (machine-readable JSON) zipped with its folder:
+    phone numbers arrive as entities of a `text` list, voice messages as `voice_message` files."""
+    folder = f"ChatExport_{CHAT_START:%Y-%m-%d}"
+    ids = {INTERVIEWER: "user1001", narrator: "user4242"}
+    items = []
+    for number, message in enumerate(messages, start=1):
+        item: dict[str, Any] = {
+            "id": number,
+            "type": "message",
+            "date": message.sent_at.isoformat(),
+            "date_unixtime": str(int(message.epoch)),
+            "from": message.sender,
+            "from_id": ids[message.sender],
+        }
+        if message.voice:
+            item |= {
+                "file": message.voice,
+                "media_type": "voice_message",
+                "mime_type": "audio/ogg",
+                "duration_seconds": 4,
+                "text": "",
+                "text_entities": [],
+            }
+        elif message.phone:
+            before = message.text.split(message.phone)[0]
+            entities = [{"type": "plain", "text": before}, {"type": "phone", "text": message.phone}]
+            item |= {"text": [before, entities[1]], "text_entities": entities}
+        else:
+            item |= {"text": message.text, "text_entities": [{"type": "plain", "text": message.text}]}
+        items.append(item)
+    chat = {"name": narrator, "type": "personal_chat", "id": 4242, "messages": items}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{folder}/result.json", json.dumps(chat, ensure_ascii=False, indent=1))
+        for message in messages:
+            if message.voice:
+                archive.writestr(f"{folder}/{message.voice}", message.data)
+    return f"{folder}.zip", buffer.getvalue()
+
+
+def mojibake(value: Any) -> Any:
+    """Facebook's encoding: every string's UTF-8 bytes written as code points U+0000–U+00FF."""
+    if isinstance(value, str):
+        return value.encode("utf-8").decode("latin-1")
+    if isinstance(value, list):
+        return [mojibake(item) for item in value]
+    if isinstance(value, dict):
+        return {mojibake(key): mojibake(item) for key, item in value.items()}
+    return value
+
+
+def messenger_export(messages: list[ChatMessage], narrator: str) -> tuple[str, bytes]:
+    """A Facebook "Download your information" export of one inbox thread: message_1.json (newest first,
+    mojibake) with its voice clips in audio/."""
+    thread = "".join(c for c in narrator.lower() if c.isalnum()) + "_10158"
+    base = f"your_facebook_activity/messages/inbox/{thread}"
+    items = []
+    for message in messages:
+        item: dict[str, Any] = {"sender_name": message.sender, "timestamp_ms": int(message.epoch * 1000)}
+        if message.voice:
+            item["audio_files"] = [{"uri": f"{base}/{message.voice}", "creation_timestamp": int(message.epoch)}]
+        else:
+            item["content"] = message.text
+        item["is_geoblocked_for_viewer"] = False
+        items.append(item)
+    thread_json = {
+        "participants": [{"name": narrator}, {"name": INTERVIEWER}],
+        "messages": items[::-1],
+        "title": narrator,
+        "is_still_participant": True,
+        "thread_path": f"inbox/{thread}",
+        "magic_words": [],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{base}/message_1.json", json.dumps(mojibake(thread_json), ensure_ascii=True, indent=2))
+        for message in messages:
+            if message.voice:
+                archive.writestr(f"{base}/{message.voice}", message.data)
+    return "facebook-rawiteam-2024-01-16.zip", buffer.getvalue()
+
+
+def skype_export(messages: list[ChatMessage], narrator: str) -> tuple[str, bytes]:
+    """A Skype export (a tar of messages.json and media/): HTML-ish content with entities, voice
+    messages as a URIObject whose object id names the file in media/."""
+    owner, partner = "live:rawi.team", "live:.cid.5a1b7c9d2e4f6a8b"
+    accounts = {INTERVIEWER: owner, narrator: partner}
+    items = []
+    for number, message in enumerate(messages, start=1):
+        item: dict[str, Any] = {
+            "id": f"1705312800{number:03d}",
+            "displayName": message.sender,
+            "originalarrivaltime": message.sent_at.isoformat(timespec="milliseconds") + "Z",
+            "version": 1705312800000 + number,
+            "conversationid": f"8:{partner}",
+            "from": f"8:{accounts[message.sender]}",
+            "properties": None,
+            "amsreferences": None,
+        }
+        if message.voice:
+            object_id = message.voice.split("/")[-1].split(".")[0]
+            item["messagetype"] = "RichText/Media_AudioMsg"
+            item["amsreferences"] = [object_id]
+            item["content"] = (
+                f'<URIObject type="Audio.1/Message.1" uri="https://api.asm.skype.com/v1/objects/{object_id}" '
+                f'url_thumbnail="https://api.asm.skype.com/v1/objects/{object_id}/views/thumbnail">'
+                "<Title>Voice message</Title><Description/>To hear it, go to: "
+                f'<a href="https://login.skype.com/login/sso?go=webclient.xmm&amp;docid={object_id}">'
+                f"https://login.skype.com/login/sso?go=webclient.xmm&amp;docid={object_id}</a>"
+                f'<OriginalName v="{object_id}.wav"/></URIObject>'
+            )
+        else:
+            item["messagetype"] = "RichText"
+            item["content"] = html.escape(message.text, quote=False)
+        items.append(item)
+    export = {
+        "userId": owner,
+        "exportDate": f"{CHAT_START + timedelta(days=1):%Y-%m-%dT%H:%M}",
+        "conversations": [
+            {
+                "id": f"8:{partner}",
+                "displayName": narrator,
+                "version": 1705312800000,
+                "properties": {"conversationblocked": False, "lastimreceivedtime": None},
+                "threadProperties": None,
+                "MessageList": items[::-1],
+            }
+        ],
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        files = [("messages.json", json.dumps(export, ensure_ascii=False).encode("utf-8"))]
+        files += [(message.voice, message.data) for message in messages if message.voice]
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), int(CHAT_START.replace(tzinfo=UTC).timestamp())
+            archive.addfile(info, io.BytesIO(data))
+    return "8_live_rawi.team_export.tar", buffer.getvalue()
+
+
+EXPORTS: dict[str, Callable[[list[ChatMessage], str], tuple[str, bytes]]] = {
+    "whatsapp": whatsapp_export,
+    "telegram": telegram_export,
+    "messenger": messenger_export,
+    "skype": skype_export,
+}
+
+
+def voice_name(channel: str, n: int) -> str:
+    """A voice note's file name as each export names it (the audio is the synthesised WAV)."""
+    return {
+        "whatsapp": f"PTT-{CHAT_START:%Y%m%d}-WA000{n + 1}.wav",
+        "telegram": f"voice_messages/audio_{n + 1}@{CHAT_START:%d-%m-%Y_%H-%M-%S}.wav",
+        "messenger": f"audio/audioclip{int(CHAT_START.replace(tzinfo=UTC).timestamp())}000_{n + 1}.wav",
+        "skype": f"media/0-weu-d3-{n + 1:02d}b5e8c0a7f14d2e9.1.wav",
+    }[channel]
+
+
+def parsed_differences(parsed: ParsedImport, messages: list[ChatMessage], narrator: str) -> list[str]:
+    """What the importer made of the export, against what the export says: one segment per message at
+    its time, from its sender in their role, its text (or its voice note's own audio)."""
+    roles = {INTERVIEWER: "interviewer", narrator: "narrator"}
+    expected = [
+        (m.at, m.sent_at, m.sender, roles[m.sender], "voice" if m.voice else "text", "" if m.voice else m.text)
+        for m in messages
+    ]
+    found = [(s.start, s.sent_at, s.speaker, s.role, s.kind, s.text) for s in parsed.segments]
+    problems = []
+    if found != expected:
+        problems.append(f"the {parsed.source} importer read {found}, the export says {expected}")
+    notes = [parsed.attachment(s.attachment) for s in parsed.segments if s.kind == "voice"]
+    if [item.data if item else None for item in notes] != [m.data for m in messages if m.voice]:
+        problems.append(f"the {parsed.source} importer did not keep each voice note's own audio")
+    return problems
 
 
 # The Whisper stand-in ------------------------------------------------------------------------------
@@ -612,40 +840,47 @@ class LifecycleMachine(RuleBasedStateMachine):
         notes=st.integers(1, 2),
         writes_phone=st.booleans(),
         note_says_name=st.booleans(),
+        channel=st.sampled_from(CHANNELS),
+        named_by=st.sampled_from(["narrator", "interviewer", "export"]),
     )
-    def ingest_chat(self, access, status, anonymity, consent, notes, writes_phone, note_says_name):
-        """A WhatsApp export parsed into messages, with voice notes transcribed in place."""
+    def ingest_chat(self, access, status, anonymity, consent, notes, writes_phone, note_says_name, channel, named_by):
+        """A real export of the channel (WhatsApp, Telegram, Messenger or Skype) with voice notes, imported
+        as the import page imports it: parse_file in strict mode (the narrator named by their label, by
+        the interviewer's, or by the export itself where it knows who made it and with whom), then
+        import_parsed with the voice notes queued and transcribed in place."""
 
         with self.step(creates=True):
             model = self._new_interview("chat", access, anonymity, consent, status)
             sender = " ".join(model.name)
             written = self.token()
             model.written.append(written)
-            segments = [
-                ParsedSegment(0.0, 0.0, "Rawi team", "interviewer", f"Thank you for talking about {model.marker}"),
-                ParsedSegment(60.0, 60.0, sender, "narrator", f"We stayed near {written} for the winter"),
+            greeting = f"Thank you for talking about {model.marker}{GREETING_TAIL.get(channel, '')}"
+            messages = [
+                ChatMessage(0.0, INTERVIEWER, greeting),
+                ChatMessage(60.0, sender, f"We stayed near {written} for the winter"),
             ]
             if writes_phone:
                 phone = self.phone()
                 model.phones.append(phone)
-                segments.append(ParsedSegment(120.0, 120.0, sender, "narrator", f"If the line drops call {phone}"))
-            attachments = []
+                messages.append(ChatMessage(120.0, sender, f"If the line drops call {phone}", phone=phone))
             for n in range(notes):
                 secret = self.token()
                 line = ["evening", secret, "market", "road"]
                 if note_says_name and n == 0:
                     line += ["my", "name", *model.name]
                 data, script = self.recording([line])
-                name = f"PTT-2024010{n + 1}-WA000{n + 1}.wav"
-                attachments.append(ParsedAttachment(name, data, "audio/wav", "audio"))
-                at = 300.0 + 360.0 * n
-                segments.append(ParsedSegment(at, at, sender, "narrator", "", kind="voice", attachment=name))
+                messages.append(ChatMessage(300.0 + 360.0 * n, sender, voice=voice_name(channel, n), data=data))
                 model.parts.append(Part(None, script, [secret], voice_note=True))
-            parsed = ParsedImport(source="whatsapp", segments=segments, attachments=attachments)
+            filename, export = EXPORTS[channel](messages, sender)
+            labels = {"narrator": {"narrator": sender}, "interviewer": {"interviewer": INTERVIEWER}}.get(named_by, {})
+            if channel == "whatsapp" and not labels:
+                labels = {"interviewer": INTERVIEWER}  # a WhatsApp export does not say who made it
+            parsed = parse_file(filename, export, strict=True, **labels)
+            self.violate(parsed_differences(parsed, messages, sender))
             outcome = import_parsed(
                 interview=self._interview(model),
                 parsed=parsed,
-                original_filename="WhatsApp Chat.zip",
+                original_filename=filename,
                 actor=self.context.editor,
                 language="en",
                 voice_notes="queue",

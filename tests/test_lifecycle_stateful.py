@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from archive.models import RenderedSegment
-from tests.lifecycle import StandInWhisper, Violation, machine_for, make_context, stand_ins
+from archive.gate import render
+from archive.models import QuarantinedMetadata, Recording, RenderedSegment
+from tests.lifecycle import CHANNELS, StandInWhisper, Violation, machine_for, make_context, stand_ins
 
 pytestmark = [pytest.mark.django_db]
 
@@ -62,3 +63,44 @@ def test_it_catches_a_planted_leak():
     assert f"/interviews/{public_id}/ at public shows {name}" in found
     assert f"/api/v1/interviews/{public_id}/ at public shows {name}" in found
     assert f"{model.marker} at public: served rendering differs from render() in ['segments" in found
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_the_chat_rule_imports_a_real_export_of_each_channel(channel):
+    """The chat rule writes the channel's own export file and imports it as the import page does; its
+    senders, times, phone number and voice notes (transcribed in place) come out as the model keeps
+    them, with every surface holding at every tier."""
+    whisper = StandInWhisper()
+    with stand_ins(whisper):
+        machine = machine_for(make_context(whisper))()
+        try:
+            for named_by, anonymity in (("narrator", "sealed"), ("export", "named")):
+                machine.ingest_chat(
+                    access="public",
+                    status="published",
+                    anonymity=anonymity,
+                    consent=EVERYTHING,
+                    notes=2,
+                    writes_phone=True,
+                    note_says_name=True,
+                    channel=channel,
+                    named_by=named_by,
+                )
+                machine.every_surface_holds()
+            for model in machine.interviews:
+                custodian = render(machine._interview(model), "custodian")
+                texts = [segment.text for segment in custodian.segments]
+                assert texts[0].startswith(f"Thank you for talking about {model.marker}")
+                assert texts[1:3] == [
+                    f"We stayed near {model.written[0]} for the winter",
+                    f"If the line drops call {model.phones[0]}",
+                ]
+                spoken = " ".join(texts[3:])
+                assert all(part.tokens[0] in spoken for part in model.parts), texts
+                assert [s.start for s in custodian.segments][:3] == [0.0, 60.0, 120.0]
+                assert Recording.objects.filter(interview_id=model.pk, is_voice_note=True).count() == 2
+                assert QuarantinedMetadata.objects.filter(interview_id=model.pk, source=f"import-{channel}").exists()
+            if channel == "messenger":  # the mojibake is undone
+                assert texts[0].endswith("— شكراً 🌙")
+        finally:
+            machine.teardown()
