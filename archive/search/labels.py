@@ -20,21 +20,23 @@ PARENTHESIS = re.compile(r"\([^)]*\)")
 WORD = re.compile(r"[^\W_]+")
 
 
+@functools.lru_cache(maxsize=4096)  # filters compare one value with every visible interview's labels
 def label_key(text: str) -> str:
     """How a label or code is compared: normalised words ("Video call", "video_call" and "VIDEO CALL"
     compare equal; Arabic spellings as the search normalises them)."""
     return " ".join(WORD.findall(normalise(str(text or ""))))
 
 
-def _forms(label: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _forms(label: str) -> frozenset[str]:
     """A label as users may type it: whole, or without its parenthesised part ("Video call" for
     "Video call (Skype etc.)")."""
     forms = {label_key(label), label_key(PARENTHESIS.sub(" ", label))}
-    return {form for form in forms if form}
+    return frozenset(form for form in forms if form)
 
 
 def _in_every_language(label: str) -> set[str]:
-    forms = _forms(label)
+    forms = set(_forms(label))
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
             forms |= _forms(gettext(label))
@@ -64,10 +66,11 @@ def matches_label(value: str, label: str) -> bool:
     return bool(key) and key in _forms(label)
 
 
-def mode_codes(value: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def mode_codes(value: str) -> frozenset[str]:
     """The mode codes a mode filter names (a code, or a mode's label in any interface language)."""
     key = label_key(value)
-    return {value} | {code for code, forms in _mode_forms().items() if key in forms}
+    return frozenset({value} | {code for code, forms in _mode_forms().items() if key in forms})
 
 
 def language_codes(value: str) -> list[str]:
