@@ -1,5 +1,6 @@
 """Lifecycle benchmark: `python -m benchmarks.lifecycle --examples 500 --json` prints one JSON object
-{examples, steps, violations, seconds}.
+{examples, steps, violations, seconds, cpu_seconds}: cpu_seconds is the processor time of all workers,
+the figure to compare on a machine shared with other work (two cores: seconds ≈ cpu_seconds / 2).
 
 Runs the stateful lifecycle machine of tests/lifecycle.py (random lifecycles of interviews: ingest,
 parts, replacements, re-transcriptions, corrections, redactions, consent, anonymity, access,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             violations.append(failed.splitlines()[0])
         transaction.set_rollback(True)
     seconds = round(time.perf_counter() - started, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = round(usage.ru_utime + usage.ru_stime, 1)
     distinct = sorted(set(violations))
     for line in distinct[:50]:
         print(f"violation: {line}", file=sys.stderr)
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "violations": len(violations),
         "distinct_violations": len(distinct),
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
     }
     if args.json:
         print(json.dumps(result))
@@ -120,7 +125,7 @@ def in_workers(args: argparse.Namespace) -> int:
         command = [sys.executable, "-m", "benchmarks.lifecycle", "--json", "--workers", "1"]
         command += ["--examples", str(share), "--steps", str(args.steps), "--seed", str(base_seed + n)]
         children.append(subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent))
-    totals = {"examples": 0, "steps": 0, "violations": 0, "distinct_violations": 0}
+    totals = {"examples": 0, "steps": 0, "violations": 0, "distinct_violations": 0, "cpu_seconds": 0.0}
     for child in children:
         out, _err = child.communicate()
         lines = out.decode().strip().splitlines()
@@ -131,6 +136,7 @@ def in_workers(args: argparse.Namespace) -> int:
         figures = json.loads(lines[-1])
         for key in totals:
             totals[key] += figures[key]
+    totals["cpu_seconds"] = round(totals["cpu_seconds"], 1)
     result = {**totals, "seconds": round(time.perf_counter() - started, 1), "workers": workers, "seed": base_seed}
     if args.json:
         print(json.dumps(result))
