@@ -32,6 +32,8 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-use-anywhere-1234567890")
     os.environ.setdefault("DEBUG", "false")
+    # The checks are requests of Django's test client over plain HTTP.
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django
 

@@ -104,3 +104,36 @@ def test_the_chat_rule_imports_a_real_export_of_each_channel(channel):
                 assert texts[0].endswith("— شكراً 🌙")
         finally:
             machine.teardown()
+
+
+@pytest.mark.parametrize("how", ["purge", "access"])
+def test_a_hidden_word_that_names_a_visible_entity_finds_only_what_its_visible_names_find(how):
+    """Search expands a word to the other names of an entity the tier sees. A's written word, hidden at
+    the tier (A purged, or A's access raised), joins as an alias the entity that B's word names: searching
+    it finds B through B's word and never A's own occurrence (found by the 500-example run)."""
+    whisper = StandInWhisper()
+    with stand_ins(whisper):
+        machine = machine_for(make_context(whisper))()
+        try:
+            check = machine.every_surface_holds
+            for _ in range(2):
+                machine.ingest_vtt(
+                    access="public", status="published", anonymity="named", consent=EVERYTHING, writes_phone=False
+                )
+                check()
+            if how == "purge":
+                machine.purge(pick=0)
+            else:
+                machine.change_access(pick=0, access="staff")
+            check()
+            # secrets: A's written word 0, summary 1, place 2; B's written word 3, summary 4, place 5
+            machine.redact_entity(category="place", generalise=False, token=4, visible_from="researcher")
+            check()
+            machine.redact_alias(entity=0, token=3)
+            check()
+            machine.redact_alias(entity=0, token=0)
+            check()
+            a_word = machine.interviews[0].written[0]
+            assert machine.alias_groups("researcher")[a_word]  # the case the check is about
+        finally:
+            machine.teardown()
