@@ -178,6 +178,8 @@ def main() -> None:
         collection_slug="bench",
         title="Benchmark chat",
         narrator_name="Bench Narrator",
+        # The researcher who exported it is Sara Rawi; imports never guess who the narrator is.
+        interviewer="Sara Rawi",
         access="public",
         voice_notes="queue",
     )
@@ -199,6 +201,7 @@ def main() -> None:
             collection_slug="bench",
             title=f"Benchmark {kind}",
             narrator_name="Bench Narrator",
+            interviewer="Sara Rawi",
             access="public",
             voice_notes="queue",
         )
