@@ -194,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         rerender_three_tiers_ms=statistics.median(wide), rerender_three_tiers_cpu_ms=statistics.median(wide_cpu)
     )
     result.update(bench_suggestions())
-    result["rerender_goal_ms"] = 300
+    # The re-render after one redaction must not exceed the figure before the layered redesign (about 215 ms);
+    # 150 ms is the aim.
+    result["rerender_goal_ms"] = 215
+    result["rerender_aim_ms"] = 150
     result["suggestions_goal_ms"] = 2000
     if args.json:
         print(json.dumps(result))
