@@ -142,6 +142,11 @@ def transcribe_voice_note(
             return VoiceResult([], False, exc.reason)
         except transcription.ModelError as exc:
             return VoiceResult([], False, f"The transcription model is unavailable: {exc}")
+    return _note_result(result, offset, speaker, role, narrator)
+
+
+def _note_result(result, offset: float, speaker: str, role: str, narrator) -> VoiceResult:
+    """A transcribed note's segments and words, shifted to its message's place in the chat."""
     segments = [
         SegmentInput(
             start=offset + s.start,
@@ -195,29 +200,7 @@ def transcribe_voice_notes(
         if isinstance(result, media.MediaError):
             out.append(VoiceResult([], False, result.reason))
             continue
-        segments = [
-            SegmentInput(
-                start=offset + s.start,
-                end=offset + max(s.end, s.start),
-                text=s.text.strip(),
-                language=s.language,
-                speaker=speaker,
-                role=role,
-                narrator=narrator,
-                words=[
-                    {
-                        **w,
-                        "s": (w["s"] + offset) if w.get("s") is not None else None,
-                        "e": (w["e"] + offset) if w.get("e") is not None else None,
-                    }
-                    for w in s.words_as_dicts()
-                ],
-            )
-            for s in result.segments
-            if s.text.strip()
-        ]
-        reason = "" if segments else "No speech was found in the voice note."
-        out.append(VoiceResult(segments, True, reason, result.language))
+        out.append(_note_result(result, offset, speaker, role, narrator))
     return out
 
 
