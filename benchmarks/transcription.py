@@ -282,28 +282,10 @@ def upload_2gb(work: Path, gigabytes: float) -> dict[str, float]:
     }
 
 
-def _words(text: str) -> list[str]:
-    import re
-    import unicodedata
-
-    text = unicodedata.normalize("NFKC", text).lower().replace("-", " ")
-    text = re.sub("[\u064b-\u065f\u0670\u0640]", "", text)  # Arabic marks and tatweel
-    return re.findall(r"[\w']+", text)
-
-
 def corpus_wer(pairs: list[tuple[str, str]]) -> float:
-    errors = words = 0
-    for reference, hypothesis in pairs:
-        ref, hyp = _words(reference), _words(hypothesis)
-        previous = list(range(len(hyp) + 1))
-        for i, r in enumerate(ref, 1):
-            current = [i] + [0] * len(hyp)
-            for j, h in enumerate(hyp, 1):
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-            previous = current
-        errors += previous[-1]
-        words += len(ref)
-    return round(errors / max(1, words), 4)
+    from tests.transcription_audio import corpus_wer as wer_of
+
+    return round(wer_of(pairs), 4)
 
 
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"

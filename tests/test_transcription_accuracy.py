@@ -4,41 +4,23 @@ recording of one voice kept together. References come from shared/audio/MANIFEST
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from archive import media, transcription
-from tests.transcription_audio import SHARED_AUDIO, words_of
+from tests.transcription_audio import SHARED_AUDIO, shared_manifest, words_of
+from tests.transcription_audio import corpus_wer as shared_corpus_wer
 
 pytestmark = pytest.mark.skipif(not (SHARED_AUDIO / "MANIFEST.tsv").exists(), reason="../shared/audio is absent")
 
 
-def manifest() -> list[dict[str, str]]:
-    if not (SHARED_AUDIO / "MANIFEST.tsv").exists():
-        return []
-    with open(SHARED_AUDIO / "MANIFEST.tsv", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
-ENGLISH = [row for row in manifest() if row["language"] == "en" and row["reference"]]
-ARABIC = [row for row in manifest() if row["language"] == "ar"]
+ENGLISH = [row for row in shared_manifest() if row["language"] == "en" and row["reference"]]
+ARABIC = [row for row in shared_manifest() if row["language"] == "ar"]
 
 
 def corpus_wer(pairs: list[tuple[str, str]]) -> float:
-    errors = words = 0
-    for reference, hypothesis in pairs:
-        ref, hyp = words_of(reference), words_of(hypothesis)
-        previous = list(range(len(hyp) + 1))
-        for i, r in enumerate(ref, 1):
-            current = [i] + [0] * len(hyp)
-            for j, h in enumerate(hyp, 1):
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-            previous = current
-        errors += previous[-1]
-        words += len(ref)
-    return errors / words
+    return shared_corpus_wer(pairs, words_of)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ skipped where it is absent."""
 
 from __future__ import annotations
 
-import csv
 import re
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from archive.services import recordings as recordings_service
 from archive.services.imports import VOICE_PENDING, import_parsed
 from archive.services.recordings import recorded_interview_create
 from archive.tasks import transcribe_recording
-from tests.transcription_audio import SHARED_AUDIO, ffmpeg, require_tools, run, speak
+from tests.transcription_audio import SHARED_AUDIO, corpus_wer, ffmpeg, require_tools, run, shared_manifest, speak
 
 # Each note's words appear in no other note, so where a word lands says which note it came from.
 NOTES = [
@@ -206,30 +204,7 @@ def test_a_note_that_is_bad_input_fails_alone(notes, settings, monkeypatch, tmp_
 
 
 def _manifest() -> list[dict[str, str]]:
-    if not (SHARED_AUDIO / "MANIFEST.tsv").exists():
-        return []
-    with open(SHARED_AUDIO / "MANIFEST.tsv", encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle, delimiter="\t") if row["reference"]]
-
-
-def _tokens(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", text).lower().replace("-", " ")
-    return re.findall(r"[\w']+", re.sub("[\u064b-\u065f\u0670\u0640]", "", text))
-
-
-def corpus_wer(pairs: list[tuple[str, str]]) -> float:
-    errors = total = 0
-    for reference, hypothesis in pairs:
-        ref, hyp = _tokens(reference), _tokens(hypothesis)
-        previous = list(range(len(hyp) + 1))
-        for i, r in enumerate(ref, 1):
-            current = [i] + [0] * len(hyp)
-            for j, h in enumerate(hyp, 1):
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-            previous = current
-        errors += previous[-1]
-        total += len(ref)
-    return errors / total
+    return [row for row in shared_manifest() if row["reference"]]
 
 
 @pytest.mark.skipif(not _manifest(), reason="../shared/audio is absent")

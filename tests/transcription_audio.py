@@ -5,10 +5,13 @@ Files are made once per session in a temporary directory. Nothing from ../shared
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
+import unicodedata
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,12 +186,35 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
 
 
+def words_any_script(text: str) -> list[str]:
+    """Words of any script, Arabic short vowels and tatweel removed (what WER on Arabic compares)."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("-", " ")
+    return re.findall(r"[\w']+", re.sub("[\u064b-\u065f\u0670\u0640]", "", text))
+
+
+def corpus_wer(pairs: list[tuple[str, str]], words: Callable[[str], list[str]] = words_any_script) -> float:
+    """Word error rate over (reference, hypothesis) pairs: edits summed over words summed."""
+    errors = total = 0
+    for reference, hypothesis in pairs:
+        ref, hyp = words(reference), words(hypothesis)
+        previous = list(range(len(hyp) + 1))
+        for i, r in enumerate(ref, 1):
+            current = [i] + [0] * len(hyp)
+            for j, h in enumerate(hyp, 1):
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+            previous = current
+        errors += previous[-1]
+        total += len(ref)
+    return errors / max(1, total)
+
+
+def shared_manifest() -> list[dict[str, str]]:
+    """The shared clips' manifest (empty when ../shared/audio is absent)."""
+    if not (SHARED_AUDIO / "MANIFEST.tsv").exists():
+        return []
+    with open(SHARED_AUDIO / "MANIFEST.tsv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
 def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = words_of(reference), words_of(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = current
-    return previous[-1] / max(1, len(ref))
+    return corpus_wer([(reference, hypothesis)], words_of)
