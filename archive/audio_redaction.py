@@ -162,7 +162,9 @@ def _encode(parts: Sequence[tuple[object, list[tuple[float, float]]]], destinati
     output = av.open(str(destination), "w", format="mp3", options={"id3v2_version": "0", "write_id3v1": "0"})
     counts: list[int] = []
     try:
-        stream = output.add_stream("libmp3lame", rate=SAMPLE_RATE)
+        # LAME's quality 7 (fast): half the encoding time of its default (3), the same size, and speech
+        # that sounds the same at this bit rate; every span is measured on the decoded output anyway.
+        stream = output.add_stream("libmp3lame", rate=SAMPLE_RATE, options={"compression_level": "7"})
         stream.layout = "mono"
         stream.bit_rate = BIT_RATE
         position = 0

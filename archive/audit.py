@@ -65,9 +65,10 @@ def audit_log(
 ) -> AuditEvent:
     """Append one event to the chain. Runs in its own atomic block; the chain head is locked.
 
-    An event at custodian tier (or with checkpoint=True) anchors the head once it is committed."""
+    An event at custodian tier (or with checkpoint=True) anchors the head once it is committed. Inside a
+    caller's transaction the event is part of it (no savepoint): a write whose audit event fails fails."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         last = AuditEvent.objects.select_for_update().order_by("-id").only("hash").first()
         event = AuditEvent(
             created_at=timezone.now(),

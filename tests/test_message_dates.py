@@ -165,3 +165,46 @@ def test_the_demos_email_thread_shows_when_each_message_was_sent(demo, client_as
     segments = len(rendering_for(interview, "staff").segments)
     assert html.count('data-testid="sent-at"') == segments > 1
     assert '<time datetime="2017-02-05T09:12:00">Feb. 5, 2017, 09:12</time>' in html
+
+
+def test_below_staff_a_message_is_not_placed_on_the_conversations_timeline(demo, client_as):
+    """Times on the conversation's timeline are seconds since the first message: their gaps would tell
+    to the second what the month-precision date hides. Below staff a written message has no time and a
+    voice note's words keep only their times inside the note."""
+    interview = _published_whatsapp(demo)
+    gaps = [0.0, 120.0, 46_020.0]  # 09:00, 09:02 and 21:47 after the first message
+    for tier in ("custodian", "staff"):
+        assert [s.start for s in rendering_for(interview, tier).segments] == gaps
+    for tier in ("researcher", "public"):
+        for rendering in (render(interview, tier), rendering_for(interview, tier)):
+            assert [(s.start, s.end) for s in rendering.segments] == [(0.0, 0.0)] * 3
+    public = client_as(None).get(f"/api/v1/interviews/{interview.public_id}/").json()
+    assert {(s["start"], s["end"]) for s in public["segments"]} == {(0.0, 0.0)}
+    page = client_as(None).get(f"/interviews/{interview.public_id}/").content.decode()
+    assert 'data-start="120.0"' not in page and 'data-start="46020.0"' not in page
+    for fmt in ("vtt", "srt", "json", "ohms"):
+        text = export_bytes(rendering_for(interview, "public"), fmt).decode()
+        assert "12:47:00" not in text and "00:02:00" not in text and "46020" not in text, fmt
+
+
+def test_below_staff_a_voice_notes_words_keep_their_times_inside_the_note(demo):
+    filename, data, narrator = _exports()["telegram"]
+    [outcome] = import_file(
+        data=data,
+        filename=filename,
+        collection_slug="message-dates",
+        title="Telegram",
+        narrator_name=narrator,
+        voice_notes="queue",
+    )
+    interview, note = outcome.interview, outcome.recordings[0]
+    assert note.timeline_offset > 0
+    words = [{"w": "bread", "s": 0.4, "e": 0.9}, {"w": "ran", "s": 1.0, "e": 1.3}]
+    heard = [SegmentInput(start=0.2, end=1.5, text="bread ran", words=words)]
+    note_insert(interview=interview, recording=note, segments=heard, offset=note.timeline_offset, provenance={})
+    interview.refresh_from_db()
+    staff = [s for s in render(interview, "staff").segments if s.text == "bread ran"]
+    assert staff[0].start == pytest.approx(note.timeline_offset + 0.2)
+    [below] = [s for s in render(interview, "researcher").segments if s.text == "bread ran"]
+    assert (below.start, below.end) == (0.2, 1.5)
+    assert [(w.start, w.end) for w in below.words] == [(0.4, 0.9), (1.0, 1.3)]

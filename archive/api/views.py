@@ -7,8 +7,8 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..gate import NotVisible, rendering_for
 from ..gate import policy as access
+from ..gate import rendering_for, renderings_for
 from ..models import Interview
 from ..services import audit_log
 from . import serializers
@@ -51,12 +51,7 @@ class InterviewList(generics.ListAPIView):
         slug = request.query_params.get("collection")
         if slug:
             queryset = queryset.filter(collection__slug=slug)
-        renderings = []
-        for interview, tier in access.visible_interviews(request.user, queryset):
-            try:
-                renderings.append(rendering_for(interview, tier, with_segments=False))
-            except NotVisible:
-                continue
+        renderings = [rendering for _i, rendering in renderings_for(access.visible_interviews(request.user, queryset))]
         page = self.paginate_queryset(renderings)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -14,7 +14,7 @@ Everything outgoing (pages, API, search documents, exports, audio) is built from
 from . import policy, tiers
 from .render import render
 from .stamps import policy_stamp
-from .store import materialise, rendering_for
+from .store import materialise, rendering_for, renderings_for
 from .types import AudioPart, NarratorRendering, NotVisible, RenderedWord, Rendering, SegmentRendering
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "policy_stamp",
     "render",
     "rendering_for",
+    "renderings_for",
     "tiers",
 ]

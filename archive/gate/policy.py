@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -111,8 +111,12 @@ def computed_embargo(interview: Interview, caps: ConsentCaps | None = None) -> d
 
 def required_tier(interview: Interview) -> Tier:
     """The lowest tier that may know this interview exists (an embargo in force lifts it to staff)."""
-    level = as_tier(interview.floor_tier)
-    if interview.embargo_effective and interview.embargo_effective > timezone.localdate():
+    return _required(interview.floor_tier, interview.embargo_effective)
+
+
+def _required(floor_tier: str, embargo_effective: date | None) -> Tier:
+    level = as_tier(floor_tier)
+    if embargo_effective and embargo_effective > timezone.localdate():
         level = max_tier(level, Tier.STAFF)
     return level
 
@@ -165,8 +169,7 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
     rows = Interview.objects.select_related("collection").filter(public_id=key)
     memberships: list[Membership] = []
     if _is_authenticated(user):
-        mine = Interview.interviewers.through.objects.filter(interview_id=OuterRef("pk"), user_id=user.pk)
-        rows = rows.annotate(gathered_by_user=Exists(mine))
+        rows = rows.annotate(gathered_by_user=_gathered_by(user))
         memberships = list(user.memberships.all())
     interview = next(iter(rows[:1]), None)
     grants = active_grants(user)  # for a missing id too: the same queries either way
@@ -208,6 +211,31 @@ def can_edit(user: User | AnonymousUser | None, interview: Interview) -> bool:
     return interview.interviewers.filter(pk=user.pk).exists()
 
 
+@dataclass(frozen=True)
+class Rights:
+    """What one user may do with one interview (can_edit, can_redact, and can_upload to its collection)."""
+
+    edit: bool
+    redact: bool
+    upload: bool
+
+
+def rights_on(user: User | AnonymousUser | None, interview: Interview) -> Rights:
+    """can_edit, can_redact and can_upload (to the interview's collection) in one reading of the roles."""
+    if not _is_authenticated(user):
+        return Rights(edit=False, redact=False, upload=False)
+    if user.is_superuser:
+        return Rights(edit=True, redact=True, upload=True)
+    # Plain strings on both sides: a choice enum hashes by its name, not its value.
+    roles = {
+        str(r) for r in user.memberships.filter(collection_id=interview.collection_id).values_list("role", flat=True)
+    }
+    redact = bool(roles & {str(r) for r in EDIT_ROLES})
+    edit = redact or interview.interviewers.filter(pk=user.pk).exists()
+    upload = redact or str(Membership.Role.FIELD_RESEARCHER) in roles
+    return Rights(edit=edit, redact=redact, upload=upload)
+
+
 def can_redact(user: User | AnonymousUser | None, interview: Interview) -> bool:
     """Redaction and anonymity decisions: the collection's editors and custodians."""
     if not _is_authenticated(user):
@@ -232,31 +260,48 @@ def visible_interviews(
 ) -> list[tuple[Interview, Tier]]:
     """Every interview the user may know exists, with the tier they see it at."""
     queryset = queryset if queryset is not None else Interview.objects.all()
-    interviews = queryset.select_related("collection").prefetch_related("interviewers")
-    memberships = list(user.memberships.all()) if _is_authenticated(user) else []
+    interviews = queryset.select_related("collection")
+    memberships: list[Membership] = []
+    if _is_authenticated(user):
+        interviews = interviews.annotate(gathered_by_user=_gathered_by(user))
+        memberships = list(user.memberships.all())
     grants = active_grants(user)
     result: list[tuple[Interview, Tier]] = []
     for interview in interviews:
-        tier = _tier_from(user, memberships, interview, grants)
+        gathered = bool(getattr(interview, "gathered_by_user", False))
+        tier = _tier_of(user, memberships, interview.collection_id, gathered, grants, interview.pk)
         if tier_at_least(tier, required_tier(interview)):
             result.append((interview, tier))
     return result
 
 
+def visible_interview_versions(user: User | AnonymousUser | None) -> list[tuple[int, Tier, int]]:
+    """(pk, tier, policy version) of every interview the user may know exists: what visible_interviews
+    decides, read as plain values (search asks this for every query)."""
+    rows = Interview.objects.all()
+    memberships: list[Membership] = []
+    if _is_authenticated(user):
+        rows = rows.annotate(gathered_by_user=_gathered_by(user))
+        memberships = list(user.memberships.all())
+    else:
+        rows = rows.annotate(gathered_by_user=Value(False))
+    grants = active_grants(user)
+    result: list[tuple[int, Tier, int]] = []
+    fields = ("pk", "collection_id", "floor_tier", "embargo_effective", "policy_version", "gathered_by_user")
+    for pk, collection_id, floor_tier, embargo, version, gathered in rows.values_list(*fields):
+        tier = _tier_of(user, memberships, collection_id, bool(gathered), grants, pk)
+        if tier_at_least(tier, _required(floor_tier, embargo)):
+            result.append((pk, tier, version))
+    return result
+
+
+def _gathered_by(user: User) -> Exists:
+    """Whether the user is one of the interviewers who gathered the interview (for an annotation)."""
+    return Exists(Interview.interviewers.through.objects.filter(interview_id=OuterRef("pk"), user_id=user.pk))
+
+
 def visible_interview_ids(user: User | AnonymousUser | None) -> dict[int, Tier]:
-    return {interview.pk: tier for interview, tier in visible_interviews(user)}
-
-
-def _tier_from(
-    user: User | AnonymousUser | None,
-    memberships: Iterable[Membership],
-    interview: Interview,
-    grants: Iterable[Grant] = (),
-) -> Tier:
-    if not _is_authenticated(user):
-        return Tier.PUBLIC
-    gathered = any(u.pk == user.pk for u in interview.interviewers.all())
-    return _tier_of(user, memberships, interview.collection_id, gathered, grants, interview.pk)
+    return {pk: tier for pk, tier, _version in visible_interview_versions(user)}
 
 
 def _tier_of(
@@ -292,7 +337,19 @@ def visible_collections(user: User | AnonymousUser | None) -> list[tuple[Collect
 
 
 def collection_for(user: User | AnonymousUser | None, slug: str) -> Collection:
-    for collection, _count in visible_collections(user):
-        if collection.slug == slug:
-            return collection
+    """The collection, if the user may see it (one of visible_collections), else 404."""
+    return collection_with_interviews(user, slug)[0]
+
+
+def collection_with_interviews(
+    user: User | AnonymousUser | None, slug: str
+) -> tuple[Collection, list[tuple[Interview, Tier]]]:
+    """The collection, if the user may see it (one of visible_collections), with its interviews the
+    user may see (visible_interviews); else 404."""
+    collection = Collection.objects.filter(slug=slug).first()
+    if collection is None:
+        raise Http404
+    interviews = visible_interviews(user, Interview.objects.filter(collection=collection))
+    if interviews or (_is_authenticated(user) and user.memberships.filter(collection=collection).exists()):
+        return collection, interviews
     raise Http404

@@ -35,7 +35,32 @@ def sent_for_tier(sent_at: datetime | None, tier: str) -> str:
     return moment.strftime("%Y-%m")
 
 
+def _off_the_timeline(rendering: SegmentRendering, segment: Segment) -> SegmentRendering:
+    """A chat message or e-mail as a tier below staff gets it: its times are those inside its own voice
+    note (0 for a written message), not its place on the conversation's timeline, whose gaps between
+    messages would tell to the second what the month-precision date (sent_for_tier) hides."""
+    shift = segment.media_offset if segment.recording_id else segment.start
+
+    def moved(value: float | None) -> float | None:
+        return None if value is None else round(max(0.0, value - shift), 3)
+
+    return rendering._replace(
+        start=moved(rendering.start) or 0.0,
+        end=moved(rendering.end) or 0.0,
+        words=tuple(w._replace(start=moved(w.start), end=moved(w.end)) for w in rendering.words),
+    )
+
+
 def _segment_rendering(
+    segment: Segment, redactor: TierRedactor, speaker: str
+) -> tuple[SegmentRendering, tuple[tuple[float, float], ...]]:
+    rendering, spans = _tier_segment(segment, redactor, speaker)
+    if segment.sent_at is not None and not access.tier_at_least(redactor.tier, Tier.STAFF):
+        rendering = _off_the_timeline(rendering, segment)
+    return rendering, spans
+
+
+def _tier_segment(
     segment: Segment, redactor: TierRedactor, speaker: str
 ) -> tuple[SegmentRendering, tuple[tuple[float, float], ...]]:
     raw = segment.raw_text

@@ -10,7 +10,7 @@ from ..models import (
 )
 
 # Bump when the rendering rules in this module change: every stored rendering becomes stale.
-POLICY_CODE_VERSION = 9
+POLICY_CODE_VERSION = 10
 
 
 def rules_clock() -> int:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.celery import app
@@ -108,12 +109,21 @@ def restamp_unaffected(old_clock: int, rebuilt: Iterable[int]) -> list[tuple[int
 
 def resolve_identities(rendering: Rendering) -> Rendering:
     """A custodian rendering with its identity references replaced by the decrypted names."""
-    if rendering.tier != Tier.CUSTODIAN:
-        return rendering
-    labels = [n.display_name for n in rendering.narrators] + [s.speaker for s in rendering.segments]
-    ids = {match for label in labels for match in IDENTITY_REF.findall(label)}
+    return resolve_all_identities([rendering])[0]
+
+
+def resolve_all_identities(renderings: list[Rendering]) -> list[Rendering]:
+    """Each custodian rendering with its identity references replaced by the decrypted names (one query
+    for all); renderings of other tiers as they are."""
+    ids = {
+        match
+        for rendering in renderings
+        if rendering.tier == Tier.CUSTODIAN
+        for label in [*(n.display_name for n in rendering.narrators), *(s.speaker for s in rendering.segments)]
+        for match in IDENTITY_REF.findall(label)
+    }
     if not ids:
-        return rendering
+        return renderings
     names: dict[str, str] = {}
     for narrator in Narrator.objects.filter(public_id__in=ids).select_related("data_key"):
         names[str(narrator.public_id)] = narrator_display(decode_identity(narrator), Tier.CUSTODIAN)
@@ -121,13 +131,18 @@ def resolve_identities(rendering: Rendering) -> Rendering:
     def resolved(label: str) -> str:
         return IDENTITY_REF.sub(lambda m: names.get(m.group(1), WITHHELD_NARRATOR), label)
 
-    narrators = tuple(
-        NarratorRendering(n.public_id, resolved(n.display_name), n.anonymity) for n in rendering.narrators
-    )
-    segments = tuple(
-        s._replace(speaker=resolved(s.speaker)) if IDENTITY_REF.search(s.speaker) else s for s in rendering.segments
-    )
-    return replace(rendering, narrators=narrators, segments=segments)
+    def resolve(rendering: Rendering) -> Rendering:
+        if rendering.tier != Tier.CUSTODIAN:
+            return rendering
+        narrators = tuple(
+            NarratorRendering(n.public_id, resolved(n.display_name), n.anonymity) for n in rendering.narrators
+        )
+        segments = tuple(
+            s._replace(speaker=resolved(s.speaker)) if IDENTITY_REF.search(s.speaker) else s for s in rendering.segments
+        )
+        return replace(rendering, narrators=narrators, segments=segments)
+
+    return [resolve(rendering) for rendering in renderings]
 
 
 # The metadata key of the digest of the inputs a stored tier was rendered from (not served).
@@ -338,7 +353,38 @@ def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True
             # tier could not see it, and a rebuild is asked for (see request_rebuild).
             request_rebuild(interview)
             raise NotVisible
+    stored.interview = interview
     return resolve_identities(rendering_from_stored(stored, with_segments=with_segments))
+
+
+def renderings_for(pairs: Iterable[tuple[Interview, str]]) -> list[tuple[Interview, Rendering]]:
+    """Many interviews, each with its stored rendering (without segments) at the tier paired with it, in
+    their order: what `rendering_for` gives each, read in a few queries for a whole list. An interview
+    whose rendering at its tier is missing or stale is left out, as `rendering_for` refuses it."""
+    pairs = [(interview, tier) for interview, tier in pairs if tier in access.visible_tiers(interview)]
+    if not pairs:
+        return []
+    clock = rules_clock()
+    by_tier: dict[str, list[int]] = {}
+    for interview, tier in pairs:
+        by_tier.setdefault(tier, []).append(interview.pk)
+    wanted = Q()
+    for tier, pks in by_tier.items():
+        wanted |= Q(tier=tier, interview_id__in=pks)
+    stored = {(row.interview_id, row.tier): row for row in RenderedInterview.objects.filter(wanted)}
+    found: list[tuple[Interview, Rendering]] = []
+    for interview, tier in pairs:
+        row = stored.get((interview.pk, tier))
+        if row is not None and row.policy_version == stamp_of(interview.policy_version, clock):
+            row.interview = interview
+            found.append((interview, rendering_from_stored(row, with_segments=False)))
+            continue
+        try:  # not current as loaded: rendering_for looks again, and asks for a rebuild if still stale
+            found.append((interview, rendering_for(interview, tier, with_segments=False)))
+        except NotVisible:
+            continue
+    resolved = resolve_all_identities([rendering for _interview, rendering in found])
+    return [(interview, rendering) for (interview, _old), rendering in zip(found, resolved, strict=True)]
 
 
 REBUILD_TASK = "archive.tasks.rebuild_renderings"

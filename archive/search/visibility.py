@@ -32,8 +32,8 @@ def visible_by_tier_for_user(user) -> dict[str, dict[int, str]]:
         if rows:
             result[Tier.PUBLIC] = {pk: _stamp(version) for pk, version in rows}
         return result
-    for interview, tier in access.visible_interviews(user):
-        result.setdefault(tier, {})[interview.pk] = _stamp(interview.policy_version)
+    for pk, tier, version in access.visible_interview_versions(user):
+        result.setdefault(tier, {})[pk] = _stamp(version)
     return result
 
 

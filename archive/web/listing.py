@@ -19,9 +19,9 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from ..gate import NotVisible, Rendering, rendering_for
+from ..gate import Rendering, renderings_for
 from ..gate import policy as access
-from ..models import Collection
+from ..models import Collection, Interview
 from ..templatetags.rawi import code_label
 
 PAGE_SIZE = 20
@@ -46,13 +46,12 @@ class Listed:
 
 def listed_interviews(user, queryset: QuerySet | None = None) -> list[Listed]:
     """Every interview the user may see, each as its rendering at their tier (none stale)."""
-    found = []
-    for interview, tier in access.visible_interviews(user, queryset):
-        try:
-            found.append(Listed(rendering_for(interview, tier, with_segments=False), interview.created_at))
-        except NotVisible:
-            continue
-    return found
+    return listed(access.visible_interviews(user, queryset))
+
+
+def listed(visible: list[tuple[Interview, str]]) -> list[Listed]:
+    """Interviews with the tier the user sees each at (from access.visible_interviews), as a list shows them."""
+    return [Listed(rendering, interview.created_at) for interview, rendering in renderings_for(visible)]
 
 
 class ListForm(forms.Form):

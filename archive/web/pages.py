@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 
-from ..gate import NotVisible, rendering_for
 from ..gate import policy as access
+from ..gate import rendering_for, renderings_for
 from ..models import Interview
 from ..services import audit_log
-from .listing import collection_listing, interview_listing, listed_interviews, query_without_empty
+from ..services.recordings import transcription_jobs
+from .listing import collection_listing, interview_listing, listed, listed_interviews, query_without_empty
 
 
 def _cards(user) -> list:
-    cards = []
-    for interview, tier in access.visible_interviews(user):
-        try:
-            cards.append(rendering_for(interview, tier, with_segments=False))
-        except NotVisible:
-            continue
-    return cards
+    return [rendering for _interview, rendering in renderings_for(access.visible_interviews(user))]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -46,10 +44,10 @@ def collection_list(request: HttpRequest) -> HttpResponse:
 
 
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    collection = access.collection_for(request.user, slug)
+    collection, interviews = access.collection_with_interviews(request.user, slug)
     if tidy := _without_empty_fields(request):
         return tidy
-    items = listed_interviews(request.user, Interview.objects.filter(collection=collection))
+    items = listed(interviews)
     context = {
         "collection": collection,
         "can_upload": access.can_upload(request.user, collection),
@@ -72,17 +70,43 @@ def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         audit_log(
             actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier
         )
+    rights = access.rights_on(request.user, interview)
     return render(
         request,
         "archive/interview_detail.html",
         {
             "rendering": rendering,
             "tier": tier,
-            "can_edit": access.can_edit(request.user, interview),
-            "can_redact": access.can_redact(request.user, interview),
+            "can_edit": rights.edit,
+            "can_redact": rights.redact,
             "public_id": str(interview.public_id),
+            "transcription": _transcription_panel(interview, rights),
         },
     )
+
+
+def _transcription_panel(interview: Interview, rights: access.Rights) -> dict[str, Any]:
+    """The interview's transcription jobs and what the viewer may do, for those who may edit it or upload
+    to its collection (state, progress and reason only: no names)."""
+    can_edit, can_upload = rights.edit, rights.upload
+    if not (can_edit or can_upload):
+        return {"jobs": [], "can_edit": False, "can_upload": False}
+    jobs = [
+        {
+            "public_id": str(job.public_id),
+            "url": reverse("api:job-status", args=[job.public_id]),
+            "state": job.state,
+            "percent": round(job.progress * 100),
+            "progress": job.progress,
+            "reason": job.reason,
+            "in_place": bool((job.options or {}).get("in_place")),
+            "created_at": job.created_at,
+            "active": job.state in ("queued", "running"),
+        }
+        for job in transcription_jobs(interview)
+    ]
+    has_recordings = can_edit and interview.recordings.exists()
+    return {"jobs": jobs, "can_edit": can_edit, "can_upload": can_upload, "has_recordings": has_recordings}
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
