@@ -208,3 +208,18 @@ def test_below_staff_a_voice_notes_words_keep_their_times_inside_the_note(demo):
     [below] = [s for s in render(interview, "researcher").segments if s.text == "bread ran"]
     assert (below.start, below.end) == (0.2, 1.5)
     assert [(w.start, w.end) for w in below.words] == [(0.4, 0.9), (1.0, 1.3)]
+
+
+def test_a_search_hit_on_a_message_shows_when_it_was_sent_at_the_tiers_precision(demo, client_as):
+    interview = _published_whatsapp(demo)
+    hits = client_as(None).get("/api/v1/search/", {"q": "bakery"}).json()["hits"]
+    mine = [h for h in hits if h["interview_id"] == str(interview.public_id) and h["segment_index"] is not None]
+    assert [h["sent_at"] for h in mine] == ["2016-03"]
+    hits = client_as("editor").get("/api/v1/search/", {"q": "bakery"}).json()["hits"]
+    mine = [h for h in hits if h["interview_id"] == str(interview.public_id) and h["segment_index"] is not None]
+    assert [h["sent_at"] for h in mine] == ["2016-03-13T09:02:00"]
+    page = client_as(None).get("/search/", {"q": "bakery"}).content.decode()
+    assert '<time datetime="2016-03">March 2016</time>' in page
+    # Speech keeps its media time.
+    spoken = [h for h in client_as(None).get("/api/v1/search/", {"q": "the"}).json()["hits"] if not h["sent_at"]]
+    assert spoken and all(h["start"] is not None for h in spoken if h["segment_index"] is not None)

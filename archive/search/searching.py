@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from ..audit import audit_log
-from ..models import TIER_ORDER, TIERS, Tier
+from ..models import TIER_ORDER, TIERS, RenderedInterview, RenderedSegment, Tier
 from ..textnorm import normalise, normalise_with_map
 from .documents import META_SEGMENT, TOKEN, fold_token, tokens
 from .engines import Backend, TierQuery, _load_hit_meta, _load_scope, _sqlite_pragmas, _TierScope
@@ -40,6 +40,8 @@ class Hit:
     snippet: str  # HTML: escaped text with <mark> around matches
     score: float
     url: str
+    # A chat message or e-mail: when it was sent, at the tier's precision (its times are not media times).
+    sent_at: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -130,11 +132,14 @@ def run_search(
         ranked.sort(key=lambda item: (item[0], TIER_ORDER[item[1]], item[2]))
         chosen = ranked[(page - 1) * per_page : wanted]
         rows: dict[tuple[str, int], tuple] = {}
+        sent: dict[tuple[str, int, int], str] = {}
         for tier, tier_query in tier_queries.items():
             found = tier_query.rows([d for _s, t, d in chosen if t == tier])
             _load_hit_meta(cursor, backend, scopes[tier], (row[1] for row in found.values()))
             for doc_id, row in found.items():
                 rows[(tier, doc_id)] = row
+            places = [(row[1], row[2]) for row in found.values() if row[2] != META_SEGMENT]
+            sent.update(((tier, i, n), when) for i, n, when in _sent_at(cursor, backend, tier, places))
     for score, tier, doc_id in chosen:
         row = rows.get((tier, doc_id))
         if row is None:
@@ -159,9 +164,28 @@ def run_search(
                 snippet=snippet(text, tier_queries[tier].tree),
                 score=round(-score, 6),
                 url=f"/interviews/{public_id}/" if on_meta else f"/interviews/{public_id}/#seg-{seg_index}",
+                sent_at=sent.get((tier, interview_id, seg_index), ""),
             )
         )
     return results
+
+
+def _sent_at(cursor, backend: Backend, tier: str, places: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(interview id, segment index, sent_at) of the hits that are chat messages or e-mails, from the
+    interviews' stored renderings at `tier` (current whenever their search rows are)."""
+    if not places:
+        return []
+    interviews, indexes = sorted({i for i, _n in places}), sorted({n for _i, n in places})
+    in_interviews, interview_params = backend.ids_clause("r.interview_id", interviews)
+    in_indexes, index_params = backend.ids_clause('s."index"', indexes)
+    cursor.execute(
+        f'SELECT r.interview_id, s."index", s.sent_at FROM {RenderedSegment._meta.db_table} s '
+        f"JOIN {RenderedInterview._meta.db_table} r ON r.id = s.rendering_id "
+        f"WHERE r.tier = %s AND {in_interviews} AND {in_indexes} AND s.sent_at <> ''",
+        [tier, *interview_params, *index_params],
+    )
+    wanted = set(places)
+    return [(i, n, when) for i, n, when in cursor.fetchall() if (i, n) in wanted]
 
 
 def search(user, query: str, *, filters: Filters | None = None, page: int = 1, per_page: int = 20) -> Results:
