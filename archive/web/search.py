@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from .. import search as engine
+from ..models import Interview
+from ..templatetags.rawi import code_label
 
 FILTER_NAMES = ("collection", "language", "date_from", "date_to", "mode", "topic", "narrator")
 
@@ -28,6 +30,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
         filters = engine.Filters()
         context["error"] = str(error)
     context["filters"] = {name: getattr(filters, name) for name in FILTER_NAMES}
+    # The modes as people read them (the filter takes the code or its label).
+    context["modes"] = sorted(((code, code_label(code, "mode")) for code in Interview.Mode.values), key=lambda p: p[1])
     if query and not context["error"]:
         try:
             engine.parse(query)
