@@ -334,7 +334,7 @@ class Suggester:
             return []
         found: list[Suggestion] = []
         for match in self.gazetteer.find(text):
-            entry: GazetteerName = match.key  # type: ignore[assignment]
+            entry = match.key
             found.append(Suggestion(match.start, match.end, entry.category, "gazetteer", 0.9, entry.key))
         found.extend(_emails(text))
         if any(ch.isdigit() for ch in text):

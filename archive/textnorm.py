@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from re import _constants as _sre  # the opcodes of parsed patterns (first_chars)
 from re import _parser
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 _sre_parse = _parser.parse
 
@@ -450,28 +450,32 @@ def _without_articles(norm: str) -> str:
     return "".join(t for t in tokens if t not in ARTICLES)
 
 
+Key = TypeVar("Key")  # what a name stands for, chosen by the caller (a rule, an entry, the name itself)
+TextId = TypeVar("TextId")  # what names a text given to Gazetteer.across (a segment's id)
+
+
 @dataclass(frozen=True)
-class Match:
+class Match(Generic[Key]):
     start: int  # offsets in the original text
     end: int
-    key: object  # what matched (a rule key chosen by the caller)
+    key: Key  # what matched (a rule key chosen by the caller)
 
 
-class Gazetteer:
+class Gazetteer(Generic[Key]):
     """Finds every occurrence of many names at once, in original-text offsets. `prefilter=False`
     leaves out the first-character lookaheads (same matches, slower: for tests that compare)."""
 
-    def __init__(self, names: Iterable[tuple[str, object]], *, prefilter: bool = True):
+    def __init__(self, names: Iterable[tuple[str, Key]], *, prefilter: bool = True):
         self._prefilter = prefilter
-        self._keys: list[object] = []
+        self._keys: list[Key] = []
         # Per name: the spellings that need no further evidence (the approved one, with and without
         # its articles), letters only; and whether it is in Latin script.
         self._exact: list[frozenset[str]] = []
         self._latin: list[bool] = []
         self._longest = 0
         # Names of two words or more: only they can be split by a segment boundary (see across).
-        self._several_words: list[tuple[str, object]] = []
-        self._split_finder: Gazetteer | None = None
+        self._several_words: list[tuple[str, Key]] = []
+        self._split_finder: Gazetteer[Key] | None = None
         parts: list[str] = []
         for name, key in sorted(names, key=lambda pair: -len(pair[0])):
             alternative = _alternative(name, prefilter)
@@ -510,7 +514,7 @@ class Gazetteer:
         first = next((char for char in text[start:end] if char.isalpha()), "")
         return first.isupper()
 
-    def find(self, text: str, normalised: tuple[str, list[int]] | None = None) -> Iterator[Match]:
+    def find(self, text: str, normalised: tuple[str, list[int]] | None = None) -> Iterator[Match[Key]]:
         """Matches in `text`; pass `normalised` (from normalise_with_map) to reuse its normalisation."""
         if self._regex is None or not text:
             return
@@ -531,7 +535,7 @@ class Gazetteer:
             if self._accepted(index, text, begin, finish, norm[start:end]):
                 yield Match(begin, finish, self._keys[index])
 
-    def across(self, texts: Sequence[tuple[object, str]]) -> Iterator[tuple[object, int, int, object]]:
+    def across(self, texts: Sequence[tuple[TextId, str]]) -> Iterator[tuple[TextId, int, int, Key]]:
         """Names split by the boundary between consecutive texts (segments in order), as
         (text id, start, end, key) for each side: "… my friend Tareq" | "Mansour came …" gives the
         end of the first text and the start of the second. Names wholly inside one text are not
@@ -540,7 +544,7 @@ class Gazetteer:
             return
         yield from self._splits()._boundary_matches(texts)
 
-    def _splits(self) -> Gazetteer:
+    def _splits(self) -> Gazetteer[Key]:
         """The gazetteer of the names of two words or more, which across() looks for."""
         if self._split_finder is None:
             self._split_finder = Gazetteer(self._several_words, prefilter=self._prefilter)
@@ -597,7 +601,7 @@ class Gazetteer:
             head_end += 1
         return cut, head_end
 
-    def _boundary_matches(self, texts: Sequence[tuple[object, str]]) -> Iterator[tuple[object, int, int, object]]:
+    def _boundary_matches(self, texts: Sequence[tuple[TextId, str]]) -> Iterator[tuple[TextId, int, int, Key]]:
         for (left_id, left), (right_id, right) in itertools.pairwise(texts):
             window = self._window(left, right)
             if window is None:

@@ -75,7 +75,8 @@ def _fields(instance: Model, skip: frozenset[str] = frozenset(), stands_for: dic
     attribute) be deferred with what stands for it loaded instead (a segment's words as JSON text)."""
     values = vars(instance)
     missing = _attnames(type(instance)) - values.keys()
-    if missing and any(name not in (stands_for or {}) or stands_for[name] not in values for name in missing):
+    substitutes = stands_for or {}
+    if missing and any(name not in substitutes or substitutes[name] not in values for name in missing):
         raise Incomplete(type(instance).__name__)
     texts: list[bytes] = []
     others: dict[str, object] = {}

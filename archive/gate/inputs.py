@@ -46,7 +46,7 @@ class Inputs:
     )
     # id(words) → (words, digest) for _store_segments; holding the words keeps each id unique.
     word_digests: dict[int, tuple[object, str]] = field(default_factory=dict)
-    any_name: Gazetteer | None = None
+    any_name: Gazetteer[None] | None = None
     # Positions i in segments where a name may be split between segments i and i + 1 (see crossings).
     crossing: list[int] | None = None
     # The part of every tier's input digest that all tiers share (digests.inputs_digest).
@@ -85,7 +85,7 @@ class Inputs:
                 self.word_digests[id(words_out)] = (words_out, digest(origin))
         return redacted
 
-    def all_names(self) -> Gazetteer:
+    def all_names(self) -> Gazetteer[None]:
         """Every name hidden at some tier: each tier's redactor searches a subset of these."""
         if self.any_name is None:
             names = [name for name, _rule in self.entity_names]

@@ -19,7 +19,10 @@ class TierRedactor:
     def __init__(self, inputs: Inputs, tier: str):
         self.tier = tier
         self.inputs = inputs
-        hidden_here = lambda rule: TIER_ORDER[rule.visible_from] > TIER_ORDER[tier]  # noqa: E731
+
+        def hidden_here(rule: Rule) -> bool:
+            return TIER_ORDER[rule.visible_from] > TIER_ORDER[tier]
+
         names = [(name, rule) for name, rule in inputs.entity_names if hidden_here(rule)]
         if tier != Tier.CUSTODIAN:
             rules: dict[int, Rule] = {}

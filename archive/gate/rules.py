@@ -34,15 +34,20 @@ class Rule:
     category: str
 
 
+def _entity_of(redaction: Redaction) -> Entity | None:
+    """The redaction's entity, loaded only where it has one (a span redaction's costs no query)."""
+    return redaction.entity if redaction.entity_id else None
+
+
 def replacement_for(redaction: Redaction) -> str:
     kind = redaction.replacement_kind
-    if kind == Redaction.ReplacementKind.PSEUDONYM and redaction.entity_id and redaction.entity.pseudonym:
-        return redaction.entity.pseudonym
+    if kind == Redaction.ReplacementKind.PSEUDONYM and (entity := _entity_of(redaction)) and entity.pseudonym:
+        return entity.pseudonym
     if redaction.replacement_kind == Redaction.ReplacementKind.GENERALISATION:
         if redaction.replacement:
             return redaction.replacement
-        if redaction.entity_id and redaction.entity.generalisation:
-            return redaction.entity.generalisation
+        if (entity := _entity_of(redaction)) and entity.generalisation:
+            return entity.generalisation
     if redaction.replacement and redaction.replacement_kind != Redaction.ReplacementKind.LABEL:
         return redaction.replacement
     return CATEGORY_LABELS.get(redaction.category, CATEGORY_LABELS[Redaction.Category.OTHER])
@@ -56,7 +61,8 @@ def entity_rules() -> list[tuple[str, Rule]]:
     )
     for redaction in redactions.prefetch_related("entity__aliases"):
         rule = Rule(redaction.visible_from, replacement_for(redaction), redaction.category)
-        entity: Entity = redaction.entity
+        entity = redaction.entity
+        assert entity is not None, "an entity redaction has its entity (redaction_entity_has_entity)"
         names.append((entity.raw_name, rule))
         names.extend((alias.raw_alias, rule) for alias in entity.aliases.all())
     return names

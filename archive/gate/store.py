@@ -8,7 +8,7 @@ import contextlib
 import gc
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -67,8 +67,12 @@ def interviews_mentioning(names: Iterable[str]) -> list[Interview]:
         if interview_id not in found and gazetteer.occurs_in(normalise_with_map(text)[0]):
             found.add(interview_id)
         # A name split by the boundary of two segments is hidden too (TierRedactor uses Gazetteer.across).
-        crossing = previous is not None and previous[0] == interview_id and interview_id not in found
-        if crossing and any(True for _ in gazetteer.across([(previous[1], previous[2]), (pk, text)])):
+        if (
+            previous is not None
+            and previous[0] == interview_id
+            and interview_id not in found
+            and any(True for _ in gazetteer.across([(previous[1], previous[2]), (pk, text)]))
+        ):
             found.add(interview_id)
         previous = (interview_id, pk, text)
     fields = ("pk", "title", "summary", "place", "place_general", "topics", "interviewer_label")
@@ -150,7 +154,7 @@ INPUTS_KEY = "inputs_digest"
 
 
 class Rebuilt(NamedTuple):
-    tiers: list[str]  # the tiers that may see the interview, each with a stored rendering
+    tiers: list[Tier]  # the tiers that may see the interview, each with a stored rendering
     changes: dict[str, set[int]]  # per tier kept from before: indexes of segments whose rendering changed
 
 
@@ -189,7 +193,7 @@ def refresh_floor(interview: Interview) -> None:
 
 
 @contextlib.contextmanager
-def _collector_paused():
+def _collector_paused() -> Iterator[None]:
     """Rebuilding allocates tens of thousands of short-lived, acyclic objects; left on, the cyclic
     garbage collector rescans the whole heap several times per rebuild (a third of its time). Nothing
     here creates cycles that need collecting before the next pass after we return."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from django.http import Http404
 
@@ -27,7 +27,7 @@ class RenderedWord(NamedTuple):
         return {"w": self.text, "s": self.start, "e": self.end, "p": self.probability}
 
 
-def words_from_raw(raw: Iterable[dict]) -> tuple[RenderedWord, ...]:
+def words_from_raw(raw: Iterable[dict[str, Any]] | None) -> tuple[RenderedWord, ...]:
     return tuple(RenderedWord(str(w.get("w", "")), w.get("s"), w.get("e"), w.get("p")) for w in raw or ())
 
 
@@ -47,7 +47,11 @@ class SourceWords(Sequence[RenderedWord]):
             self._words = words_from_raw(json.loads(self.source or "[]"))
         return self._words
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> RenderedWord: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[RenderedWord, ...]: ...
+    def __getitem__(self, index: int | slice) -> RenderedWord | tuple[RenderedWord, ...]:
         return self._decoded()[index]
 
     def __len__(self) -> int:
@@ -71,7 +75,9 @@ class SourceWords(Sequence[RenderedWord]):
 class SegmentRendering(NamedTuple):
     """One outgoing segment (a named tuple: a rebuild makes one per segment and tier)."""
 
-    index: int
+    # A field named like tuple.index is what a named tuple allows (it shadows the method, which nothing
+    # here calls); mypy reads it as an incompatible override of that method.
+    index: int  # type: ignore[assignment]
     start: float
     end: float
     speaker: str
