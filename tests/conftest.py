@@ -15,6 +15,9 @@ from django.test import Client
 from archive.management.commands.seed_demo import SEED_FILE, seed
 from archive.models import Collection, Interview
 
+# Asserts in the shared builders (assert_stored_equals_fresh) report the values they compare, as a test's do.
+pytest.register_assert_rewrite("tests.builders")
+
 ROLES = ("custodian", "editor", "archivist", "fieldresearcher", "researcher")
 
 
@@ -128,11 +131,3 @@ def page(chromium, settings):
     page.set_default_timeout(15000)
     yield page
     context.close()
-
-
-def sign_in(page, live_server_url: str, username: str, password: str) -> None:
-    page.goto(f"{live_server_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("[data-testid=login-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=signed-in]")

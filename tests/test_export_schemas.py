@@ -13,28 +13,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 from lxml import etree
 
 from archive.exports import export_bytes
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
 from archive.gate import Rendering, SegmentRendering
 from archive.gate import policy as access
-from archive.models import Collection, Interview
-from archive.services import consent_record, redaction_add_phrase_span, transcript_store
 from archive.services.exports import export_collection, export_interview
-from archive.services.imports import import_file
-from archive.services.interviews import SegmentInput
-from archive.services.recordings import recorded_interview_create, recording_store
-from tests.test_exports import INTERVIEW_ID, make_rendering
+from tests.builders import INTERVIEW_ID, SCHEMAS, build_shapes, make_rendering
 
-SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 TIERS = ("public", "researcher", "staff", "custodian")
 XML_FORMATS = ("ohms", "tei")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-FULL_CONSENT = {"research_access": True, "publication": True, "public_web": True, "voice_release": True}
 
 pytestmark = pytest.mark.skipif(not SCHEMAS.is_dir(), reason=f"published schemas not found at {SCHEMAS}")
 
@@ -81,131 +72,6 @@ def write(directory: Path, name: str, data: bytes) -> Path:
     path = directory / name
     path.write_bytes(data)
     return path
-
-
-# Interviews of each shape, made through the services -------------------------------------------
-
-
-def _chat_txt() -> bytes:
-    return (
-        "12/31/20, 9:41 PM - Messages and calls are end-to-end encrypted. No one outside of this chat can read them.\n"
-        "12/31/20, 9:41 PM - Sara Rawi: Thank you for agreeing to talk. How is the neighbourhood?\n"
-        "12/31/20, 9:45 PM - +963 944 123 456: The siege continues. Call my brother on 0933 222 111\n"
-        "12/31/20, 9:50 PM - Sara Rawi: And the bakery? <b>&</b>\n"
-        "12/31/20, 9:52 PM - +963 944 123 456: المخبز قصف مرتين\n"
-    ).encode()
-
-
-def _email() -> bytes:
-    return (
-        b"From: Abu Khaled <ak@example.net>\nTo: s@example.org\nSubject: Re: Waer\n"
-        b"Date: Wed, 4 Jan 2017 09:00:00 +0200\nContent-Type: text/plain; charset=utf-8\n\n"
-        b"The truce held two weeks. Then the shelling began again.\n"
-    )
-
-
-def _vtt() -> bytes:
-    return (
-        "WEBVTT\n\n"
-        "00:00:01.000 --> 00:00:04.000\n<v Interviewer>Where were you in February?\n\n"
-        "00:00:04.500 --> 00:00:09.000\n<v Umm Ahmad>كنا في باب عمرو عندما بدأ القصف\n\n"
-        "00:00:09.500 --> 00:00:12.000\n<v Umm Ahmad>Then we walked to al-Waer with Abu Salim.\n"
-    ).encode()
-
-
-def _imported(data: bytes, filename: str, title: str, language: str = "", **labels: str) -> Interview:
-    [outcome] = import_file(
-        data=data,
-        filename=filename,
-        collection_slug="schema-checks",
-        title=title,
-        narrator_name="Abu Khaled",
-        access="public",
-        language=language,
-        voice_notes="queue",
-        status="published",
-        **labels,
-    )
-    interview = outcome.interview
-    consent_record(narrator=interview.narrators.get(), interview=interview, **FULL_CONSENT)
-    return interview
-
-
-def _sine_wav(path: Path, seconds: float = 8.0) -> Path:
-    rate = 16_000
-    t = np.arange(int(rate * seconds)) / rate
-    soundfile.write(path, (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), rate)
-    return path
-
-
-def _recorded(tmp_path: Path, title: str, whisper_segments: list[tuple] | None) -> Interview:
-    """An audio interview; with `whisper_segments`, transcribed the way the Whisper worker stores it
-    (no speaker labels, word timings and probabilities); without, still waiting for its transcript."""
-    interview = recorded_interview_create(
-        collection=Collection.objects.get(slug="schema-checks"),
-        title=title,
-        narrator_name="Layla Haddad",
-        anonymity="pseudonymous",
-        access_level="public",
-        status="published",
-        language="en",
-        consent_scopes=FULL_CONSENT,
-    )
-    with _sine_wav(tmp_path / f"{interview.public_id}.wav").open("rb") as handle:
-        recording = recording_store(interview=interview, fileobj=handle, original_filename="phone.wav")
-    if whisper_segments is not None:
-        inputs = [
-            SegmentInput(
-                start=start,
-                end=end,
-                text=text,
-                language=language,
-                words=[
-                    {"w": (" " if i else "") + word, "s": start + i * 0.3, "e": start + i * 0.3 + 0.25, "p": 0.87}
-                    for i, word in enumerate(text.split())
-                ],
-            )
-            for start, end, text, language in whisper_segments
-        ]
-        transcript_store(
-            interview=interview,
-            segments=inputs,
-            source="whisper",
-            recording=recording,
-            language="en",
-            engine="faster-whisper 1.1.0",
-            model_name="tiny.en",
-        )
-    return interview
-
-
-def build_shapes(demo, tmp_path: Path) -> dict[str, Interview]:
-    shapes: dict[str, Interview] = {
-        "chat": _imported(
-            _chat_txt(), "WhatsApp Chat with Abu Khaled.txt", "Chat with a resident", "en", interviewer="Sara Rawi"
-        ),
-        "email": _imported(_email(), "answer.eml", "Email from a resident", "en"),
-        "vtt": _imported(_vtt(), "interview.vtt", "Imported captions", "ar"),
-    }
-    shapes["whisper"] = _recorded(
-        tmp_path,
-        "Recorded on a phone",
-        [
-            (0.0, 2.4, "The bread ran out in December.", "en"),
-            (2.4, 4.1, "Abu Salim kept the bakery open.", "en"),
-            (4.1, 5.9, "Then it was bombed twice.", "en"),
-            (5.9, 7.6, "قصفوا المخبز مرتين", "ar"),
-        ],
-    )
-    shapes["awaiting-transcript"] = _recorded(tmp_path, "Not transcribed yet", None)
-    # Redacted below custodian: a name in the recorded interview, a place in the imported captions.
-    redaction_add_phrase_span(interview=shapes["whisper"], phrase="Abu Salim", visible_from="custodian")
-    redaction_add_phrase_span(interview=shapes["vtt"], phrase="باب عمرو", category="place", visible_from="staff")
-    # From the demo: Arabic voice notes, an Arabic and English vox-pop, redacted video calls and email,
-    # a sealed interview (custodian only), an embargoed one.
-    for key in demo.interviews:
-        shapes[f"demo-{key}"] = demo.interview(key)
-    return shapes
 
 
 # The suite -------------------------------------------------------------------------------------

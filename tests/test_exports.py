@@ -30,72 +30,22 @@ from archive.exports.bag import BagExportError, BagItem, write_bag
 from archive.exports.common import consent_basis, split_gaps
 from archive.exports.documents import pdf_html
 from archive.exports.scholarly import OHMS_NS, TEI_NS, ohms_record_id
-from archive.gate import AudioPart, NarratorRendering, RenderedWord, Rendering, SegmentRendering, rendering_for
+from archive.gate import AudioPart, Rendering, SegmentRendering, rendering_for
 from archive.gate import policy as access
 from archive.models import AuditEvent
 from archive.services import SegmentInput, interview_touch, transcript_store
 from archive.services.exports import export_interview
 from archive.services.recordings import recording_store
-from tests.test_message_dates import _published_whatsapp
-from tests.test_no_leaks import canaries_for
-
-INTERVIEW_ID = "6f1c2a4e-0000-4000-8000-000000000001"
-NARRATOR_ID = "a1b2c3d4-0000-4000-8000-00000000000b"
-RECORDING_ID = "5e4d3c2b-0000-4000-8000-00000000000c"
-SEALED_NARRATOR_ID = "deadbeef-0000-4000-8000-0000000000ff"
-ARABIC = "كنا في [place withheld] عندما بدأ القصف على باب عمرو"
-
-
-def make_segments() -> tuple[SegmentRendering, ...]:
-    return (
-        SegmentRendering(0, 0.0, 4.2, "Interviewer", "Where were you in February?", "en"),
-        SegmentRendering(
-            1,
-            4.2,
-            9.8,
-            "Resident B",
-            "I was in [place withheld] with [name withheld] & my cousin <b>.",
-            "en",
-            (
-                RenderedWord("I", 4.2, 4.4, 0.9),
-                RenderedWord(" was", 4.4, 4.6, 0.9),
-                RenderedWord(" in", 4.6, 4.7, 0.9),
-                RenderedWord(" [place withheld]", 4.7, 5.3, None),
-            ),
-        ),
-        SegmentRendering(2, 9.8, 15.5, "Resident B", ARABIC, "ar"),
-        SegmentRendering(3, 3725.0, 3725.0, "Speaker 1", "=SUM(A1) looks like a formula", "en"),
-        SegmentRendering(4, 3726.0, 3727.0, "", "   ", "en"),
-    )
-
-
-def make_rendering(**overrides) -> Rendering:
-    values: dict = {
-        "interview_id": INTERVIEW_ID,
-        "tier": "public",
-        "policy_version": "3.7",
-        "consent_version": f"{NARRATOR_ID}:v2,{SEALED_NARRATOR_ID}:v1",
-        "collection_slug": "homs-2012",
-        "collection_title": "Homs 2012",
-        "title": "Testimony from a district of Homs",
-        "summary": "A resident describes the siege.",
-        "mode": "whatsapp",
-        "recorded_on": "2012-02",
-        "place": "a district of Homs",
-        "languages": ("ar", "en"),
-        "topics": ("siege", "medicine"),
-        "narrators": (NarratorRendering(NARRATOR_ID, "Resident B", "pseudonymous"),),
-        "interviewer": "Interviewer",
-        "status": "published",
-        "duration_seconds": 3727.5,
-        "audio_allowed": True,
-        "audio_spans": ((4.55, 5.45),),
-        "redaction_categories": ("name", "place"),
-        "segments": make_segments(),
-        "audio_parts": (AudioPart(RECORDING_ID, 7.0, ((4.55, 5.45),)),),
-    }
-    values.update(overrides)
-    return Rendering(**values)
+from tests.builders import (
+    INTERVIEW_ID,
+    NARRATOR_ID,
+    RECORDING_ID,
+    RENDERED_ARABIC,
+    SEALED_NARRATOR_ID,
+    canaries_for,
+    make_rendering,
+    published_whatsapp_chat,
+)
 
 
 def test_it_writes_plain_text_with_timestamps_and_speakers():
@@ -111,7 +61,7 @@ def test_it_writes_plain_text_with_timestamps_and_speakers():
         "",
         "[00:00:00] Interviewer: Where were you in February?",
         "[00:00:04] Resident B: I was in [place withheld] with [name withheld] & my cousin <b>.",
-        f"[00:00:09] Resident B: {ARABIC}",
+        f"[00:00:09] Resident B: {RENDERED_ARABIC}",
         "[01:02:05] Speaker 1: =SUM(A1) looks like a formula",
         "[01:02:06] ",
     ]
@@ -140,7 +90,7 @@ def test_it_writes_webvtt_with_voice_tags_and_no_notes():
     assert [c.voice for c in captions] == ["Interviewer", "Resident B", "Resident B", "Speaker 1"]
     # webvtt-py does not unescape entities: the cue text is exactly what a player decodes.
     assert captions[1].text == "I was in [place withheld] with [name withheld] &amp; my cousin &lt;b&gt;."
-    assert captions[2].text == ARABIC
+    assert captions[2].text == RENDERED_ARABIC
     assert (captions[3].start, captions[3].end) == ("01:02:05.000", "01:02:05.001")
     assert "NOTE" not in data
     assert data.startswith(
@@ -155,7 +105,7 @@ def test_it_writes_srt_that_parses():
     assert [s.content for s in subtitles] == [
         "Interviewer: Where were you in February?",
         "Resident B: I was in [place withheld] with [name withheld] & my cousin <b>.",
-        f"Resident B: {ARABIC}",
+        f"Resident B: {RENDERED_ARABIC}",
         "Speaker 1: =SUM(A1) looks like a formula",
     ]
     assert all(s.proprietary == "" for s in subtitles)
@@ -169,7 +119,7 @@ def test_it_writes_csv_with_timecode_speaker_text():
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0] == ["timecode", "end", "speaker", "text", "sent_at"]
     assert rows[1] == ["00:00:00.000", "00:00:04.200", "Interviewer", "Where were you in February?", ""]
-    assert rows[3] == ["00:00:09.800", "00:00:15.500", "Resident B", ARABIC, ""]
+    assert rows[3] == ["00:00:09.800", "00:00:15.500", "Resident B", RENDERED_ARABIC, ""]
     # A cell that looks like a spreadsheet formula is neutralised.
     assert rows[4] == ["01:02:05.000", "01:02:05.000", "Speaker 1", "'=SUM(A1) looks like a formula", ""]
     assert len(rows) == 6
@@ -188,7 +138,7 @@ def test_it_writes_json_with_segments_and_words():
         {"text": "in", "start": 4.6, "end": 4.7, "probability": 0.9},
         {"text": "[place withheld]", "start": 4.7, "end": 5.3, "probability": None},
     ]
-    assert document["segments"][2]["text"] == ARABIC
+    assert document["segments"][2]["text"] == RENDERED_ARABIC
 
 
 # A chat: two messages two minutes apart, as the gate gives them to staff and, below, to the month.
@@ -276,8 +226,8 @@ def test_it_writes_docx_with_rtl_arabic_and_no_author():
     assert core.title == "Testimony from a district of Homs"
     texts = [p.text for p in document.paragraphs]
     assert texts[0] == "Testimony from a district of Homs"
-    assert f"[00:00:09] Resident B: {ARABIC}" in texts
-    arabic = next(p for p in document.paragraphs if ARABIC in p.text)
+    assert f"[00:00:09] Resident B: {RENDERED_ARABIC}" in texts
+    arabic = next(p for p in document.paragraphs if RENDERED_ARABIC in p.text)
     assert arabic._p.pPr.find(qn("w:bidi")).get(qn("w:val")) == "1"
     assert all(run._r.rPr.find(qn("w:rtl")) is not None for run in arabic.runs)
     english = next(p for p in document.paragraphs if "February" in p.text)
@@ -311,7 +261,7 @@ def test_it_writes_well_formed_ohms_xml_with_required_elements():
     assert record.findtext("o:language", namespaces=ns) == "ara"
     points = record.findall("o:index/o:point", ns)
     assert [p.findtext("o:time", namespaces=ns) for p in points] == ["0", "4", "9", "3725"]
-    assert points[2].findtext("o:partial_transcript", namespaces=ns) == ARABIC
+    assert points[2].findtext("o:partial_transcript", namespaces=ns) == RENDERED_ARABIC
     transcript = record.findtext("o:transcript", namespaces=ns)
     assert transcript.splitlines()[1] == (
         "[00:00:04] Resident B: I was in [place withheld] with [name withheld] & my cousin <b>."
@@ -645,7 +595,7 @@ def _document_text(fmt: str, data: bytes) -> str:
 def test_no_export_below_staff_dates_a_message_finer_than_the_month(demo):
     """A chat's messages were sent on 13 March 2016 at 09:00, 09:02 and 21:47: every text export gives
     them to staff to the second, and below staff the month the gate gives, and nothing finer."""
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     formats = ("txt", "vtt", "srt", "csv", "json", "ohms", "tei", "docx")
     finer = re.compile(r"2016-03-\d|13/03|09:0\d|21:47|\b9:0\d|T\d\d:")
     for tier in ("public", "researcher"):

@@ -4,9 +4,7 @@ and the hostile corpus in tests/fixtures/hostile/ (each file refused with its ex
 from __future__ import annotations
 
 import io
-import zipfile
 from datetime import datetime
-from pathlib import Path
 
 import docx
 import pytest
@@ -27,17 +25,10 @@ from archive.importers import (
     sensitive_spans,
     trim_quoted,
 )
+from tests.builders import FIXTURES, zip_of
 
-HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
+HOSTILE = FIXTURES / "hostile"
 MANIFEST = [line.split("\t") for line in (HOSTILE / "MANIFEST.tsv").read_text().splitlines()[1:]]
-
-
-def zip_of(*members: tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 ANDROID_US = (

@@ -1,5 +1,5 @@
-"""Messenger/Instagram, Skype and Telegram exports: the pure parsers on synthetic exports built here
-(mojibake written the way Facebook writes it, Skype's markup, Telegram's entity lists), narrator
+"""Messenger/Instagram, Skype and Telegram exports: the pure parsers on synthetic exports (tests/builders.py:
+mojibake written the way Facebook writes it, Skype's markup, Telegram's entity lists), narrator
 selection, hostile inputs; then the import service, the API, the upload form and `manage.py ingest`."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import json
 import shutil
 import subprocess
 import tarfile
-import zipfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -34,148 +33,57 @@ from archive.models import Attachment, Interview, QuarantinedMetadata, Recording
 from archive.services import imports, quarantine_read
 from archive.services.imports import VOICE_PENDING, import_file
 from archive.services.people import narrator_identity
-
-ARABIC = "كان الحصار طويلاً، والخبز قليل"
-MIXED = "The bakery في الوعر closed ❤️ 🙏 after the truce"
-PHONE = "+963 944 123 456"
-NARRATOR = "أبو خالد"
-RESEARCHER = "Sara Rawi"
-
-
-def zip_of(*members: tuple[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def tar_of(*members: tuple[str, bytes], links: tuple[tuple[str, str], ...] = ()) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        for name, target in links:
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            archive.addfile(info)
-    return buffer.getvalue()
-
+from tests.builders import (
+    CHAT_ARABIC,
+    CHAT_MIXED,
+    CHAT_NARRATOR,
+    CHAT_PHONE,
+    CHAT_RESEARCHER,
+    MESSENGER_BASE,
+    MESSENGER_THREAD,
+    epoch_ms,
+    facebook_json,
+    messenger_thread,
+    messenger_zip,
+    skype_export,
+    tar_of,
+    telegram_chat,
+    telegram_zip,
+    zip_of,
+)
 
 # Facebook ---------------------------------------------------------------------------------------
 
 
-def facebook_json(value: object) -> bytes:
-    """JSON as Facebook writes it: every UTF-8 byte of every string escaped as its own code point."""
-
-    def garble(item: object) -> object:
-        if isinstance(item, str):
-            return item.encode("utf-8").decode("latin-1")
-        if isinstance(item, list):
-            return [garble(x) for x in item]
-        if isinstance(item, dict):
-            return {garble(k): garble(v) for k, v in item.items()}
-        return item
-
-    return json.dumps(garble(value), indent=2, ensure_ascii=True).encode()
-
-
-def ms(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=UTC).timestamp() * 1000)
-
-
-THREAD = "abukhaled_10158893"
-BASE = f"your_facebook_activity/messages/inbox/{THREAD}"
-
-
-def messenger_thread() -> tuple[dict, dict]:
-    """(message_1.json, message_2.json): the newer half first, each newest first, as exported."""
-    older = [
-        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 0), "content": "Thank you for agreeing to talk."},
-        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 2), "content": ARABIC},
-        {
-            "sender_name": NARRATOR,
-            "timestamp_ms": ms(2016, 3, 1, 9, 3),
-            "content": f"Call my brother on {PHONE}",
-            "reactions": [{"reaction": "❤", "actor": RESEARCHER}],
-        },
-        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 4), "is_unsent": True},
-    ]
-    newer = [
-        {
-            "sender_name": NARRATOR,
-            "timestamp_ms": ms(2016, 3, 1, 9, 10),
-            "audio_files": [{"uri": f"messages/inbox/{THREAD}/audio_files/audioclip14567.mp4"}],
-            "content": f"{NARRATOR} sent an audio clip.",
-        },
-        {"sender_name": NARRATOR, "timestamp_ms": ms(2016, 3, 1, 9, 11), "content": MIXED},
-        {
-            "sender_name": NARRATOR,
-            "timestamp_ms": ms(2016, 3, 1, 9, 12),
-            "photos": [{"uri": f"messages/inbox/{THREAD}/photos/4411_n.jpg"}],
-        },
-        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 20), "type": "Call", "call_duration": 252},
-        {"sender_name": RESEARCHER, "timestamp_ms": ms(2016, 3, 1, 9, 30), "type": "Call", "call_duration": 0},
-        {
-            "sender_name": RESEARCHER,
-            "timestamp_ms": ms(2016, 3, 1, 9, 31),
-            "content": "Here is the report",
-            "share": {"link": "https://example.org/report"},
-        },
-    ]
-    head = {
-        "participants": [{"name": NARRATOR}, {"name": RESEARCHER}],
-        "title": NARRATOR,
-        "is_still_participant": True,
-        "thread_type": "Regular",
-        "thread_path": f"inbox/{THREAD}",
-    }
-    return {**head, "messages": list(reversed(newer))}, {**head, "messages": list(reversed(older))}
-
-
-def messenger_zip(*extra: tuple[str, bytes | str]) -> bytes:
-    first, second = messenger_thread()
-    return zip_of(
-        (f"{BASE}/message_1.json", facebook_json(first)),
-        (f"{BASE}/message_2.json", facebook_json(second)),
-        (f"{BASE}/audio_files/audioclip14567.mp4", b"\x00\x00\x00\x18ftypmp42fake-audio"),
-        (f"{BASE}/photos/4411_n.jpg", b"\xff\xd8\xff\xe0fake-jpeg"),
-        *extra,
-    )
-
-
 def test_it_puts_facebook_mojibake_back_for_arabic_emoji_and_mixed_text():
-    for text in (ARABIC, MIXED, "José ❤️", NARRATOR):
+    for text in (CHAT_ARABIC, CHAT_MIXED, "José ❤️", CHAT_NARRATOR):
         assert fix_mojibake(text.encode("utf-8").decode("latin-1")) == text
         assert fix_mojibake(text) == text
     assert fix_mojibake("café") == "café"  # Latin-1 that is not UTF-8 stays as it is
-    assert json.loads(facebook_json(ARABIC)) != ARABIC
+    assert json.loads(facebook_json(CHAT_ARABIC)) != CHAT_ARABIC
 
 
 def test_it_parses_a_messenger_thread_across_numbered_files_in_time_order():
     result = parse_messenger(messenger_zip(), filename="facebook-sara.zip")
     assert result.source == "messenger"
     assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
-        (0.0, RESEARCHER, "interviewer", "text", "Thank you for agreeing to talk.", ""),
-        (120.0, NARRATOR, "narrator", "text", ARABIC, ""),
-        (180.0, NARRATOR, "narrator", "text", f"Call my brother on {PHONE}", ""),
-        (600.0, NARRATOR, "narrator", "voice", "", "audio_files/audioclip14567.mp4"),
-        (660.0, NARRATOR, "narrator", "text", MIXED, ""),
-        (720.0, NARRATOR, "narrator", "text", "[image attached]", "photos/4411_n.jpg"),
-        (1200.0, RESEARCHER, "interviewer", "text", "[call, 4 min 12 s]", ""),
-        (1800.0, RESEARCHER, "interviewer", "text", "[missed call]", ""),
-        (1860.0, RESEARCHER, "interviewer", "text", "Here is the report https://example.org/report", ""),
+        (0.0, CHAT_RESEARCHER, "interviewer", "text", "Thank you for agreeing to talk.", ""),
+        (120.0, CHAT_NARRATOR, "narrator", "text", CHAT_ARABIC, ""),
+        (180.0, CHAT_NARRATOR, "narrator", "text", f"Call my brother on {CHAT_PHONE}", ""),
+        (600.0, CHAT_NARRATOR, "narrator", "voice", "", "audio_files/audioclip14567.mp4"),
+        (660.0, CHAT_NARRATOR, "narrator", "text", CHAT_MIXED, ""),
+        (720.0, CHAT_NARRATOR, "narrator", "text", "[image attached]", "photos/4411_n.jpg"),
+        (1200.0, CHAT_RESEARCHER, "interviewer", "text", "[call, 4 min 12 s]", ""),
+        (1800.0, CHAT_RESEARCHER, "interviewer", "text", "[missed call]", ""),
+        (1860.0, CHAT_RESEARCHER, "interviewer", "text", "Here is the report https://example.org/report", ""),
     ]
     assert result.started_at == datetime(2016, 3, 1, 9, 0)
     assert sorted(a.name for a in result.attachments) == ["audio_files/audioclip14567.mp4", "photos/4411_n.jpg"]
     assert result.attachment("audio_files/audioclip14567.mp4").kind == "audio"
-    assert result.quarantine["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert result.quarantine["contact_names"] == sorted([CHAT_NARRATOR, CHAT_RESEARCHER])
     assert result.quarantine["phone_numbers"] == ["+963944123456"]
-    assert result.quarantine["conversation_titles"] == [NARRATOR]
-    assert result.title_hint == NARRATOR
+    assert result.quarantine["conversation_titles"] == [CHAT_NARRATOR]
+    assert result.title_hint == CHAT_NARRATOR
     assert result.warnings == [
         "1 unsent or deleted message(s) were skipped.",
         "1 reaction(s) were left out; who reacted is kept in quarantine.",
@@ -191,19 +99,19 @@ def test_it_reads_a_bare_message_json_and_the_e2ee_form():
         (120.0, "media_missing", "[attachment not included in the export]"),
     ]
     e2ee = {
-        "participants": [NARRATOR, RESEARCHER],
-        "threadName": NARRATOR,
+        "participants": [CHAT_NARRATOR, CHAT_RESEARCHER],
+        "threadName": CHAT_NARRATOR,
         "messages": [
-            {"isUnsent": False, "media": [], "reactions": [], "senderName": NARRATOR, "text": ARABIC,
-             "timestamp": ms(2024, 5, 1, 10, 0), "type": "text"},
-            {"isUnsent": False, "media": [], "reactions": [], "senderName": RESEARCHER, "text": "Hello",
-             "timestamp": ms(2024, 5, 1, 9, 59), "type": "text"},
+            {"isUnsent": False, "media": [], "reactions": [], "senderName": CHAT_NARRATOR, "text": CHAT_ARABIC,
+             "timestamp": epoch_ms(2024, 5, 1, 10, 0), "type": "text"},
+            {"isUnsent": False, "media": [], "reactions": [], "senderName": CHAT_RESEARCHER, "text": "Hello",
+             "timestamp": epoch_ms(2024, 5, 1, 9, 59), "type": "text"},
         ],
     }  # fmt: skip
-    result = parse_file("chat.json", json.dumps(e2ee, ensure_ascii=False).encode(), narrator=NARRATOR)
+    result = parse_file("chat.json", json.dumps(e2ee, ensure_ascii=False).encode(), narrator=CHAT_NARRATOR)
     assert [(s.speaker, s.role, s.text) for s in result.segments] == [
-        (RESEARCHER, "interviewer", "Hello"),
-        (NARRATOR, "narrator", ARABIC),
+        (CHAT_RESEARCHER, "interviewer", "Hello"),
+        (CHAT_NARRATOR, "narrator", CHAT_ARABIC),
     ]
 
 
@@ -224,19 +132,25 @@ MESSENGER_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{tit
 
 
 def test_it_parses_the_html_form_of_a_messenger_thread():
-    html = MESSENGER_HTML.format(title=NARRATOR, narrator=NARRATOR, researcher=RESEARCHER, arabic=ARABIC, thread=THREAD)
+    html = MESSENGER_HTML.format(
+        title=CHAT_NARRATOR,
+        narrator=CHAT_NARRATOR,
+        researcher=CHAT_RESEARCHER,
+        arabic=CHAT_ARABIC,
+        thread=MESSENGER_THREAD,
+    )
     data = zip_of(
-        (f"messages/inbox/{THREAD}/message_1.html", html),
-        (f"messages/inbox/{THREAD}/audio/audioclip1.mp4", b"\x00ftyp"),
+        (f"messages/inbox/{MESSENGER_THREAD}/message_1.html", html),
+        (f"messages/inbox/{MESSENGER_THREAD}/audio/audioclip1.mp4", b"\x00ftyp"),
     )
     assert detect_kind("export.zip", data) == "messenger"
-    result = parse_messenger(data, narrator=NARRATOR)
+    result = parse_messenger(data, narrator=CHAT_NARRATOR)
     assert [(s.start, s.speaker, s.role, s.kind, s.text) for s in result.segments] == [
-        (0.0, RESEARCHER, "interviewer", "text", "Tell me & take your time <3"),
-        (90.0, NARRATOR, "narrator", "voice", ""),
-        (120.0, NARRATOR, "narrator", "text", ARABIC),
+        (0.0, CHAT_RESEARCHER, "interviewer", "text", "Tell me & take your time <3"),
+        (90.0, CHAT_NARRATOR, "narrator", "voice", ""),
+        (120.0, CHAT_NARRATOR, "narrator", "text", CHAT_ARABIC),
     ]
-    assert result.quarantine["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert result.quarantine["contact_names"] == sorted([CHAT_NARRATOR, CHAT_RESEARCHER])
     assert "1 reaction(s) were left out; who reacted is kept in quarantine." in result.warnings
 
 
@@ -254,24 +168,24 @@ def _group_thread(folder: str, senders: list[str], when: int) -> bytes:
 
 def test_a_whole_export_imports_the_narrators_conversations_and_asks_when_it_cannot_tell():
     first, second = messenger_thread()
-    profile = {"profile_v2": {"name": {"full_name": RESEARCHER}}}
+    profile = {"profile_v2": {"name": {"full_name": CHAT_RESEARCHER}}}
     data = zip_of(
-        (f"{BASE}/message_1.json", facebook_json(first)),
-        (f"{BASE}/message_2.json", facebook_json(second)),
+        (f"{MESSENGER_BASE}/message_1.json", facebook_json(first)),
+        (f"{MESSENGER_BASE}/message_2.json", facebook_json(second)),
         ("your_facebook_activity/messages/inbox/waer_1/message_1.json",
-         _group_thread("waer_1", [RESEARCHER, "Umm Ali", "Abu Omar"], ms(2016, 4, 1))),
+         _group_thread("waer_1", [CHAT_RESEARCHER, "Umm Ali", "Abu Omar"], epoch_ms(2016, 4, 1))),
         ("personal_information/profile_information/profile_information.json", facebook_json(profile)),
     )  # fmt: skip
     with pytest.raises(NarratorUnknown) as caught:
         parse_messenger(data)
     assert caught.value.code == "narrator_unknown"
-    assert caught.value.senders[0] == NARRATOR
-    assert set(caught.value.senders) == {NARRATOR, RESEARCHER, "Umm Ali", "Abu Omar"}
+    assert caught.value.senders[0] == CHAT_NARRATOR
+    assert set(caught.value.senders) == {CHAT_NARRATOR, CHAT_RESEARCHER, "Umm Ali", "Abu Omar"}
     assert caught.value.reason.startswith("The export holds 2 conversations; name the narrator to choose theirs.")
     # The narrator in the group: the account that made the export (from its profile) interviews.
     result = parse_messenger(data, narrator="umm ali")
     assert [(s.speaker, s.role) for s in result.segments] == [
-        (RESEARCHER, "interviewer"),
+        (CHAT_RESEARCHER, "interviewer"),
         ("Umm Ali", "narrator"),
         ("Abu Omar", "other"),
     ]
@@ -279,7 +193,7 @@ def test_a_whole_export_imports_the_narrators_conversations_and_asks_when_it_can
         parse_messenger(data, narrator="Nobody Here", strict=True)
     assert "No sender in the export matches the narrator “Nobody Here”." in caught.value.reason
     group_only = zip_of(
-        ("messages/inbox/waer_1/message_1.json", _group_thread("w", ["A B", "C D", "E F"], ms(2016, 4, 1)))
+        ("messages/inbox/waer_1/message_1.json", _group_thread("w", ["A B", "C D", "E F"], epoch_ms(2016, 4, 1)))
     )
     with pytest.raises(NarratorUnknown) as caught:
         parse_messenger(group_only)
@@ -291,75 +205,6 @@ def test_a_whole_export_imports_the_narrators_conversations_and_asks_when_it_can
 # Skype ------------------------------------------------------------------------------------------
 
 
-def skype_message(when: str, sender: str, name: str | None, kind: str, content: str, **properties) -> dict:
-    return {
-        "id": when.replace("-", "").replace(":", "")[:14],
-        "displayName": name,
-        "originalarrivaltime": when,
-        "messagetype": kind,
-        "version": 1,
-        "content": content,
-        "conversationid": "8:live:abu.khaled",
-        "from": sender,
-        "properties": properties or None,
-        "amsreferences": None,
-    }
-
-
-def skype_export() -> bytes:
-    abu, sara = "8:live:abu.khaled", "8:live:sara.rawi"
-    voice = (
-        '<URIObject uri="https://api.asm.skype.com/v1/objects/0-weu-d3-5e1f" url_thumbnail="https://x/thumb" '
-        'type="Audio.1/Message.1" doc_id="0-weu-d3-5e1f">To hear this voice message, go to: '
-        '<a href="https://login.skype.com/login/sso?go=webclient.xmm&amp;docid=0-weu-d3-5e1f">https://login.skype.com/'
-        '</a><OriginalName v="audio.m4a"></OriginalName><FileSize v="20480"></FileSize></URIObject>'
-    )
-    document = (
-        '<URIObject uri="https://api.asm.skype.com/v1/objects/0-weu-d8-77aa" type="File.1" doc_id="0-weu-d8-77aa">'
-        '<Title>Title: list.pdf</Title><OriginalName v="list.pdf"></OriginalName></URIObject>'
-    )
-    quote = (
-        '<quote author="live:sara.rawi" authorname="Sara Rawi" timestamp="1456822800"><legacyquote>[01/03/2016 '
-        "09:00:00] Sara Rawi: </legacyquote>Where were you?<legacyquote>\n\n&lt;&lt;&lt; </legacyquote></quote>"
-        "In the basement, with &quot;the children&quot; &amp; my mother"
-    )
-    messages = [
-        skype_message("2016-03-01T09:00:00.120Z", sara, "Sara Rawi", "RichText", "Where were you?"),
-        skype_message("2016-03-01T09:01:00.000Z", abu, "Abu Khaled", "RichText", quote),
-        skype_message("2016-03-01T09:02:00.000Z", abu, "Abu Khaled", "RichText",
-                      f'<b>{ARABIC}</b> <ss type="smile">:)</ss> call <a href="tel:{PHONE}">{PHONE}</a>'),
-        skype_message("2016-03-01T09:03:00.000Z", abu, "Abu Khaled", "RichText/Media_AudioMsg", voice),
-        skype_message("2016-03-01T09:04:00.000Z", abu, None, "RichText/Media_GenericFile", document),
-        skype_message("2016-03-01T09:05:00.000Z", abu, "Abu Khaled", "RichText", "", deletetime="1456823200000"),
-        skype_message("2016-03-01T09:06:00.000Z", abu, "Abu Khaled", "RichText",
-                      'It was cold<e_m ts="1456823300" a="live:abu.khaled" t="61"/>', edittime="1456823400000"),
-        skype_message("2016-03-01T09:10:00.000Z", sara, "Sara Rawi", "Event/Call",
-                      '<partlist type="started" alt=""><part identity="live:sara.rawi"><name>Sara Rawi</name></part></partlist>'),
-        skype_message("2016-03-01T09:20:00.000Z", sara, "Sara Rawi", "Event/Call",
-                      '<partlist type="ended" alt=""><part identity="live:sara.rawi"><name>Sara Rawi</name>'
-                      "<duration>601</duration></part><part identity=\"live:abu.khaled\"><name>Abu Khaled</name>"
-                      "<duration>601</duration></part></partlist>"),
-        skype_message("2016-03-01T09:21:00.000Z", abu, "Abu Khaled", "ThreadActivity/AddMember", "<addmember/>"),
-    ]  # fmt: skip
-    export = {
-        "userId": "8:live:sara.rawi",
-        "exportDate": "2016-04-01T10:00",
-        "conversations": [
-            {"id": "48:calllogs", "displayName": None, "MessageList": [
-                skype_message("2016-03-01T09:10:00.000Z", sara, "Sara Rawi", "RichText", "call log")]},
-            {"id": "8:live:abu.khaled", "displayName": "Abu Khaled", "version": 1, "properties": {},
-             "threadProperties": None, "MessageList": list(reversed(messages))},
-        ],
-    }  # fmt: skip
-    return tar_of(
-        ("messages.json", json.dumps(export).encode()),
-        ("endpoints.json", b"{}"),
-        ("media/0-weu-d3-5e1f.1.m4a", b"\x00\x00\x00\x18ftypM4A fake"),
-        ("media/0-weu-d8-77aa.1.pdf", b"%PDF-1.4 fake"),
-        ("media/0-weu-d8-77aa.json", b"{}"),
-    )
-
-
 def test_it_parses_a_skype_export_with_markup_quotes_calls_and_files():
     data = skype_export()
     assert detect_kind("8_live_sara.rawi_export.tar", data) == "skype"
@@ -367,7 +212,7 @@ def test_it_parses_a_skype_export_with_markup_quotes_calls_and_files():
     assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
         (0.0, "Sara Rawi", "interviewer", "text", "Where were you?", ""),
         (59.88, "Abu Khaled", "narrator", "text", 'In the basement, with "the children" & my mother', ""),
-        (119.88, "Abu Khaled", "narrator", "text", f"{ARABIC} :) call {PHONE} (tel:{PHONE})", ""),
+        (119.88, "Abu Khaled", "narrator", "text", f"{CHAT_ARABIC} :) call {CHAT_PHONE} (tel:{CHAT_PHONE})", ""),
         (179.88, "Abu Khaled", "narrator", "voice", "", "media/0-weu-d3-5e1f.1.m4a"),
         (239.88, "Abu Khaled", "narrator", "text", "[document attached]", "media/0-weu-d8-77aa.1.pdf"),
         (359.88, "Abu Khaled", "narrator", "text", "It was cold [edited]", ""),
@@ -389,69 +234,24 @@ def test_it_parses_a_skype_export_with_markup_quotes_calls_and_files():
 # Telegram ---------------------------------------------------------------------------------------
 
 
-def telegram_chat() -> dict:
-    me, abu = "user111", "user222"
-    return {
-        "name": "Abu Khaled",
-        "type": "personal_chat",
-        "id": 222,
-        "messages": [
-            {"id": 1, "type": "message", "date": "2016-03-01T09:00:00", "date_unixtime": "1456822800",
-             "from": RESEARCHER, "from_id": me, "text": "Thank you for talking to me."},
-            {"id": 2, "type": "message", "date": "2016-03-01T09:01:00", "from": "Abu Khaled", "from_id": abu,
-             "text": ["If I disappear, call ", {"type": "phone", "text": PHONE}, " or write to ",
-                      {"type": "mention", "text": "@umm_ali"}, ", see ",
-                      {"type": "text_link", "text": "this map", "href": "https://maps.google.com/?q=34.73,36.68"}],
-             "text_entities": []},
-            {"id": 3, "type": "message", "date": "2016-03-01T09:02:00", "from": "Abu Khaled", "from_id": abu,
-             "file": "voice_messages/audio_1@01-03-2016_09-02-00.ogg", "media_type": "voice_message",
-             "mime_type": "audio/ogg", "duration_seconds": 4, "text": ""},
-            {"id": 4, "type": "message", "date": "2016-03-01T09:03:00", "from": "Abu Khaled", "from_id": abu,
-             "file": "round_video_messages/file_2@01-03-2016_09-03-00.mp4", "media_type": "video_message",
-             "mime_type": "video/mp4", "duration_seconds": 7, "text": ""},
-            {"id": 5, "type": "message", "date": "2016-03-01T09:04:00", "from": "Abu Khaled", "from_id": abu,
-             "forwarded_from": "Waer Media Centre", "text": ARABIC},
-            {"id": 6, "type": "message", "date": "2016-03-01T09:05:00", "edited": "2016-03-01T09:07:00",
-             "from": "Abu Khaled", "from_id": abu, "text": MIXED},
-            {"id": 7, "type": "message", "date": "2016-03-01T09:06:00", "from": "Abu Khaled", "from_id": abu,
-             "photo": "(File not included. Change data exporting settings to download.)", "width": 800,
-             "height": 600, "text": ""},
-            {"id": 8, "type": "service", "date": "2016-03-01T09:10:00", "actor": RESEARCHER, "actor_id": me,
-             "action": "phone_call", "duration_seconds": 75, "discard_reason": "hangup", "text": ""},
-            {"id": 9, "type": "service", "date": "2016-03-01T09:20:00", "actor": RESEARCHER, "actor_id": me,
-             "action": "phone_call", "discard_reason": "missed", "text": ""},
-            {"id": 10, "type": "message", "date": "2016-03-01T09:21:00", "from": "Abu Khaled", "from_id": abu,
-             "file": "stickers/sticker.webp", "media_type": "sticker", "sticker_emoji": "🙏", "text": ""},
-        ],
-    }  # fmt: skip
-
-
-def telegram_zip() -> bytes:
-    return zip_of(
-        ("ChatExport_2016-04-01/result.json", json.dumps(telegram_chat(), ensure_ascii=False, indent=1)),
-        ("ChatExport_2016-04-01/voice_messages/audio_1@01-03-2016_09-02-00.ogg", b"OggS fake"),
-        ("ChatExport_2016-04-01/round_video_messages/file_2@01-03-2016_09-03-00.mp4", b"\x00ftyp fake"),
-    )
-
-
 def test_it_parses_a_telegram_chat_with_entities_voice_round_video_forwards_and_edits():
     data = telegram_zip()
     assert detect_kind("ChatExport.zip", data) == "telegram"
     result = parse_telegram(data)
     assert [(s.start, s.speaker, s.role, s.kind, s.text, s.attachment) for s in result.segments] == [
-        (0.0, RESEARCHER, "interviewer", "text", "Thank you for talking to me.", ""),
+        (0.0, CHAT_RESEARCHER, "interviewer", "text", "Thank you for talking to me.", ""),
         (60.0, "Abu Khaled", "narrator", "text",
-         f"If I disappear, call {PHONE} or write to @umm_ali, see this map (https://maps.google.com/?q=34.73,36.68)", ""),
+         f"If I disappear, call {CHAT_PHONE} or write to @umm_ali, see this map (https://maps.google.com/?q=34.73,36.68)", ""),
         (120.0, "Abu Khaled", "narrator", "voice", "", "voice_messages/audio_1@01-03-2016_09-02-00.ogg"),
         (180.0, "Abu Khaled", "narrator", "voice", "", "round_video_messages/file_2@01-03-2016_09-03-00.mp4"),
-        (240.0, "Abu Khaled", "narrator", "text", f"[forwarded from Waer Media Centre] {ARABIC}", ""),
-        (300.0, "Abu Khaled", "narrator", "text", f"{MIXED} [edited]", ""),
+        (240.0, "Abu Khaled", "narrator", "text", f"[forwarded from Waer Media Centre] {CHAT_ARABIC}", ""),
+        (300.0, "Abu Khaled", "narrator", "text", f"{CHAT_MIXED} [edited]", ""),
         (360.0, "Abu Khaled", "narrator", "media_missing", "[attachment not included in the export]", ""),
-        (600.0, RESEARCHER, "interviewer", "text", "[call, 1 min 15 s]", ""),
-        (1200.0, RESEARCHER, "interviewer", "text", "[missed call]", ""),
+        (600.0, CHAT_RESEARCHER, "interviewer", "text", "[call, 1 min 15 s]", ""),
+        (1200.0, CHAT_RESEARCHER, "interviewer", "text", "[missed call]", ""),
     ]  # fmt: skip
     assert result.quarantine["phone_numbers"] == ["+963 944 123 456", "+963944123456"]
-    assert result.quarantine["contact_names"] == ["@umm_ali", "Abu Khaled", RESEARCHER, "Waer Media Centre"]
+    assert result.quarantine["contact_names"] == ["@umm_ali", "Abu Khaled", CHAT_RESEARCHER, "Waer Media Centre"]
     assert any("maps.google.com/?q=34.73,36.68" in address for address in result.quarantine["addresses"])
     assert "1 sticker(s) were left out." in result.warnings
 
@@ -471,7 +271,10 @@ def test_it_chooses_the_narrators_chat_from_an_all_chats_telegram_export():
     data = json.dumps(export).encode()
     assert detect_kind("result.json", data) == "telegram"
     result = parse_telegram(data, narrator="user222")
-    assert {(s.speaker, s.role) for s in result.segments} == {(RESEARCHER, "interviewer"), ("Abu Khaled", "narrator")}
+    assert {(s.speaker, s.role) for s in result.segments} == {
+        (CHAT_RESEARCHER, "interviewer"),
+        ("Abu Khaled", "narrator"),
+    }
     assert "+15550100" not in json.dumps(result.quarantine)  # the address book is not this interview's
     result = parse_telegram(data, narrator="Umm Ali")
     assert [(s.speaker, s.role) for s in result.segments] == [("Umm Ali", "narrator")]
@@ -565,23 +368,23 @@ def test_it_imports_a_messenger_export_as_an_interview_its_importer_gathered(dem
     custodian = render(interview, "custodian")
     assert [(s.start, s.text) for s in custodian.segments][:5] == [
         (0.0, "Thank you for agreeing to talk."),
-        (120.0, ARABIC),
-        (180.0, f"Call my brother on {PHONE}"),
+        (120.0, CHAT_ARABIC),
+        (180.0, f"Call my brother on {CHAT_PHONE}"),
         (600.0, VOICE_PENDING),
-        (660.0, MIXED),
+        (660.0, CHAT_MIXED),
     ]
     staff = render(interview, "staff")
     blob = "\n".join(f"{s.speaker}: {s.text}" for s in staff.segments)
-    assert PHONE not in blob and "944 123 456" not in blob
+    assert CHAT_PHONE not in blob and "944 123 456" not in blob
     assert Redaction.objects.filter(interview=interview, status="approved", category="contact").count() == 1
     # No real name was given: the narrator's chat label is kept, sealed, as their name.
-    assert narrator_identity(narrator=interview.narrators.get(), actor=None)["legal_name"] == NARRATOR
+    assert narrator_identity(narrator=interview.narrators.get(), actor=None)["legal_name"] == CHAT_NARRATOR
     payload = quarantine_read(
         row=QuarantinedMetadata.objects.get(interview=interview, source="import-messenger"), actor=None
     )
-    assert payload["contact_names"] == sorted([NARRATOR, RESEARCHER])
+    assert payload["contact_names"] == sorted([CHAT_NARRATOR, CHAT_RESEARCHER])
     assert payload["original_filename"] == "facebook-sara.zip"
-    assert payload["title_hint"] == NARRATOR
+    assert payload["title_hint"] == CHAT_NARRATOR
 
 
 def _all_chats_export() -> bytes:
@@ -620,7 +423,7 @@ def test_each_conversation_of_the_narrator_becomes_an_interview_and_a_late_failu
     assert [(len(o.recordings), o.attachments) for o in outcomes] == [(2, 0), (0, 1)]
     roles = [{s.raw_speaker: s.speaker_role for s in o.transcript.segments.all()} for o in outcomes]
     assert roles == [
-        {RESEARCHER: "interviewer", "Abu Khaled": "narrator"},
+        {CHAT_RESEARCHER: "interviewer", "Abu Khaled": "narrator"},
         {"Abu Khaled": "narrator", "Umm Ali": "other"},
     ]
 
@@ -657,7 +460,7 @@ def test_each_hostile_channel_export_is_refused_and_leaves_nothing_behind(demo):
 
 def _group_export() -> bytes:
     return zip_of(("messages/inbox/waer_1/message_1.json",
-                   _group_thread("waer_1", [RESEARCHER, "Umm Ali", "Abu Omar"], ms(2016, 4, 1))))  # fmt: skip
+                   _group_thread("waer_1", [CHAT_RESEARCHER, "Umm Ali", "Abu Omar"], epoch_ms(2016, 4, 1))))  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -668,15 +471,15 @@ def test_the_api_asks_for_the_narrator_when_the_export_cannot_tell(client_as, de
     assert response.status_code == 400
     assert response.json() == {
         "error": "The export does not say which sender is the narrator; choose one. "
-        f"The senders are: {RESEARCHER}, Umm Ali, Abu Omar.",
+        f"The senders are: {CHAT_RESEARCHER}, Umm Ali, Abu Omar.",
         "code": "narrator_unknown",
-        "senders": [RESEARCHER, "Umm Ali", "Abu Omar"],
+        "senders": [CHAT_RESEARCHER, "Umm Ali", "Abu Omar"],
     }
     assert not Interview.objects.filter(title="Group").exists()
     response = client.post(
         url,
         {"file": SimpleUploadedFile("fb.zip", _group_export()), "title": "Group", "narrator_label": "Umm Ali",
-         "interviewer": RESEARCHER},
+         "interviewer": CHAT_RESEARCHER},
     )  # fmt: skip
     assert response.status_code == 201
     [public_id] = response.json()["interviews"]
@@ -684,7 +487,7 @@ def test_the_api_asks_for_the_narrator_when_the_export_cannot_tell(client_as, de
     assert list(interview.interviewers.all()) == [demo.user("fieldresearcher")]
     segments = interview.transcripts.get(is_current=True).segments.order_by("index")
     assert [(s.raw_speaker, s.speaker_role) for s in segments] == [
-        (RESEARCHER, "interviewer"),
+        (CHAT_RESEARCHER, "interviewer"),
         ("Umm Ali", "narrator"),
         ("Abu Omar", "other"),
     ]
@@ -727,21 +530,21 @@ def test_ingest_matches_the_narrator_against_the_senders_and_reads_a_conversatio
     assert Recording.objects.filter(interview=interview).count() == 1
     assert Attachment.objects.filter(interview=interview).count() == 1
 
-    folder = tmp_path / THREAD
+    folder = tmp_path / MESSENGER_THREAD
     first, second = messenger_thread()
     (folder / "audio_files").mkdir(parents=True)
     (folder / "message_1.json").write_bytes(facebook_json(first))
     (folder / "message_2.json").write_bytes(facebook_json(second))
     (folder / "audio_files" / "audioclip14567.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
     out = io.StringIO()
-    call_command("ingest", str(folder), *args, "--narrator", NARRATOR, stdout=out, stderr=io.StringIO())
+    call_command("ingest", str(folder), *args, "--narrator", CHAT_NARRATOR, stdout=out, stderr=io.StringIO())
     interview = Interview.objects.get(public_id=out.getvalue().strip().splitlines()[-1])
     texts = [s.raw_text for s in interview.transcripts.get(is_current=True).segments.order_by("index")]
-    assert texts[1] == ARABIC and texts[3] == VOICE_PENDING
+    assert texts[1] == CHAT_ARABIC and texts[3] == VOICE_PENDING
     assert "[attachment not included in the export]" in texts  # the photo was not in the folder
     (folder / "link.jpg").symlink_to("/etc/hostname")
     with pytest.raises(CommandError, match="symbolic link"):
-        call_command("ingest", str(folder), *args, "--narrator", NARRATOR, stdout=io.StringIO())
+        call_command("ingest", str(folder), *args, "--narrator", CHAT_NARRATOR, stdout=io.StringIO())
 
 
 def _opus(tmp: Path, text: str) -> bytes:
@@ -776,5 +579,5 @@ def test_a_telegram_voice_message_is_transcribed_in_place(tmp_path, settings, de
     spoken = " ".join(s.text for s in segments if 120 <= s.start < 240).lower()
     assert "ran out in december" in spoken
     assert segments[0].text == "Thank you for talking to me."
-    assert segments[-1].text == f"[forwarded from Waer Media Centre] {ARABIC}"
+    assert segments[-1].text == f"[forwarded from Waer Media Centre] {CHAT_ARABIC}"
     assert [s.start for s in segments] == sorted(s.start for s in segments)

@@ -4,10 +4,7 @@ voice notes synthesised with espeak-ng and encoded to Opus with ffmpeg."""
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -26,51 +23,16 @@ from archive.models import (
 )
 from archive.services import imports, quarantine_read
 from archive.services.imports import import_file
+from tests.builders import BROTHER_PHONE, FIXTURES, NARRATOR_PHONE, mbox_message, whatsapp_export_with_voice_notes
 
-HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
+HOSTILE = FIXTURES / "hostile"
 MANIFEST = [line.split("\t") for line in (HOSTILE / "MANIFEST.tsv").read_text().splitlines()[1:]]
-NARRATOR_PHONE = "+963 944 123 456"
-BROTHER_PHONE = "0933 222 111"
-
-
-def _opus(tmp: Path, name: str, text: str) -> bytes:
-    for tool in ("espeak-ng", "ffmpeg"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing (apt-get install -y espeak-ng ffmpeg)")
-    wav = tmp / f"{name}.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True, capture_output=True)
-    out = tmp / f"{name}.opus"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", "-b:a", "24k", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out.read_bytes()
-
-
-def _whatsapp_export(tmp: Path) -> bytes:
-    chat = (
-        "12/31/20, 9:41 PM - Messages and calls are end-to-end encrypted. No one outside of this chat can read them.\n"
-        "12/31/20, 9:41 PM - Sara Rawi: Thank you for agreeing to talk. How is the neighbourhood?\n"
-        f"12/31/20, 9:45 PM - {NARRATOR_PHONE}: The siege continues. If I disappear call my brother on {BROTHER_PHONE}\n"
-        f"12/31/20, 9:46 PM - {NARRATOR_PHONE}: PTT-20201231-WA0001.opus (file attached)\n"
-        "12/31/20, 9:50 PM - Sara Rawi: And the bakery?\n"
-        f"12/31/20, 9:52 PM - {NARRATOR_PHONE}: PTT-20201231-WA0002.opus (file attached)\n"
-        f"12/31/20, 9:53 PM - {NARRATOR_PHONE}: IMG-20201231-WA0003.jpg (file attached)\n"
-    )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("WhatsApp Chat with Abu Khaled.txt", chat)
-        archive.writestr("PTT-20201231-WA0001.opus", _opus(tmp, "one", "The bread ran out in December."))
-        archive.writestr("PTT-20201231-WA0002.opus", _opus(tmp, "two", "The bakery was bombed twice."))
-        archive.writestr("IMG-20201231-WA0003.jpg", b"\xff\xd8\xff\xe0fake-jpeg")
-    return buffer.getvalue()
 
 
 @pytest.mark.django_db
 def test_it_imports_a_whatsapp_export_with_voice_notes_and_hides_phone_numbers(tmp_path, settings, demo):
     settings.RAWI_WHISPER_MODEL = "tiny.en"
-    data = _whatsapp_export(tmp_path)
+    data = whatsapp_export_with_voice_notes(tmp_path)
     [outcome] = import_file(
         data=data,
         filename="WhatsApp Chat with Abu Khaled.zip",
@@ -117,25 +79,17 @@ def test_it_imports_a_whatsapp_export_with_voice_notes_and_hides_phone_numbers(t
     assert payload["original_filename"] == "WhatsApp Chat with Abu Khaled.zip"
 
 
-def _email(sender: str, date: str, body: str) -> str:
-    return (
-        f"From x@example.org {date}\nFrom: {sender}\nTo: other@example.org\nSubject: Re: Waer\nDate: {date}\n"
-        f"Received: from [185.12.1.9] by mx.example.net\nUser-Agent: Android Mail\n"
-        f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
-    )
-
-
 @pytest.mark.django_db
 def test_it_imports_an_mbox_thread_of_three_emails_without_quoted_repeats(demo):
     mbox = "\n".join(
         [
-            _email(
+            mbox_message(
                 "Abu Khaled <ak@example.net>",
                 "Wed, 4 Jan 2017 09:00:00 +0200",
                 "The truce held two weeks.\n\nOn Tue, 3 Jan 2017, Sara <s@example.org> wrote:\n> What happened in December?",
             ),
-            _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
-            _email(
+            mbox_message("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
+            mbox_message(
                 "Abu Khaled <ak@example.net>",
                 "Thu, 5 Jan 2017 09:00:00 +0200",
                 "Then the shelling began again.\n\nOn Wed, 4 Jan 2017, Abu Khaled wrote:\n> The truce held two weeks.\n"
@@ -281,8 +235,8 @@ def test_the_api_refuses_a_chat_whose_narrator_it_cannot_tell_listing_the_sender
     # An email thread with two writers and no label is refused the same way.
     thread = "\n".join(
         [
-            _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200", "The truce held."),
-            _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened?"),
+            mbox_message("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:00:00 +0200", "The truce held."),
+            mbox_message("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened?"),
         ]
     ).encode()
     response = client.post(url, {"file": SimpleUploadedFile("t.mbox", thread), "title": "Mail"})

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from archive.gate import rendering_for
 from archive.models import ConsentRecord, Interview, TranscriptionJob
 from config.celery import app
-from tests.test_importers import zip_of
+from tests.builders import zip_of
 from tests.transcription_audio import speak
 
 pytestmark = pytest.mark.django_db(transaction=True)

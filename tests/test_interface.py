@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sign_in
-from tests.test_message_dates import _published_whatsapp
+from tests.builders import ROOT, TESTS, published_whatsapp_chat, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parent.parent
-JS_DIR = Path(__file__).resolve().parent / "js"
+JS_DIR = TESTS / "js"
 AXE = JS_DIR / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORDS = {
     "custodian": "rawi-demo-custodian",
@@ -268,7 +266,7 @@ def test_it_lets_an_editor_select_and_redact_with_the_keyboard_only(demo, live_s
 def test_a_chat_transcript_shows_message_dates_accessibly_at_both_sizes_and_the_lists_filter_by_keyboard(
     demo, live_server, page, axe_source, artefacts
 ):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     (artefacts / "chat").mkdir(exist_ok=True)
     sign_in(page, live_server.url, "editor", PASSWORDS["editor"])
     problems = check_page(

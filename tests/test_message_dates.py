@@ -14,23 +14,24 @@ from archive.gate import render, rendering_for
 from archive.importers import parse_file
 from archive.importers.detect import detect_kind
 from archive.models import Segment
-from archive.services import SegmentInput, consent_record
+from archive.services import SegmentInput
 from archive.services.imports import import_file
 from archive.services.transcripts_ingest import note_insert, version_replacing
-from tests.test_importers_channels import messenger_zip, skype_export, telegram_zip
-from tests.test_imports_integration import _email
+from tests.builders import (
+    WHATSAPP_CHAT,
+    mbox_message,
+    messenger_zip,
+    published_whatsapp_chat,
+    skype_export,
+    telegram_zip,
+)
 
 pytestmark = [pytest.mark.django_db]
 
-WHATSAPP = (
-    "13/03/2016, 09:00 - Sara Rawi: Thank you for talking to me.\n"
-    "13/03/2016, 09:02 - Abu Khaled: The bakery closed after the truce.\n"
-    "13/03/2016, 21:47 - Abu Khaled: Then the shelling began again.\n"
-)
 MBOX = "\n".join(
     [
-        _email("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
-        _email("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:30:15 +0200", "The truce held two weeks."),
+        mbox_message("Sara <s@example.org>", "Tue, 3 Jan 2017 10:00:00 +0000", "What happened in December?"),
+        mbox_message("Abu Khaled <ak@example.net>", "Wed, 4 Jan 2017 09:30:15 +0200", "The truce held two weeks."),
     ]
 )
 
@@ -38,7 +39,7 @@ MBOX = "\n".join(
 def _exports() -> dict[str, tuple[str, bytes, str]]:
     """kind → (file name, bytes, narrator as a sender of the export)."""
     return {
-        "whatsapp": ("WhatsApp Chat with Abu Khaled.txt", WHATSAPP.encode(), "Abu Khaled"),
+        "whatsapp": ("WhatsApp Chat with Abu Khaled.txt", WHATSAPP_CHAT.encode(), "Abu Khaled"),
         "email": ("thread.mbox", MBOX.encode(), "Abu Khaled"),
         "messenger": ("facebook-sara.zip", messenger_zip(), ""),
         "skype": ("8_live_sara.rawi_export.tar", skype_export(), "Abu Khaled"),
@@ -71,25 +72,8 @@ def test_it_stores_when_each_message_was_sent_from_every_chat_and_email_importer
     assert [s.sent_at for s in staff.segments] == [m.strftime("%Y-%m-%dT%H:%M:%S") for m in expected]
 
 
-def _published_whatsapp(demo):
-    [outcome] = import_file(
-        data=WHATSAPP.encode(),
-        filename="WhatsApp Chat with Abu Khaled.txt",
-        collection_slug=demo.collection.slug,
-        title="A chat about the bakery",
-        narrator_name="Abu Khaled",
-        access="public",
-        status="published",
-    )
-    interview = outcome.interview
-    consent = {"research_access": True, "publication": True, "public_web": True, "voice_release": True}
-    consent_record(narrator=interview.narrators.get(), interview=interview, archive=True, processing=True, **consent)
-    interview.refresh_from_db()
-    return interview
-
-
 def test_the_gate_gives_each_tier_the_message_dates_at_its_precision(demo):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     full = ["2016-03-13T09:00:00", "2016-03-13T09:02:00", "2016-03-13T21:47:00"]
     for tier in ("custodian", "staff"):
         assert [s.sent_at for s in render(interview, tier).segments] == full
@@ -100,7 +84,7 @@ def test_the_gate_gives_each_tier_the_message_dates_at_its_precision(demo):
 
 
 def test_the_transcript_shows_when_each_message_was_sent_in_one_format_in_english_and_arabic(demo, client_as):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     url = f"/interviews/{interview.public_id}/"
     staff = client_as("editor").get(url).content.decode()
     assert staff.count('data-testid="sent-at"') == 3
@@ -115,7 +99,7 @@ def test_the_transcript_shows_when_each_message_was_sent_in_one_format_in_englis
 
 
 def test_the_api_gives_the_message_dates_at_the_tiers_precision(demo, client_as):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     url = f"/api/v1/interviews/{interview.public_id}/"
     public = client_as(None).get(url).json()
     assert [s["sent_at"] for s in public["segments"]] == ["2016-03"] * 3
@@ -124,7 +108,7 @@ def test_the_api_gives_the_message_dates_at_the_tiers_precision(demo, client_as)
 
 
 def test_the_json_export_carries_the_message_dates_at_the_tiers_precision(demo):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     public = json.loads(export_bytes(rendering_for(interview, "public"), "json"))
     assert [s["sent_at"] for s in public["segments"]] == ["2016-03"] * 3
     staff = json.loads(export_bytes(rendering_for(interview, "staff"), "json"))
@@ -171,7 +155,7 @@ def test_below_staff_a_message_is_not_placed_on_the_conversations_timeline(demo,
     """Times on the conversation's timeline are seconds since the first message: their gaps would tell
     to the second what the month-precision date hides. Below staff a written message has no time and a
     voice note's words keep only their times inside the note."""
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     gaps = [0.0, 120.0, 46_020.0]  # 09:00, 09:02 and 21:47 after the first message
     for tier in ("custodian", "staff"):
         assert [s.start for s in rendering_for(interview, tier).segments] == gaps
@@ -211,7 +195,7 @@ def test_below_staff_a_voice_notes_words_keep_their_times_inside_the_note(demo):
 
 
 def test_a_search_hit_on_a_message_shows_when_it_was_sent_at_the_tiers_precision(demo, client_as):
-    interview = _published_whatsapp(demo)
+    interview = published_whatsapp_chat(demo)
     hits = client_as(None).get("/api/v1/search/", {"q": "bakery"}).json()["hits"]
     mine = [h for h in hits if h["interview_id"] == str(interview.public_id) and h["segment_index"] is not None]
     assert [h["sent_at"] for h in mine] == ["2016-03"]

@@ -13,7 +13,6 @@ import json
 import re
 import subprocess
 import zipfile
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
@@ -22,10 +21,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from archive import crypto, models
-from archive.gate import policy as access
-from archive.gate.identity import decode_identity as _identity
-from archive.models import TIER_ORDER, Narrator, Redaction, RenderedSegment
+from archive import models
+from archive.models import RenderedSegment
+from tests.builders import canaries_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -42,53 +40,6 @@ UUID_MODELS = [
 ]
 SKIP_PREFIXES = ("/static/", "/api/docs/")
 SKIP_NAMES = {"logout"}
-
-
-@dataclass(frozen=True)
-class Canary:
-    text: str
-    why: str
-
-
-def canaries_for(tier: str) -> list[Canary]:
-    """Everything the tier must never receive, computed from the archive itself."""
-    found: list[Canary] = []
-    for narrator in Narrator.objects.exclude(anonymity=Narrator.Anonymity.NAMED):
-        identity = _identity(narrator)
-        found.append(Canary(identity.legal_name, f"legal name of {narrator.anonymity} narrator"))
-        if narrator.anonymity in (Narrator.Anonymity.ANONYMOUS, Narrator.Anonymity.SEALED):
-            # Their id would link their interviews to each other.
-            found.append(Canary(str(narrator.public_id), "id of an anonymous or sealed narrator"))
-        found.extend(Canary(alias, "narrator alias or contact") for alias in identity.aliases)
-    for redaction in Redaction.objects.filter(status=Redaction.Status.APPROVED).select_related("segment", "entity"):
-        if TIER_ORDER[redaction.visible_from] <= TIER_ORDER[tier]:
-            continue
-        if redaction.kind == Redaction.Kind.SPAN:
-            found.append(
-                Canary(redaction.segment.raw_text[redaction.start_char : redaction.end_char], "span redaction")
-            )
-        elif redaction.kind == Redaction.Kind.ENTITY:
-            found.append(Canary(redaction.entity.raw_name, "entity redaction"))
-            found.extend(Canary(a.raw_alias, "entity alias") for a in redaction.entity.aliases.all())
-
-    for interview in models.Interview.objects.all():
-        if tier in access.visible_tiers(interview):
-            continue
-        found.append(Canary(interview.title, "title of an interview hidden at this tier"))
-        for segment in models.Segment.objects.filter(transcript__interview=interview):
-            found.append(Canary(segment.raw_text, "text of an interview hidden at this tier"))
-    for row in models.QuarantinedMetadata.objects.all():
-        payload = crypto.open_json(row.payload_ciphertext, f"quarantine:{row.interview.public_id}")
-        found.extend(Canary(value, "quarantined metadata") for value in _strings(payload))
-    return [c for c in found if c.text and len(c.text.strip()) >= 4]
-
-
-def _strings(value) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in _strings(v)]
-    return [value] if isinstance(value, str) and len(value) >= 6 else []
 
 
 def _uuid_candidates() -> list[str]:

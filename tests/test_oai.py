@@ -28,8 +28,7 @@ from archive.models import Interview, RenderedInterview
 from archive.services import redact_phrase
 from archive.services.interviews import interview_update
 from archive.web import oai
-from tests.test_export_schemas import SCHEMAS, _email, _imported, build_shapes
-from tests.test_no_leaks import canaries_for
+from tests.builders import SCHEMAS, build_shapes, canaries_for, imported_interview, resident_eml
 
 pytestmark = pytest.mark.django_db
 
@@ -393,7 +392,7 @@ def _everything(client: Client | None = None) -> tuple[str, list[str]]:
 
 def test_it_never_lets_a_hidden_interview_or_a_redacted_name_reach_a_harvester(demo, client_as):
     canary = "Qasim Zarqawi-Nour"
-    redacted = _imported(_email(), "canary.eml", "Queues at the bakery", "en")
+    redacted = imported_interview(resident_eml(), "canary.eml", "Queues at the bakery", "en")
     interview_update(
         interview=redacted,
         summary=f"He queued with {canary} every morning.",
@@ -402,7 +401,7 @@ def test_it_never_lets_a_hidden_interview_or_a_redacted_name_reach_a_harvester(d
         recorded_on=datetime.date(2013, 5, 17),
     )
     redact_phrase(phrase=canary, category="name", visible_from="staff")
-    staff_only = _imported(_email(), "staff.eml", "Minutes of the local council, staff only", "en")
+    staff_only = imported_interview(resident_eml(), "staff.eml", "Minutes of the local council, staff only", "en")
     interview_update(interview=staff_only, access_level="staff")
     sealed = demo.interview("sealed-committee")
     hidden = [

@@ -11,7 +11,7 @@ from archive.gate import rendering_for
 from archive.gate.editors import workbench_view
 from archive.models import Redaction
 from archive.services.suggestions import suggestions_generate
-from tests.conftest import sign_in
+from tests.builders import sign_in
 
 
 def _url(interview, suffix: str = "") -> str:

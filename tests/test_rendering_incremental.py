@@ -8,113 +8,54 @@ import random
 import pytest
 
 from archive import services
-from archive.gate import RenderedWord, render
-from archive.gate.inputs import load_inputs
-from archive.gate.store import _words_key, rendering_from_stored, resolve_identities
+from archive.gate import RenderedWord
+from archive.gate.store import _words_key, rendering_from_stored
 from archive.gate.types import SourceWords
-from archive.models import Interview, RenderedInterview, Segment
+from archive.models import RenderedInterview, Segment
 from archive.textnorm import Gazetteer, normalise_with_map
+from tests.builders import REBUILDS_NARRATOR, assert_stored_equals_fresh, rebuilds_interview
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-NAME = "Widad Qannout"
-
-
-def _words(text: str, start: float) -> list[dict]:
-    return [
-        {"w": w, "s": start + i * 0.5, "e": start + i * 0.5 + 0.4, "p": 0.9, "extra": "x"}
-        for i, w in enumerate(text.split())
-    ]
-
-
-def _interview() -> Interview:
-    collection = services.collection_get_or_create(slug="incremental", title="Incremental")
-    narrator = services.narrator_create(
-        collection=collection, legal_name=NAME, anonymity="anonymous", descriptor="a teacher", aliases=["Um Samir"]
-    )
-    interview = services.interview_create(
-        collection=collection, title="Rebuilds", narrators=[narrator], access_level="public", status="published"
-    )
-    services.consent_record(
-        narrator=narrator, interview=interview, research_access=True, publication=True, public_web=True
-    )
-    texts = [
-        "We baked bread in the cellar of the old school.",
-        f"My name is {NAME} and the checkpoint was closed.",
-        "ذهبنا بحمص إلى السوق مع أم سمير قبل المغرب.",
-        "The convoy reached Waer on the third day.",
-        "Nothing else happened that week.",
-    ]
-    services.transcript_store(
-        interview=interview,
-        source="manual",
-        segments=[
-            services.SegmentInput(
-                start=i * 5.0, end=i * 5.0 + 4.5, text=t, words=_words(t, i * 5.0), role="narrator", narrator=narrator
-            )
-            for i, t in enumerate(texts)
-        ],
-    )
-    interview.refresh_from_db()
-    return interview
-
-
-def _assert_stored_equals_fresh(interview: Interview) -> None:
-    interview.refresh_from_db()
-    inputs = load_inputs(interview)
-    stored = {r.tier: r for r in RenderedInterview.objects.filter(interview=interview)}
-    assert stored, "no rendering stored"
-    for tier, row in stored.items():
-        fresh = render(interview, tier, inputs)
-        kept = resolve_identities(rendering_from_stored(row))
-        assert kept.segments == fresh.segments, tier
-        assert [tuple(s.words) for s in kept.segments] == [tuple(s.words) for s in fresh.segments], tier
-        assert (kept.title, kept.audio_spans, kept.redaction_categories) == (
-            fresh.title,
-            fresh.audio_spans,
-            fresh.redaction_categories,
-        ), tier
-        assert all("extra" not in w for s in row.segments.all() for w in s.words)
-
 
 def test_it_stores_what_a_fresh_render_computes_after_every_kind_of_change():
-    interview = _interview()
-    _assert_stored_equals_fresh(interview)
+    interview = rebuilds_interview()
+    assert_stored_equals_fresh(interview)
 
     segments = {s.index: s for s in Segment.objects.filter(transcript__interview=interview)}
     services.redaction_add_span(
         segment=segments[0], start_char=3, end_char=8, category="other", visible_from="researcher"
     )
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
     services.redact_phrase(phrase="Waer", category="place", visible_from="staff", replacement="a district")
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
     public = rendering_from_stored(RenderedInterview.objects.get(interview=interview, tier="public"))
     assert "Waer" not in public.text and "a district" in public.text
-    assert NAME not in public.text and "Um Samir" not in public.text
+    assert REBUILDS_NARRATOR not in public.text and "Um Samir" not in public.text
 
     services.redact_phrase(phrase="حمص", category="place", visible_from="researcher")
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
     services.segment_edit(segment=segments[4], text="Nothing at all happened that week.", actor=None)
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
     # Without word times: a second redaction changes only the text of an already redacted row.
     segments[4].refresh_from_db()
     for start, end in ((0, 7), (11, 19)):
         services.redaction_add_span(segment=segments[4], start_char=start, end_char=end, visible_from="staff")
-        _assert_stored_equals_fresh(interview)
+        assert_stored_equals_fresh(interview)
 
     redaction = services.redaction_add_span(
         segment=segments[3], start_char=4, end_char=10, category="other", visible_from="staff"
     )
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
     services.redaction_decide(redaction=redaction, approve=False)
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
     staff = rendering_from_stored(RenderedInterview.objects.get(interview=interview, tier="researcher"))
     assert "convoy" in staff.segments[3].text
 
     services.segment_assign_speaker(segment=segments[2], role="interviewer", all_with_same_label=False)
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
 
 def test_source_words_decode_lazily_and_compare_as_their_words():

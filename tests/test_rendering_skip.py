@@ -15,7 +15,7 @@ from archive.gate.inputs import Inputs, load_inputs
 from archive.gate.rules import Rule
 from archive.gate.stamps import policy_stamp
 from archive.models import TIERS, Interview, RenderedInterview, Segment
-from tests.test_rendering_incremental import _assert_stored_equals_fresh, _interview
+from tests.builders import assert_stored_equals_fresh, rebuilds_interview
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -37,7 +37,7 @@ def rendered(monkeypatch) -> list[str]:
 
 
 def test_only_the_tiers_whose_inputs_changed_are_rendered_again(rendered):
-    interview = _interview()
+    interview = rebuilds_interview()
     assert set(RenderedInterview.objects.filter(interview=interview).values_list("tier", flat=True)) == set(TIERS)
     segments = {s.index: s for s in Segment.objects.filter(transcript__interview=interview)}
     built = dict(RenderedInterview.objects.filter(interview=interview).values_list("tier", "built_at"))
@@ -45,7 +45,7 @@ def test_only_the_tiers_whose_inputs_changed_are_rendered_again(rendered):
     rendered.clear()
     services.redaction_add_span(segment=segments[0], start_char=3, end_char=8, visible_from="researcher")
     assert rendered == ["public"]  # hidden from the public only: the other tiers see the same as before
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
     rows = {row.tier: row for row in RenderedInterview.objects.filter(interview=interview)}
     assert {row.policy_version for row in rows.values()} == {policy_stamp(interview)}
     assert all(rows[tier].built_at > built[tier] for tier in TIERS)  # each one stamped now, as before
@@ -54,27 +54,27 @@ def test_only_the_tiers_whose_inputs_changed_are_rendered_again(rendered):
     rendered.clear()
     services.redaction_add_span(segment=segments[1], start_char=0, end_char=2, visible_from="custodian")
     assert rendered == ["public", "researcher", "staff"]
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
     rendered.clear()
     services.interview_update(interview=interview, title="Rebuilds again")
     assert rendered == list(TIERS)  # the title is every tier's
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
 
 def test_a_rendering_stored_before_digests_is_rendered_again(rendered):
-    interview = _interview()
+    interview = rebuilds_interview()
     for row in RenderedInterview.objects.filter(interview=interview):
         row.metadata.pop(store_module.INPUTS_KEY)
         row.save(update_fields=["metadata"])
     rendered.clear()
     services.interview_touch(interview)
     assert rendered == list(TIERS)
-    _assert_stored_equals_fresh(interview)
+    assert_stored_equals_fresh(interview)
 
 
 def _loaded() -> tuple[Interview, Inputs]:
-    interview = _interview()
+    interview = rebuilds_interview()
     interview.refresh_from_db()
     return interview, load_inputs(interview)
 
@@ -149,7 +149,7 @@ def test_the_policy_version_alone_does_not_move_the_digest_and_the_rendering_cod
 
 
 def test_an_input_loaded_without_some_fields_gives_no_digest():
-    interview = _interview()
+    interview = rebuilds_interview()
     partial = Interview.objects.only("pk", "title", "collection").get(pk=interview.pk)
     assert digests.inputs_digest(load_inputs(partial), "public") is None
     inputs = load_inputs(Interview.objects.get(pk=interview.pk))

@@ -20,56 +20,11 @@ from archive import search, services
 from archive.gate import policy as access
 from archive.models import AuditEvent, Interview, Membership, Redaction, Segment
 from archive.search.query import stemmed
+from tests.builders import World
 
 pytestmark = pytest.mark.django_db
 
 CANARY = "zanzibarquux"
-
-
-class World:
-    """A small archive built through the services, independent of the demo seed."""
-
-    def __init__(self, slug: str = "search-a"):
-        self.collection = services.collection_get_or_create(slug=slug, title=f"Collection {slug}")
-        self.narrator = services.narrator_create(
-            collection=self.collection, legal_name="Nadia Example", anonymity="pseudonymous", pseudonym="Resident Q"
-        )
-
-    def interview(self, title: str, texts: list[str], *, access_level: str = "public", language: str = "en", **extra):
-        interview = services.interview_create(
-            collection=self.collection,
-            title=title,
-            narrators=[self.narrator],
-            access_level=access_level,
-            languages=[language],
-            status=Interview.Status.PUBLISHED,
-            recorded_on=extra.pop("recorded_on", date(2015, 3, 2)),
-            mode=extra.pop("mode", Interview.Mode.WHATSAPP_VOICE),
-            topics=extra.pop("topics", ["siege"]),
-            summary=extra.pop("summary", ""),
-            place=extra.pop("place", ""),
-            place_general=extra.pop("place_general", ""),
-        )
-        services.consent_record(
-            narrator=self.narrator, interview=interview, research_access=True, publication=True, public_web=True
-        )
-        services.transcript_store(
-            interview=interview,
-            source="manual",
-            language=language,
-            segments=[services.SegmentInput(start=i * 5.0, end=i * 5.0 + 4.0, text=t) for i, t in enumerate(texts)],
-        )
-        interview.refresh_from_db()
-        return interview
-
-    @staticmethod
-    def redact(interview: Interview, index: int, word: str, visible_from: str = "staff") -> None:
-        segment = Segment.objects.get(transcript__interview=interview, transcript__is_current=True, index=index)
-        text = segment.raw_text  # noqa: the test plays the editor marking the span
-        start = text.index(word)
-        services.redaction_add_span(
-            segment=segment, start_char=start, end_char=start + len(word), category="other", visible_from=visible_from
-        )
 
 
 def as_tier(tier: str, query: str, *, filters: search.Filters | None = None, **kwargs) -> search.Results:

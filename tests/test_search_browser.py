@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_search import World
+from tests.builders import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

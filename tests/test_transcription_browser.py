@@ -16,7 +16,7 @@ from archive.models import Interview, Recording, Segment, TranscriptionJob
 from archive.services import interview_touch
 from archive.services import recordings as recordings_service
 from archive.services.recordings import recording_store
-from tests.conftest import sign_in
+from tests.builders import sign_in
 from tests.transcription_audio import AudioFiles, audio_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from archive.services import recordings as recordings_service
 from archive.services.imports import VOICE_PENDING, import_file
 from archive.services.recordings import recorded_interview_create, recording_store, transcription_job_create
 from archive.tasks import transcribe_recording
-from tests.test_imports_integration import BROTHER_PHONE, _whatsapp_export
+from tests.builders import BROTHER_PHONE, whatsapp_export_with_voice_notes
 from tests.transcription_audio import AudioFiles, audio_files
 
 
@@ -35,7 +35,7 @@ def sent(monkeypatch) -> list[int]:
 def test_it_inserts_queued_voice_notes_in_place_keeping_corrections_and_span_redactions(tmp_path, settings, sent):
     settings.RAWI_WHISPER_MODEL = "tiny.en"
     [outcome] = import_file(
-        data=_whatsapp_export(tmp_path),
+        data=whatsapp_export_with_voice_notes(tmp_path),
         filename="chat.zip",
         collection_slug="inplace",
         title="Chat with voice notes",
