@@ -6,7 +6,8 @@ language, interviewer (the chat/email label of the interviewer), narrator_label 
 label in a WhatsApp chat, an email thread or a Messenger, Skype or Telegram export). 201 with the new
 interviews' ids (one per conversation), 400 with the importer's reason for refused input (code
 "narrator_unknown" with the `senders` to choose narrator_label from when neither the labels given nor
-the export say who the narrator is: it is never guessed, and nothing is created), 404 for
+the export say who the narrator is: it is never guessed, and nothing is created; for a bulk zip, with
+the `row` of the metadata CSV whose chat or thread it is and that row's `senders`), 404 for
 collections the user may not upload to. Voice notes are stored and queued (not transcribed during the
 request). The uploader becomes the interviewer of a Messenger, Skype or Telegram import.
 """
@@ -19,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..importers import ImportRefused, NarratorUnknown
+from ..importers import ImportRefused, NarratorUnknown, RowNarratorUnknown
 from ..models import Narrator, Tier
 from ..services.imports import import_uploaded
 
@@ -49,6 +50,9 @@ class ImportUpload(APIView):
             return Response(
                 {"error": exc.reason, "code": exc.code, "senders": exc.senders}, status=status.HTTP_400_BAD_REQUEST
             )
+        except RowNarratorUnknown as exc:
+            body = {"error": exc.reason, "code": exc.code, "row": exc.row, "senders": exc.senders}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         except ImportRefused as exc:
             return Response({"error": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"interviews": ids}, status=status.HTTP_201_CREATED)

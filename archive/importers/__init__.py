@@ -7,7 +7,7 @@ an interview is archive/services/imports.py.
 """
 
 from .base import ImportRefused, ParsedAttachment, ParsedImport, ParsedSegment, decode_text
-from .bulk import BulkItem, ParsedBulk, parse_bulk
+from .bulk import BulkItem, ParsedBulk, RowNarratorUnknown, parse_bulk
 from .channels import NarratorUnknown, fix_mojibake
 from .detect import CHANNEL_KINDS, KINDS, detect_kind, parse_file
 from .mail import parse_eml, parse_mbox, trim_quoted
@@ -30,6 +30,7 @@ __all__ = [
     "ParsedBulk",
     "ParsedImport",
     "ParsedSegment",
+    "RowNarratorUnknown",
     "SafeTar",
     "SafeZip",
     "ZipBudget",

@@ -1,10 +1,20 @@
 """Bulk imports: one zip holding a metadata CSV and the files its rows name.
 
 CSV columns (header row required; `file` and `title` required, the rest optional):
-    file, title, narrator, anonymity, access, language, recorded_on, mode, interviewer, transcript
-`file` is a path inside the zip: audio/video, a WhatsApp export (zip or txt), .eml/.mbox, or a
-transcript. `transcript` optionally names a transcript file for an audio row. One level of nested zip
-(a WhatsApp export inside the bulk zip) is allowed; its bytes count against the same budget.
+    file, title, narrator, narrator_label, anonymity, access, language, recorded_on, mode, interviewer,
+    transcript
+`file` is a path inside the zip: audio/video, a WhatsApp export (zip or txt), .eml/.mbox, a Messenger,
+Skype or Telegram export of one conversation, or a transcript. `transcript` optionally names a
+transcript file for an audio row. One level of nested zip (a WhatsApp export inside the bulk zip) is
+allowed; its bytes count against the same budget.
+
+`narrator` is the narrator's real name (stored encrypted). In a chat or an email thread the row says
+which sender is the narrator: `narrator_label` is their name (or number, address, account id) as it
+appears there, else `narrator` is matched against the senders; `interviewer` is the interviewer's
+label there. With `strict` (what the import service asks) the narrator is never guessed: it must be
+one of the senders, or follow from the labels as for a single import (the only sender, or the one
+sender besides the interviewer named); otherwise the row is refused with RowNarratorUnknown, which
+lists that row's senders.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .base import ImportRefused, ParsedAttachment, ParsedImport, decode_text
-from .detect import AUDIO_SUFFIXES, detect_kind, parse_file
+from .channels import NarratorUnknown
+from .detect import AUDIO_SUFFIXES, CHANNEL_KINDS, detect_kind, parse_file
 from .safezip import SafeZip, ZipLimits, _normalise_name
 
 MAX_ROWS = 1_000
@@ -26,6 +37,7 @@ COLUMNS = (
     "file",
     "title",
     "narrator",
+    "narrator_label",
     "anonymity",
     "access",
     "language",
@@ -37,6 +49,23 @@ COLUMNS = (
 ANONYMITY = ("named", "pseudonymous", "anonymous", "sealed")
 TIERS = ("public", "researcher", "staff", "custodian")
 MODES = ("in_person", "phone", "video_call", "whatsapp_voice", "messaging", "email", "social_media", "vox_pop")
+# Files whose senders carry the roles: the row names the narrator among them.
+SENDER_KINDS = ("whatsapp", "eml", "mbox", *CHANNEL_KINDS)
+
+
+class RowNarratorUnknown(ImportRefused):
+    """A bulk row of a chat or an email thread whose narrator is missing or not one of its senders.
+    The reason names the row and lists its senders (shown only to the person who uploaded the zip);
+    `row` and `senders` are kept for an API answer."""
+
+    def __init__(self, row: int, refusal: NarratorUnknown):
+        super().__init__(
+            f"Row {row}: {refusal.question} {refusal.senders_sentence} Name the narrator's sender in the row's "
+            "narrator_label column (and the interviewer's in its interviewer column).",
+            code=refusal.code,
+        )
+        self.row = row
+        self.senders = refusal.senders
 
 
 @dataclass
@@ -54,7 +83,9 @@ class ParsedBulk:
     items: list[BulkItem]
 
 
-def parse_bulk(data: bytes, **options) -> ParsedBulk:
+def parse_bulk(data: bytes, *, strict: bool = False) -> ParsedBulk:
+    """`strict`: a chat's or email thread's narrator must follow from its row (see the module's
+    docstring); otherwise the whole zip is refused with RowNarratorUnknown, as for any bad row."""
     archive = SafeZip(data, limits=ZipLimits(allow_nested=True))
     csvs = [m for m in archive.members if m.suffix == ".csv"]
     if not csvs:
@@ -84,7 +115,7 @@ def parse_bulk(data: bytes, **options) -> ParsedBulk:
         if None in raw_row:
             raise ImportRefused(f"Row {number} of the metadata CSV has more fields than the header.", code="format")
         row = {k.strip().lower(): (v or "").strip() for k, v in raw_row.items() if k}
-        items.append(_item(archive, number, row, options))
+        items.append(_item(archive, number, row, strict=strict))
     return ParsedBulk(items=items)
 
 
@@ -93,10 +124,10 @@ def _check_row(number: int, row: dict[str, str]) -> None:
         raise ImportRefused(f"Row {number} of the metadata CSV needs a file and a title.", code="format")
     if len(row["title"]) > MAX_TITLE_CHARS:
         raise ImportRefused(f"Row {number}: the title is longer than {MAX_TITLE_CHARS} characters.", code="format")
-    if len(row.get("narrator", "")) > MAX_NAME_CHARS:
-        raise ImportRefused(
-            f"Row {number}: the narrator's name is longer than {MAX_NAME_CHARS} characters.", code="format"
-        )
+    names = (("narrator", "the narrator's name"), ("narrator_label", "narrator_label"), ("interviewer", "interviewer"))
+    for column, what in names:
+        if len(row.get(column, "")) > MAX_NAME_CHARS:
+            raise ImportRefused(f"Row {number}: {what} is longer than {MAX_NAME_CHARS} characters.", code="format")
     checks = (("anonymity", ANONYMITY), ("access", TIERS), ("mode", MODES))
     for column, allowed in checks:
         if row.get(column) and row[column] not in allowed:
@@ -121,7 +152,7 @@ def _member(archive: SafeZip, number: int, path: str):
     return member
 
 
-def _item(archive: SafeZip, number: int, row: dict[str, str], options: dict) -> BulkItem:
+def _item(archive: SafeZip, number: int, row: dict[str, str], *, strict: bool) -> BulkItem:
     _check_row(number, row)
     member = _member(archive, number, row["file"])
     data = archive.read(member)
@@ -134,23 +165,29 @@ def _item(archive: SafeZip, number: int, row: dict[str, str], options: dict) -> 
         )
         if row.get("transcript"):
             transcript_member = _member(archive, number, row["transcript"])
-            item.parsed = _parse(number, transcript_member.basename, archive.read(transcript_member), archive, row)
+            item.parsed = _parse(
+                number, transcript_member.basename, archive.read(transcript_member), archive, row, strict=strict
+            )
         return item
-    parsed = _parse(number, member.basename, data, archive, row)
+    parsed = _parse(number, member.basename, data, archive, row, strict=strict)
     return BulkItem(row=number, metadata=row, kind=parsed.source, parsed=parsed)
 
 
-def _parse(number: int, name: str, data: bytes, archive: SafeZip, row: dict[str, str]) -> ParsedImport:
+def _parse(number: int, name: str, data: bytes, archive: SafeZip, row: dict[str, str], *, strict: bool) -> ParsedImport:
     try:
         kind = detect_kind(name, data)
         if kind in ("bulk", "audio"):
             raise ImportRefused(
                 "a bulk zip cannot contain another bulk zip or audio where text is expected.", code="zip_nested"
             )
-        options = {"interviewer": row.get("interviewer") or None}
+        options: dict = {"interviewer": row.get("interviewer") or None}
+        if kind in SENDER_KINDS:
+            options.update(narrator=row.get("narrator_label") or row.get("narrator") or None, strict=strict)
         if kind == "whatsapp":
             # The nested export is checked as strictly as a top-level one and shares the byte budget.
             options.update(limits=ZipLimits(allow_nested=False), budget=archive.budget)
         return parse_file(name, data, kind=kind, **options)
+    except NarratorUnknown as exc:
+        raise RowNarratorUnknown(number, exc) from exc
     except ImportRefused as exc:
         raise ImportRefused(f"Row {number}: {exc.reason}", code=exc.code) from exc

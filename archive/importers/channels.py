@@ -59,7 +59,8 @@ class NarratorUnknown(ImportRefused):
     def __init__(self, reason: str, *, senders: list[str]):
         listed = senders[:MAX_LISTED_SENDERS]
         more = f" and {len(senders) - len(listed)} more" if len(senders) > len(listed) else ""
-        super().__init__(f"{reason} The senders are: {', '.join(listed)}{more}.", code="narrator_unknown")
+        self.senders_sentence = f"The senders are: {', '.join(listed)}{more}."
+        super().__init__(f"{reason} {self.senders_sentence}", code="narrator_unknown")
         self.senders = senders
         self.question = reason  # the reason without the list, for a page that shows the senders itself
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from .. import media, transcription
 from ..gate import policy as access
-from ..importers import ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
+from ..importers import BulkItem, ImportRefused, ParsedImport, detect_kind, parse_bulk, parse_file
 from ..importers.base import ParsedAttachment
 from ..importers.channels import select_conversations, to_parsed
 from ..importers.detect import CHANNEL_KINDS
@@ -101,6 +101,19 @@ def _cleanup_on_failure(written: list[str] | None = None) -> Iterator[list[str]]
             except OSError:
                 logger.warning("could not delete a file left by a failed import")
         raise
+
+
+def _row_narrator_name(item: BulkItem, default: str) -> str:
+    """The real name stored for a bulk row's narrator: its narrator column; for a chat or an email
+    thread, else the narrator's sender name there, as for a Messenger, Skype or Telegram import (never
+    the name given for the whole zip, which is no sender's of this row)."""
+    meta = item.metadata
+    if meta.get("narrator"):
+        return meta["narrator"]
+    if item.parsed is not None and item.parsed.source in SOURCE_FOR:
+        speaker = next((s.speaker for s in item.parsed.segments if s.role == "narrator"), "")
+        return speaker or meta.get("narrator_label") or default
+    return default
 
 
 def _row_refusal(row: int, exc: ValidationError | ImportRefused) -> ImportRefused:
@@ -506,8 +519,9 @@ def import_file(
         )
     if kind == "bulk":
         # Every row is parsed and checked before anything is written; all rows then go in one
-        # transaction, and a row that still fails takes every row's stored files with it.
-        bulk = parse_bulk(data)
+        # transaction, and a row that still fails takes every row's stored files with it. A chat's or
+        # thread's narrator comes from its own row, never a guess (RowNarratorUnknown otherwise).
+        bulk = parse_bulk(data, strict=True)
         outcomes = []
         with _cleanup_on_failure() as written, transaction.atomic():
             for item in bulk.items:
@@ -518,7 +532,7 @@ def import_file(
                         media=item.media,
                         collection_slug=collection_slug,
                         title=meta["title"],
-                        narrator_name=meta.get("narrator") or narrator_name,
+                        narrator_name=_row_narrator_name(item, narrator_name),
                         anonymity=meta.get("anonymity") or anonymity,
                         access=meta.get("access") or access,
                         language=meta.get("language") or language,
