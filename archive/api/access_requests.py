@@ -19,6 +19,7 @@ from ..gate import policy as access
 from ..grants import REQUESTABLE_TIERS, can_decide
 from ..models import AccessRequest, Membership
 from ..services.access_requests import (
+    GrantRefusedByConsent,
     RequestRefused,
     access_request_create,
     access_request_decide,
@@ -129,6 +130,9 @@ class AccessRequestDecision(APIView):
             200: AccessRequestSerializer,
             400: OpenApiResponse(description="already decided, or a grant without terms or a future end date"),
             404: OpenApiResponse(description="missing, or not the caller's to decide"),
+            409: OpenApiResponse(
+                description="a grant the interview's consent does not allow (detail, and the consent's reasons)"
+            ),
         },
     )
     def post(self, request: Request, request_id: str) -> Response:
@@ -151,6 +155,8 @@ class AccessRequestDecision(APIView):
                 terms=data["terms"],
                 ends_on=data["ends_on"],
             )
+        except GrantRefusedByConsent as error:
+            return Response({"detail": str(error), "reasons": error.reasons}, status=status.HTTP_409_CONFLICT)
         except RequestRefused as error:
             raise ValidationError({"detail": str(error)}) from None
         return Response(AccessRequestSerializer(row).data)

@@ -1,8 +1,10 @@
 """Policy: the read gate's first half: who may know which interview exists, and at which tier they see it.
 
 A user's effective tier for an interview comes from one place: their role, their memberships in the
-interview's collection, and whether they gathered it. An interview whose required level is above that
-tier does not exist for them: every lookup answers 404 and every list leaves it out.
+interview's collection, whether they gathered it, and the access granted to them on request, which
+counts only where the narrators' consent lets readers outside the archive's staff in (grant_refusals).
+An interview whose required level is above that tier does not exist for them: every lookup answers 404
+and every list leaves it out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TypeGuard
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -85,6 +87,77 @@ def consent_caps(interview: Interview) -> ConsentCaps:
     return ConsentCaps(floor, voice_floor, stamp, withdrawn, embargo)
 
 
+def grant_refusals(records: Iterable[ConsentRecord], today: date | None = None) -> list[str]:
+    """Why the narrators' current consent (one record per narrator) lets no access grant reveal the
+    interview; none when it may. A grant lets in a reader from outside the archive's staff: that is
+    research access, which needs every narrator's consent to archiving and to research access, none
+    withdrawn, and no consent embargo in force (an embargo holds the interview at staff, and a grant
+    would lift a reader over it). Publication and the public web concern the public, not a reader let in."""
+    records = list(records)
+    if not records:
+        return ["no consent is on file for it"]
+    today = today or timezone.localdate()
+    reasons: list[str] = []
+    for record in records:
+        if record.withdrawn:
+            reasons.append("a narrator withdrew their consent")
+        if not record.archive:
+            reasons.append("a narrator did not consent to its archiving")
+        if not record.research_access:
+            reasons.append("a narrator did not consent to research access")
+        if record.embargo_event:
+            reasons.append("a narrator's consent embargoes it until an event")
+        if record.embargo_until and record.embargo_until > today:
+            reasons.append(f"a narrator's consent embargoes it until {record.embargo_until.isoformat()}")
+    return list(dict.fromkeys(reasons))
+
+
+@dataclass(frozen=True)
+class _Grants:
+    """A user's grants in force, and the interviews they cover whose consent lets a grant count."""
+
+    grants: list[Grant]
+    consented: frozenset[int]
+
+    def tiers(self, interview_id: int | None, collection_id: int) -> list[str]:
+        if interview_id is None or interview_id not in self.consented:
+            return []
+        return granted_tiers(self.grants, interview_id, collection_id)
+
+
+_NO_GRANTS = _Grants([], frozenset())
+
+
+def _grants_of(user: User | AnonymousUser | None) -> _Grants:
+    """The user's grants (one query), and for a user holding any, one more for the current consent of
+    every interview they cover: whatever interview is asked about, so that the queries are the same."""
+    grants = active_grants(user)
+    if not grants:
+        return _NO_GRANTS
+    interview_ids = {g.interview_id for g in grants if g.interview_id is not None}
+    collection_ids = {g.collection_id for g in grants if g.collection_id is not None}
+    rows = (
+        ConsentRecord.objects.filter(Q(interview_id__in=interview_ids) | Q(interview__collection_id__in=collection_ids))
+        .order_by("interview_id", "narrator_id", "-version")
+        .only(
+            "interview_id",
+            "narrator_id",
+            "version",
+            "withdrawn",
+            "archive",
+            "research_access",
+            "embargo_until",
+            "embargo_event",
+        )
+    )
+    latest: dict[int, dict[int, ConsentRecord]] = {}
+    for record in rows:
+        latest.setdefault(record.interview_id, {}).setdefault(record.narrator_id, record)
+    today = timezone.localdate()
+    consented = frozenset(pk for pk, records in latest.items() if not grant_refusals(records.values(), today))
+    return _Grants(grants, consented)
+
+
 def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> Tier:
     """The floor derived from its inputs; the rendering service stores it on the interview."""
     caps = caps or consent_caps(interview)
@@ -144,10 +217,11 @@ def collection_tier(user: User | AnonymousUser | None, collection: Collection) -
 
 def user_tier(user: User | AnonymousUser | None, interview: Interview) -> Tier:
     """The tier at which this user sees this interview (whether or not it is visible to them)."""
-    tier = collection_tier(user, interview.collection)
-    if _is_authenticated(user) and interview.interviewers.filter(pk=user.pk).exists():
-        tier = Tier.CUSTODIAN
-    return max_tier(tier, *granted_tiers(active_grants(user), interview.pk, interview.collection_id))
+    if not _is_authenticated(user):
+        return Tier.PUBLIC
+    gathered = interview.interviewers.filter(pk=user.pk).exists()
+    memberships = list(user.memberships.all())
+    return _tier_of(user, memberships, interview.collection_id, gathered, _grants_of(user), interview.pk)
 
 
 def can_see(user: User | AnonymousUser | None, interview: Interview) -> bool:
@@ -172,7 +246,7 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
         rows = rows.annotate(gathered_by_user=_gathered_by(user))
         memberships = list(user.memberships.all())
     interview = next(iter(rows[:1]), None)
-    grants = active_grants(user)  # for a missing id too: the same queries either way
+    grants = _grants_of(user)  # for a missing id too: the same queries either way
     tier = Tier.PUBLIC
     if interview is not None:
         gathered = bool(getattr(interview, "gathered_by_user", False))
@@ -265,7 +339,7 @@ def visible_interviews(
     if _is_authenticated(user):
         interviews = interviews.annotate(gathered_by_user=_gathered_by(user))
         memberships = list(user.memberships.all())
-    grants = active_grants(user)
+    grants = _grants_of(user)
     result: list[tuple[Interview, Tier]] = []
     for interview in interviews:
         gathered = bool(getattr(interview, "gathered_by_user", False))
@@ -285,7 +359,7 @@ def visible_interview_versions(user: User | AnonymousUser | None) -> list[tuple[
         memberships = list(user.memberships.all())
     else:
         rows = rows.annotate(gathered_by_user=Value(False))
-    grants = active_grants(user)
+    grants = _grants_of(user)
     result: list[tuple[int, Tier, int]] = []
     fields = ("pk", "collection_id", "floor_tier", "embargo_effective", "policy_version", "gathered_by_user")
     for pk, collection_id, floor_tier, embargo, version, gathered in rows.values_list(*fields):
@@ -309,17 +383,17 @@ def _tier_of(
     memberships: Iterable[Membership],
     collection_id: int,
     gathered: bool,
-    grants: Iterable[Grant] = (),
+    grants: _Grants = _NO_GRANTS,
     interview_id: int | None = None,
 ) -> Tier:
     """The tier from the user's memberships in the collection and access granted to them on request
-    (grants.py), custodian for whoever gathered it."""
+    (grants.py) where the interview's consent lets a grant count, custodian for whoever gathered it."""
     if not _is_authenticated(user):
         return Tier.PUBLIC
     if user.is_superuser or gathered:
         return Tier.CUSTODIAN
     roles = [ROLE_TIER[m.role] for m in memberships if m.collection_id == collection_id]
-    return max_tier(Tier.PUBLIC, *roles, *granted_tiers(list(grants), interview_id, collection_id))
+    return max_tier(Tier.PUBLIC, *roles, *grants.tiers(interview_id, collection_id))
 
 
 def visible_collections(user: User | AnonymousUser | None) -> list[tuple[Collection, int]]:

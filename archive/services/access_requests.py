@@ -1,6 +1,8 @@
 """Access requests: a reader asks for a higher tier for one interview or one collection, stating a
 purpose; a custodian grants it with terms until an end date, or refuses. Grants end on their date, and
-are revoked when the interview's consent is withdrawn or the interview is purged. Every step audited."""
+are revoked when the interview's consent is withdrawn or the interview is purged. An interview whose
+narrators' consent does not allow research access (policy.grant_refusals) cannot be granted, and a
+grant counts for no such interview while its consent stays so. Every step audited."""
 
 from __future__ import annotations
 
@@ -23,6 +25,14 @@ TERMS_MAX = 2000
 
 class RequestRefused(ValueError):
     """The request or decision cannot be made as asked; the message says why, in words for the caller."""
+
+
+class GrantRefusedByConsent(RequestRefused):
+    """The narrators' consent lets no grant reveal this interview (policy.grant_refusals): `reasons`."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__(f"The narrators' consent does not allow a grant for this interview: {'; '.join(reasons)}.")
+        self.reasons = reasons
 
 
 def _target(request: AccessRequest) -> tuple[str, str]:
@@ -97,8 +107,14 @@ def access_request_decide(
             raise RequestRefused("A grant states its terms.")
         if ends_on is None or ends_on <= timezone.localdate():
             raise RequestRefused("A grant ends on a date after today.")
-        if request.interview_id and request.interview.withdrawn_at is not None:
+        interview = request.interview if request.interview_id else None
+        if interview is not None and interview.withdrawn_at is not None:
             raise RequestRefused("Consent for this interview was withdrawn.")
+        # A grant on a collection needs no such check: the policy leaves out of it every interview
+        # whose consent lets no grant count.
+        refusals = policy.grant_refusals(policy.current_consents(interview)) if interview is not None else []
+        if refusals:
+            raise GrantRefusedByConsent(refusals)
     request.status = AccessRequest.Status.GRANTED if grant else AccessRequest.Status.REFUSED
     request.terms = terms
     request.ends_on = ends_on if grant else None
