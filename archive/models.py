@@ -447,6 +447,24 @@ class Redaction(models.Model):
     def __str__(self) -> str:
         return f"redaction {self.public_id}"
 
+    def hidden_entity(self) -> Entity:
+        """The entity an entity redaction hides (the constraint redaction_entity_has_entity)."""
+        entity = self.entity
+        assert entity is not None, "an entity redaction hides an entity (redaction_entity_has_entity)"
+        return entity
+
+    def span_segment(self) -> Segment:
+        """The segment a span redaction lies in (the constraint redaction_span_has_range)."""
+        segment = self.segment
+        assert segment is not None, "a span redaction lies in a segment (redaction_span_has_range)"
+        return segment
+
+    def span_range(self) -> tuple[int, int]:
+        """A span redaction's start and end in its segment's text (the constraint redaction_span_has_range)."""
+        start, end = self.start_char, self.end_char
+        assert start is not None and end is not None, "a span redaction has its range (redaction_span_has_range)"
+        return start, end
+
 
 class PolicyClock(models.Model):
     """One row: the version of the archive-wide rendering inputs (entity rules and their aliases).

@@ -35,14 +35,28 @@ class GrantRefusedByConsent(RequestRefused):
         self.reasons = reasons
 
 
+def _requested_interview(request: AccessRequest) -> Interview | None:
+    """The interview asked for; None when the request is for a collection."""
+    return request.interview if request.interview_id else None
+
+
+def _requested_collection(request: AccessRequest) -> Collection:
+    """The collection asked for, where the request is not for an interview."""
+    collection = request.collection
+    assert collection is not None, "a request is for one interview or one collection (access_request_one_target)"
+    return collection
+
+
 def _target(request: AccessRequest) -> tuple[str, str]:
-    if request.interview_id:
-        return "interview", str(request.interview.public_id)
-    return "collection", str(request.collection.public_id)
+    interview = _requested_interview(request)
+    if interview is not None:
+        return "interview", str(interview.public_id)
+    return "collection", str(_requested_collection(request).public_id)
 
 
 def request_collection(request: AccessRequest) -> Collection:
-    return request.interview.collection if request.interview_id else request.collection
+    interview = _requested_interview(request)
+    return interview.collection if interview is not None else _requested_collection(request)
 
 
 @write
@@ -107,7 +121,7 @@ def access_request_decide(
             raise RequestRefused("A grant states its terms.")
         if ends_on is None or ends_on <= timezone.localdate():
             raise RequestRefused("A grant ends on a date after today.")
-        interview = request.interview if request.interview_id else None
+        interview = _requested_interview(request)
         if interview is not None and interview.withdrawn_at is not None:
             raise RequestRefused("Consent for this interview was withdrawn.")
         # A grant on a collection needs no such check: the policy leaves out of it every interview

@@ -52,6 +52,7 @@ def audit_verify_anchored() -> Verification:
     must still be there, ending in the event it names with the hash it names."""
     ok, broken = audit_verify()
     if not ok:
+        assert broken is not None, "a broken chain names its first broken event"
         return Verification(False, f"Audit chain broken at event {broken.pk} ({broken.action}).", broken=broken)
     try:
         points = audit_checkpoints()

@@ -171,13 +171,14 @@ def interview_set_status(*, interview: Interview, status: str, actor: User) -> I
 def redaction_interview(redaction: Redaction) -> Interview | None:
     if redaction.interview_id:
         return redaction.interview
-    if redaction.segment_id:
-        return redaction.segment.transcript.interview
+    segment = redaction.segment
+    if segment is not None:
+        return segment.transcript.interview
     return None
 
 
 def _entity_names(redaction: Redaction) -> list[str]:
-    entity = redaction.entity
+    entity = redaction.hidden_entity()
     return [entity.raw_name, *entity.aliases.values_list("raw_alias", flat=True)]
 
 
@@ -207,7 +208,7 @@ def redaction_revoke(*, redaction: Redaction, actor: User, tier: str) -> Redacti
         actor=actor,
         action="redaction_revoke",
         target_type="interview" if interview else "entity",
-        target_id=str(interview.public_id) if interview else str(redaction.entity.public_id),
+        target_id=str(interview.public_id) if interview else str(redaction.hidden_entity().public_id),
         detail={"redaction": str(redaction.public_id), "previous": previous, "kind": redaction.kind},
     )
     if redaction.kind == Redaction.Kind.ENTITY:

@@ -85,6 +85,7 @@ def _produce(rendering: Rendering, interview: Interview, fmt: str, destination: 
     if fmt == "audio":
         if not rendering.audio_allowed or not rendering.audio_parts:
             raise NotVisible
+        assert spec.write_file is not None, "the audio format writes a file"
         # verifies, writes atomically, raises on failure (a missing original included)
         spec.write_file(rendering, audio_sources(interview, rendering), destination)
         return
@@ -99,6 +100,7 @@ def _produce(rendering: Rendering, interview: Interview, fmt: str, destination: 
             name=f"rawi-{rendering.interview_id}-{rendering.tier}",
         )
         return
+    assert spec.write is not None, "every format but audio and bagit is a document, written to a stream"
     handle, scratch = tempfile.mkstemp(prefix=".part-", dir=destination.parent)
     try:
         with os.fdopen(handle, "wb") as out:

@@ -268,7 +268,10 @@ def transcript_store(
             )
         else:
             for old in corrected:
-                same_media = recording_map.get(old.recording_id, old.recording_id) == row.recording_id
+                old_media = (
+                    recording_map.get(old.recording_id, old.recording_id) if old.recording_id is not None else None
+                )
+                same_media = old_media == row.recording_id
                 if same_media and old.start < row.end and old.end > row.start and abs(old.start - row.start) < 1.0:
                     row.raw_text, row.raw_words, row.edited = old.raw_text, [], True
                     row.edited_by_id, row.edited_at = old.edited_by_id, old.edited_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -340,6 +340,17 @@ def interview_touch(interview: Interview) -> None:
 
 
 SCOPES = ("archive", "research_access", "publication", "public_web", "voice_release", "processing")
+
+
+class ConsentScopes(TypedDict, total=False):
+    """Scopes of consent_record given by name (SCOPES); one left out is not given."""
+
+    archive: bool
+    research_access: bool
+    publication: bool
+    public_web: bool
+    voice_release: bool
+    processing: bool
 
 
 @write

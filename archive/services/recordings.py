@@ -8,9 +8,11 @@ import hashlib
 import importlib
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -28,7 +30,7 @@ from ..models import Interview, QuarantinedMetadata, Recording, Transcript, Tran
 from .audit import audit_log
 from .base import write
 from .interviews import interview_create
-from .people import consent_record, narrator_create
+from .people import ConsentScopes, consent_record, narrator_create
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +57,25 @@ CHUNK_SIZE = 1024 * 1024
 MAX_ATTEMPTS = 3
 
 
-class HashingFile(File):
+if TYPE_CHECKING:
+    _BytesFile = File[bytes]  # File is generic in its types only, not at run time
+else:
+    _BytesFile = File
+
+
+class HashingFile(_BytesFile):
     """Wraps an upload so that whatever the storage backend reads (chunks() or read()) is hashed
     on the way; a rewind starts the hash again, so it always covers exactly what was stored."""
 
     def __init__(self, file: IO[bytes], name: str) -> None:
         super().__init__(file, name=name)
         self._reset()
+
+    @property
+    def _upload(self) -> IO[bytes]:
+        """The wrapped upload (a File may hold none; this one is always made with one)."""
+        assert self.file is not None, "a HashingFile wraps an upload"
+        return self.file
 
     def _reset(self) -> None:
         self.digest = hashlib.sha256()
@@ -70,26 +84,27 @@ class HashingFile(File):
     def seek(self, offset: int, whence: int = 0) -> int:
         if offset == 0 and whence == 0:
             self._reset()
-        return self.file.seek(offset, whence)
+        return self._upload.seek(offset, whence)
 
     def read(self, size: int = -1) -> bytes:
-        data = self.file.read(size)
+        data = self._upload.read(size)
         self.digest.update(data)
         self.bytes_read += len(data)
         return data
 
-    def chunks(self, chunk_size: int | None = None):
-        if self.file.seekable():
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        if self._upload.seekable():
             self.seek(0)
         while data := self.read(chunk_size or CHUNK_SIZE):
             yield data
 
     @property
     def size(self) -> int:  # Django asks for the size; never read the whole file to learn it
-        position = self.file.tell()
-        self.file.seek(0, 2)
-        size = self.file.tell()
-        self.file.seek(position)
+        upload = self._upload
+        position = upload.tell()
+        upload.seek(0, 2)
+        size = upload.tell()
+        upload.seek(position)
         return size
 
 
@@ -232,7 +247,7 @@ def requeue_stale_jobs(*, now: Any = None) -> dict[str, int]:
         if claimed:
             requeued += 1
             logger.warning("requeued transcription job %s (was %s)", pk, state)
-            transaction.on_commit(lambda pk=pk: _enqueue(pk))
+            transaction.on_commit(partial(_enqueue, pk))
     return {"requeued": requeued, "failed": failed}
 
 
@@ -280,7 +295,7 @@ def recorded_interview_create(
     mode: str | None = None,
     interviewer: Any = None,
     actor: Any = None,
-    consent_scopes: dict[str, bool] | None = None,
+    consent_scopes: ConsentScopes | None = None,
     status: str = Interview.Status.DRAFT,
     details: dict[str, Any] | None = None,
 ) -> Interview:
@@ -305,7 +320,7 @@ def recorded_interview_create(
         **extra,
         **(details or {}),
     )
-    scopes = {"archive": True, "processing": True, **(consent_scopes or {})}
+    scopes: ConsentScopes = {"archive": True, "processing": True, **(consent_scopes or {})}
     consent_record(narrator=narrator, interview=interview, actor=actor, **scopes)
     return interview
 

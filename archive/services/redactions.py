@@ -14,14 +14,14 @@ from .audit import audit_log
 from .base import rules_changed, write
 from .people import interview_touch
 
-KIND_FOR_CATEGORY = {
+KIND_FOR_CATEGORY: dict[str, str] = {
     Redaction.Category.NAME: Entity.Kind.PERSON,
     Redaction.Category.RELATIVE: Entity.Kind.PERSON,
     Redaction.Category.PLACE: Entity.Kind.PLACE,
     Redaction.Category.ORGANISATION: Entity.Kind.ORGANISATION,
     Redaction.Category.EVENT: Entity.Kind.EVENT,
 }
-PSEUDONYM_PREFIX = {
+PSEUDONYM_PREFIX: dict[str, str] = {
     Entity.Kind.PERSON: "Person",
     Entity.Kind.PLACE: "Place",
     Entity.Kind.ORGANISATION: "Organisation",
@@ -255,7 +255,7 @@ def redaction_decide(
         actor=actor,
         action="redaction_decide",
         target_type="interview" if target else "entity",
-        target_id=str(target.public_id) if target else str(redaction.entity.public_id),
+        target_id=str(target.public_id) if target else str(redaction.hidden_entity().public_id),
         detail={"redaction": str(redaction.public_id), "status": redaction.status},
     )
     _rebuild_for(redaction, actor)
@@ -270,9 +270,9 @@ def redaction_remove(*, redaction: Redaction, actor: Any = None) -> None:
 
 def _rebuild_for(redaction: Redaction, actor: Any) -> None:
     if redaction.kind == Redaction.Kind.ENTITY:
-        rebuild_interviews_mentioning(_entity_names(redaction.entity), actor=actor)
-    elif redaction.segment_id:
-        interview_touch(redaction.segment.transcript.interview)
+        rebuild_interviews_mentioning(_entity_names(redaction.hidden_entity()), actor=actor)
+    elif (segment := redaction.segment) is not None:
+        interview_touch(segment.transcript.interview)
 
 
 @write
@@ -286,9 +286,9 @@ def redactions_bulk_decide(*, redactions: Iterable[Redaction], approve: bool, ac
         redaction.save(update_fields=["status", "decided_at"])
         count += 1
         if redaction.kind == Redaction.Kind.ENTITY:
-            entity_names.extend(_entity_names(redaction.entity))
-        elif redaction.segment_id:
-            interview = redaction.segment.transcript.interview
+            entity_names.extend(_entity_names(redaction.hidden_entity()))
+        elif (segment := redaction.segment) is not None:
+            interview = segment.transcript.interview
             touched[interview.pk] = interview
     audit_log(actor=actor, action="redaction_bulk_decide", detail={"count": count, "approve": approve})
     for interview in touched.values():
@@ -334,10 +334,11 @@ def occurrences(text: str, phrase: str) -> list[tuple[int, int]]:
 def _anchor(redaction: Redaction, old_text: str, candidates: Iterable[Segment]) -> tuple[Segment, int, int] | None:
     """The place in `candidates` (nearest first) holding the phrase the span hid in `old_text`: the
     same occurrence by order where the phrase occurs more than once."""
-    phrase = old_text[redaction.start_char : redaction.end_char]
+    start_char, end_char = redaction.span_range()
+    phrase = old_text[start_char:end_char]
     if not phrase.strip():
         return None
-    ordinal = sum(1 for start, _end in occurrences(old_text, phrase) if start < redaction.start_char)
+    ordinal = sum(1 for start, _end in occurrences(old_text, phrase) if start < start_char)
     for segment in candidates:
         found = occurrences(segment.raw_text, phrase)
         if found:
@@ -374,10 +375,11 @@ def spans_follow_version(
         held=False,
     ).select_related("segment")
     for redaction in spans:
-        old = redaction.segment
+        old = redaction.span_segment()
         copy = origins.get(old.pk)
         if copy is not None and copy.raw_text == old.raw_text:
-            placed: tuple[Segment, int, int] | None = (copy, redaction.start_char, redaction.end_char)
+            start_char, end_char = redaction.span_range()
+            placed: tuple[Segment, int, int] | None = (copy, start_char, end_char)
         else:
             media = recording_map.get(old.recording_id, old.recording_id) if old.recording_id else None
             nearby = [
@@ -444,7 +446,7 @@ def redaction_resolve_held(
     without a segment, set it aside (rejected). Either way the lower tiers are released."""
     if not redaction.held:
         raise ValueError("The redaction is not waiting for a decision.")
-    interview = redaction.segment.transcript.interview
+    interview = redaction.span_segment().transcript.interview  # only a span is ever held
     if segment is not None:
         if segment.transcript.interview_id != interview.pk or not segment.transcript.is_current:
             raise ValueError("The segment is not in the interview's current transcript.")

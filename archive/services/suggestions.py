@@ -23,7 +23,7 @@ from ..suggestions import GazetteerName, Suggester, Suggestion
 from .audit import audit_log
 from .people import interview_touch
 
-CATEGORY_FOR_KIND = {
+CATEGORY_FOR_KIND: dict[str, str] = {
     Entity.Kind.PERSON: Redaction.Category.NAME,
     Entity.Kind.PLACE: Redaction.Category.PLACE,
     Entity.Kind.ORGANISATION: Redaction.Category.ORGANISATION,
@@ -65,7 +65,8 @@ def archive_gazetteer() -> list[GazetteerName]:
     ).select_related("segment")
     seen: set[str] = set()
     for redaction in confirmed:
-        phrase = redaction.segment.raw_text[redaction.start_char : redaction.end_char].strip()
+        start, end = redaction.span_range()
+        phrase = redaction.span_segment().raw_text[start:end].strip()
         if len(phrase) >= 3 and phrase not in seen:
             seen.add(phrase)
             names.append(GazetteerName(phrase, redaction.category, None))
@@ -153,6 +154,7 @@ def suggestions_generate(
     existing: dict[int, list[tuple[int, int]]] = {}
     spans = Redaction.objects.filter(kind=Redaction.Kind.SPAN, segment__transcript=inputs.transcript)
     for segment_id, start, end in spans.values_list("segment_id", "start_char", "end_char"):
+        assert start is not None and end is not None, "a span redaction has its range (redaction_span_has_range)"
         existing.setdefault(segment_id, []).append((start, end))
     now = timezone.now()
     rows: list[Redaction] = []

@@ -335,9 +335,10 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, decode
             "language": result.language,
         }
         if options.get("in_place") or options.get("part"):
-            # A chat's voice note at its message time, or a later part after the parts before it: the
-            # rows of the current transcript stay as they are (corrections and spans with them).
-            offset = float(options.get("offset") if options.get("in_place") else recording.timeline_offset or 0.0)
+            # A chat's voice note at its message time (its job is made with that offset), or a later part
+            # after the parts before it: the rows of the current transcript stay as they are (corrections
+            # and spans with them).
+            offset = float(options["offset"] if options.get("in_place") else recording.timeline_offset or 0.0)
             note_insert(
                 interview=interview,
                 recording=recording,
@@ -356,7 +357,8 @@ def _store(job_id: int, worker: str, result: transcription.Transcription, decode
             "input_sha256": recording.sha256,
             "channel_languages": {str(k): v for k, v in result.channel_languages.items()},
         }
-        replaced = Recording.objects.filter(pk=options.get("replaces"), interview=interview).first()
+        replaces = options.get("replaces")
+        replaced = Recording.objects.filter(pk=replaces, interview=interview).first() if replaces is not None else None
         current = interview.transcripts.filter(is_current=True).first()
         others = current is not None and current.segments.exclude(recording=recording).exclude(recording=None).exists()
         if replaced is not None or options.get("retranscribe") or others:

@@ -19,6 +19,7 @@ from archive.importers import CHANNEL_KINDS, ImportRefused, ZipLimits, detect_ki
 from archive.management.jobs import wait_for_job
 from archive.models import Interview, Narrator, Tier, TranscriptionJob
 from archive.services.imports import import_file, ingest_dispatch
+from archive.services.people import ConsentScopes
 from archive.services.recordings import (
     AUDIO_VIDEO_EXTENSIONS,
     recorded_interview_create,
@@ -27,7 +28,7 @@ from archive.services.recordings import (
 )
 
 
-def consent_for_access(access: str, *, voice: bool) -> dict[str, bool]:
+def consent_for_access(access: str, *, voice: bool) -> ConsentScopes:
     """The consent the operator asserts by choosing an access level on the command line (recorded as
     a consent version like any other, and amendable by an editor in the consent ledger)."""
     return {
