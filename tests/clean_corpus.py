@@ -1,5 +1,5 @@
 """Clean testimony-like text in English and Arabic, written for measuring false positives: it names
-none of the approved names of tests/test_name_variants.py. Sentences are recombined with a fixed seed
+none of the approved names of tests/gate/test_name_variants.py. Sentences are recombined with a fixed seed
 into a corpus of the size asked for, so that a rate per 10,000 words can be measured."""
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The search acceptance tests again on PostgreSQL (tsvector + GIN). scripts/test.sh runs `pytest -m postgres`
-with DATABASE_URL set; on SQLite these are skipped here because tests/test_search.py already runs them."""
+with DATABASE_URL set; on SQLite these are skipped here because tests/search/test_search.py already runs them."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 
-from tests import test_search as base
+from tests.search import test_search as base
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

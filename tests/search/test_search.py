@@ -1,6 +1,6 @@
 """Redaction-aware search (issue 5): per-tier documents, hidden text absent from hits, counts, facets,
 suggestions and scores; Arabic normalisation; alias expansion only where the entity is visible;
-withdrawal in the same transaction. Runs on SQLite, and on PostgreSQL via tests/test_search_postgres.py."""
+withdrawal in the same transaction. Runs on SQLite, and on PostgreSQL via tests/search/test_search_postgres.py."""
 
 from __future__ import annotations
 
