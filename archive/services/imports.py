@@ -47,7 +47,7 @@ from ..importers.telegram import parse_telegram_conversations
 from ..models import Attachment, Interview, Narrator, Recording, Redaction, Segment, Transcript, TranscriptionJob
 from .audit import audit_log
 from .interviews import SegmentInput, interview_create, interview_update, transcript_store
-from .people import collection_get_or_create, consent_record, interview_touch, narrator_create
+from .people import ConsentScopes, collection_get_or_create, consent_record, interview_touch, narrator_create
 from .quarantine import quarantine_store
 from .recordings import recorded_interview_create, recording_store, transcription_job_create
 from .suggestions import suggestions_generate
@@ -140,7 +140,15 @@ class VoiceResult:
 
 
 def transcribe_voice_note(
-    data: bytes, *, offset: float, speaker: str, role: str, narrator, language: str = "", model=None, model_spec=None
+    data: bytes,
+    *,
+    offset: float,
+    speaker: str,
+    role: str,
+    narrator: Narrator | None,
+    language: str = "",
+    model: Any = None,
+    model_spec: transcription.ModelSpec | None = None,
 ) -> VoiceResult:
     """Transcribe one voice note with the archive's Whisper boundary; segment times are shifted to the
     message's place in the chat."""
@@ -158,7 +166,9 @@ def transcribe_voice_note(
     return _note_result(result, offset, speaker, role, narrator)
 
 
-def _note_result(result, offset: float, speaker: str, role: str, narrator) -> VoiceResult:
+def _note_result(
+    result: transcription.Transcription, offset: float, speaker: str, role: str, narrator: Narrator | None
+) -> VoiceResult:
     """A transcribed note's segments and words, shifted to its message's place in the chat."""
     segments = [
         SegmentInput(
@@ -188,17 +198,17 @@ def transcribe_voice_notes(
     notes: list[bytes],
     *,
     offsets: list[float],
-    speakers: list[tuple[str, str, Any]],
+    speakers: list[tuple[str, str, Narrator | None]],
     language: str = "",
-    model=None,
-    model_spec=None,
+    model: Any = None,
+    model_spec: transcription.ModelSpec | None = None,
 ) -> list[VoiceResult]:
     """Transcribe a chat's voice notes together (transcription.transcribe_notes); each note's segments
     are shifted to its message's place in the chat. `speakers`: (label, role, narrator) per note."""
     if not notes:
         return []
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
+        paths: list[media.Source] = []
         for number, data in enumerate(notes):
             path = Path(folder) / f"{number}.opus"
             path.write_bytes(data)
@@ -347,7 +357,7 @@ def import_parsed(  # noqa: C901 (the steps of one import in one transaction)
                 stored_notes[position] = stored
         for position, segment in enumerate(parsed.segments):
             role = _role(segment.role)
-            common = {"speaker": segment.speaker, "role": role, "narrator": narrator if role == "narrator" else None}
+            speaker_narrator = narrator if role == "narrator" else None
             if segment.kind == "voice":
                 item = parsed.attachment(segment.attachment)
                 assert item is not None
@@ -366,8 +376,10 @@ def import_parsed(  # noqa: C901 (the steps of one import in one transaction)
                             end=segment.end,
                             text=text,
                             language=language,
+                            speaker=segment.speaker,
+                            role=role,
+                            narrator=speaker_narrator,
                             sent_at=segment.sent_at,
-                            **common,
                         )
                     )
                 continue
@@ -377,8 +389,10 @@ def import_parsed(  # noqa: C901 (the steps of one import in one transaction)
                     end=segment.end,
                     text=segment.text,
                     language=language,
+                    speaker=segment.speaker,
+                    role=role,
+                    narrator=speaker_narrator,
                     sent_at=segment.sent_at,
-                    **common,
                 )
             )
         transcript = transcript_store(
@@ -487,7 +501,7 @@ def import_file(
     interviewer: str | None = None,
     narrator_label: str | None = None,
     strict: bool = False,
-    consent_scopes: dict[str, bool] | None = None,
+    consent_scopes: ConsentScopes | None = None,
     status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
     """Parse an upload and create its interview(s): one for most files, one per row for a bulk zip,
@@ -584,7 +598,7 @@ def channel_import(
     actor: Any = None,
     voice_notes: str = "now",
     strict: bool = False,
-    consent_scopes: dict[str, bool] | None = None,
+    consent_scopes: ConsentScopes | None = None,
     status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
     """A Messenger, Skype or Telegram export: one interview per conversation the narrator sent messages
@@ -635,17 +649,17 @@ def channel_import(
 
 def _create_and_import(
     *,
-    parsed,
-    media,
-    collection_slug,
-    title,
-    narrator_name,
-    anonymity,
-    access,
-    language,
-    actor,
-    voice_notes,
-    filename,
+    parsed: ParsedImport | None,
+    media: ParsedAttachment | None,
+    collection_slug: str,
+    title: str,
+    narrator_name: str,
+    anonymity: str,
+    access: str,
+    language: str,
+    actor: Any,
+    voice_notes: str,
+    filename: str,
     written: list[str] | None = None,
     status: str = Interview.Status.DRAFT,
 ) -> list[ImportOutcome]:
@@ -673,6 +687,7 @@ def _create_and_import(
             )
             written.append(recording.original.name)
         if parsed is None:
+            assert recording is not None, "only a bulk row of audio or video comes without a transcript"
             transcription_job_create(recording=recording, options={"language": language or None}, actor=actor)
             return []
         return [
