@@ -53,8 +53,9 @@ def test_it_ingests_a_bulk_zip_as_one_interview_per_row(tmp_path):
         zip_of(
             (
                 "metadata.csv",
-                b"file,title,narrator,anonymity,access,language\nchats/a.txt,Chat A,Nadia Canary,anonymous,staff,en\n"
-                b"chats/b.txt,Chat B,Omar Canary,pseudonymous,researcher,en\n",
+                b"file,title,narrator,narrator_label,anonymity,access,language\n"
+                b"chats/a.txt,Chat A,Nadia Canary,B,anonymous,staff,en\n"
+                b"chats/b.txt,Chat B,Omar Canary,B,pseudonymous,researcher,en\n",
             ),
             ("chats/a.txt", chat),
             ("chats/b.txt", chat),
