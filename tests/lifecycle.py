@@ -1,5 +1,5 @@
 """A stateful model of interviews that live: the Hypothesis state machine behind
-tests/test_lifecycle_stateful.py and `python -m benchmarks.lifecycle`.
+tests/gate/test_lifecycle_stateful.py and `python -m benchmarks.lifecycle`.
 
 Rules are what people do to an interview over months: ingest audio, a chat with voice notes (a real
 WhatsApp, Telegram Desktop, Facebook Messenger or Skype export, imported as the import page imports it)
@@ -1326,6 +1326,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if differs:
                 problems.append(f"{model.marker} at {tier}: served rendering differs from render() in {differs}")
             problems += scan.text(rendering_text(served), f"rendering of {model.marker}")
+            problems += self.check_message_times(model, tier, served)
         for fmt in TEXT_FORMATS if tier != "custodian" else ():
             try:
                 result = export_interview(interview=interview, fmt=fmt, tier=tier, requester_tier=tier)
@@ -1337,6 +1338,16 @@ class LifecycleMachine(RuleBasedStateMachine):
                 problems.append(f"{model.marker}: {fmt} export served at {tier}, which may not know it")
             problems += scan.text(read(result).decode("utf-8", "replace"), f"{fmt} export of {model.marker}")
         return problems
+
+    def check_message_times(self, model: ModelInterview, tier: str, served: Any) -> list[str]:
+        """Below staff a message is not placed on the conversation's timeline (the gaps between messages
+        would tell what the month-precision date hides): a written message has no time, a voice note's
+        segments only times inside the note."""
+        if not _below(tier, "staff"):
+            return []
+        longest = max((p.script.duration for p in model.parts if p.voice_note), default=0.0) + 0.5
+        placed = [(s.index, s.start, s.end) for s in served.segments if s.sent_at and max(s.start, s.end) > longest]
+        return [f"{model.marker} at {tier}: messages placed on the timeline {placed[:3]}"] if placed else []
 
     def check_search(self, tier: str, client: Any, hidden: dict[str, str], scan: Scanner) -> list[str]:
         problems: list[str] = []

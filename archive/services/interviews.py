@@ -241,6 +241,7 @@ def transcript_store(
     parts = [] if recording is not None else _parts(interview)
     rows: list[Segment] = []
     origins: dict[int, Segment] = {}
+    carried_corrections: set[int] = set()
     for index, item in enumerate(sorted(segments, key=lambda s: (s.start, s.end))):
         media, offset = _provenance(item, recording, parts)
         row = Segment(
@@ -272,10 +273,14 @@ def transcript_store(
                     recording_map.get(old.recording_id, old.recording_id) if old.recording_id is not None else None
                 )
                 same_media = old_media == row.recording_id
-                if same_media and old.start < row.end and old.end > row.start and abs(old.start - row.start) < 1.0:
+                # Only onto a segment of the same stretch of speech: a new segment that also holds other
+                # speech would lose it under the corrected text (and its words, so nothing there could be
+                # found to hide in audio). A correction that fits no new segment is not carried.
+                if same_media and abs(old.start - row.start) < 1.0 and abs(old.end - row.end) < 1.0:
                     row.raw_text, row.raw_words, row.edited = old.raw_text, [], True
                     row.edited_by_id, row.edited_at = old.edited_by_id, old.edited_at
                     row.speaker_role, row.speaker_narrator_id = old.speaker_role, old.speaker_narrator_id
+                    carried_corrections.add(old.pk)
                     break
         rows.append(row)
     Segment.objects.bulk_create(rows, batch_size=1000)
@@ -287,7 +292,13 @@ def transcript_store(
         action="transcript_store",
         target_type="interview",
         target_id=str(interview.public_id),
-        detail={"version": version, "segments": len(rows), "source": source, **carried},
+        detail={
+            "version": version,
+            "segments": len(rows),
+            "source": source,
+            "corrections_not_carried": len([c for c in corrected if c.pk not in carried_corrections | set(origins)]),
+            **carried,
+        },
     )
     if rebuild:
         interview_touch(interview)

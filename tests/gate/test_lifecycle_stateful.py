@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from archive.gate import render
-from archive.models import QuarantinedMetadata, Recording, RenderedSegment
+from archive.models import Interview, QuarantinedMetadata, Recording, RenderedSegment
 from tests.lifecycle import CHANNELS, StandInWhisper, Violation, machine_for, make_context, stand_ins
 
 pytestmark = [pytest.mark.django_db]
@@ -137,3 +137,29 @@ def test_a_hidden_word_that_names_a_visible_entity_finds_only_what_its_visible_n
             assert machine.alias_groups("researcher")[a_word]  # the case the check is about
         finally:
             machine.teardown()
+
+
+def test_a_correction_is_not_carried_onto_a_new_segment_that_holds_more_speech():
+    """Found by the stateful test: a voice note transcribed again as one longer segment took the text of an
+    earlier, shorter corrected segment; the rest of the note (saying the narrator's name) vanished from the
+    transcript, so nothing marked it for silencing and staff audio played the name."""
+    whisper = StandInWhisper()
+    nothing = {"research_access": False, "publication": False, "public_web": False, "voice_release": False}
+    with stand_ins(whisper):
+        machine = machine_for(make_context(whisper))()
+        try:
+            machine.ingest_chat(
+                access="public", anonymity="pseudonymous", channel="whatsapp", consent=nothing, named_by="narrator",
+                note_says_name=True, notes=1, status="published", writes_phone=True,
+            )  # fmt: skip
+            machine.retranscribe(language="en", pick=0)
+            machine.correct_segment(how="prefix", pick=0, segment=3)
+            machine.retranscribe(language=None, pick=0)
+            machine.every_surface_holds()
+            model = machine.interviews[0]
+            spoken = " ".join(
+                s.text for s in render(Interview.objects.get(pk=model.pk), "custodian").segments if s.start >= 300
+            )
+            assert " ".join(model.name) in spoken  # the name is still in the transcript, where it was said
+        finally:
+            machine.teardown()  # checks every tier's audio: the name is silent at staff
