@@ -350,6 +350,10 @@ def build_sqlite(gen: Generator, segments: int, per_interview: int) -> tuple[flo
 
 
 def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tuple[float, dict]:
+    """Bulk build through the same functions as the transactional path (make_doc, pg_rows, meta_row): the
+    documents and their search rows are copied in over two connections, the GIN index is made after."""
+    import psycopg
+    from django.core.management import call_command
     from django.db import connections
 
     from archive import search
@@ -360,53 +364,99 @@ def build_pg(texts_source: Generator, segments: int, per_interview: int) -> tupl
     with admin.connection.cursor() as c:
         c.execute("DROP DATABASE IF EXISTS rawi_bench")
         c.execute("CREATE DATABASE rawi_bench")
+    # The whole schema (a search reads the renderings' tables too, for when chat messages were sent).
+    call_command("migrate", database="pg", verbosity=0)
     pg = connections["pg"]
+    doc, vec = search.doc_table("public"), search.vec_table("public")
     with pg.cursor() as cursor:
-        for statement in search.schema_statements("postgresql"):
-            cursor.execute(statement)
-        cursor.execute(f"DROP INDEX IF EXISTS {search.doc_table('public')}_vec")
+        cursor.execute(f"DROP INDEX IF EXISTS {vec}_vec")
     pg.commit() if not pg.get_autocommit() else None
     raw = pg.connection
-    doc = search.doc_table("public")
+    settings = pg.settings_dict
+    second = psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        dbname=settings["NAME"],
+    )
     seen: dict[int, str] = {}
     texts = [texts_source.segment() for _ in range(segments)]
     started = time.perf_counter()
+    interviews = range(1, (segments + per_interview - 1) // per_interview + 1)
+    metas = {iid: bench_meta(iid) for iid in interviews}
     with raw.cursor() as cur:
-        with cur.copy(
-            f'COPY {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok, pairs) FROM STDIN'
-        ) as copy:
-            interview = 0
-            for i, (language, text) in enumerate(texts):
-                if i % per_interview == 0:
-                    interview += 1
-                    seen[interview] = "bench"
-                d = search.make_doc(i % per_interview, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
-                copy.write_row(
-                    (
-                        interview,
-                        d.seg_index,
-                        d.start,
-                        d.end,
-                        d.language,
-                        d.speaker,
-                        d.text,
-                        d.body,
-                        d.ntok,
-                        search.pg_pairs(d),
-                    )
-                )
-        cur.execute(f"CREATE INDEX {doc}_vec ON {doc} USING GIN (vec)")
+        profiles = {iid: search.profile_id(cur, meta) for iid, meta in metas.items()}
+    docs_of: dict[int, list] = {}
+    blank = search.Doc(0, 0.0, 0.0, "", "", "", "", 0)
+    with (
+        raw.cursor() as cur,
+        second.cursor() as cur2,
+        cur.copy(f"COPY {doc} ({search.PG_DOC_COLUMNS}) FROM STDIN") as copy_docs,
+        cur2.copy(f"COPY {vec} ({search.PG_VEC_COLUMNS}) FROM STDIN") as copy_vecs,
+    ):
+        for first in range(0, segments, per_interview):
+            interview = first // per_interview + 1
+            seen[interview] = "bench"
+            docs = [
+                search.make_doc(i - first, i * 5.0, i * 5.0 + 4.0, language, "Narrator", text)
+                for i, (language, text) in enumerate(texts[first : first + per_interview], start=first)
+            ]
+            doc_rows, vec_rows = search.pg_rows(interview, docs, profiles[interview])
+            for row in doc_rows:
+                copy_docs.write_row(row)
+            for row in vec_rows:
+                copy_vecs.write_row(row)
+            toks = sum(d.ntok + d.nbi for d in docs)  # all meta_row reads of the documents
+            docs_of[interview] = [search.Doc(0, 0.0, 0.0, "", "", "", "", toks)] + [blank] * (len(docs) - 1)
+    second.commit()
+    second.close()
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE INDEX {vec}_vec ON {vec} USING GIN (vec)")
         for iid in seen:
-            docs = [search.Doc(0, 0.0, 0.0, "", "", "", "", 0)] * per_interview
-            meta = bench_meta(iid)
-            row = search.meta_row("public", iid, "bench", str(iid), meta, docs, search.profile_id(cur, meta))
+            row = search.meta_row("public", iid, "bench", str(iid), metas[iid], docs_of[iid], profiles[iid])
             cur.execute(search.META_INSERT, row)
         cur.execute(
             f"UPDATE {search.VERSION_TABLE} SET version = %s WHERE tier = 'public'", (random.getrandbits(62) + 1,)
         )
-        cur.execute(f"ANALYZE {doc}")
     raw.commit()
+    autocommit = raw.autocommit
+    raw.autocommit = True
+    with raw.cursor() as cur:
+        # What autovacuum does after a bulk load: statistics and the visibility map.
+        for table in (doc, vec, "search_meta"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+    raw.autocommit = autocommit
     return time.perf_counter() - started, {"public": seen}
+
+
+def pg_sizes(connection) -> dict:
+    """MiB on disk of the public tier's search tables, their indexes and out-of-line values."""
+    from archive import search
+
+    out = {}
+    with connection.cursor() as cursor:
+        for table in (search.doc_table("public"), search.vec_table("public")):
+            cursor.execute(
+                "SELECT pg_relation_size(c.oid), coalesce(pg_relation_size(c.reltoastrelid), 0), "
+                "pg_indexes_size(c.oid), pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relname = %s",
+                [table],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            cursor.execute(
+                "SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = %s ORDER BY 1",
+                [table],
+            )
+            out[table] = {
+                "heap_mib": round(row[0] / 2**20, 1),
+                "toast_mib": round(row[1] / 2**20, 1),
+                "indexes_mib": {name: round(size / 2**20, 1) for name, size in cursor.fetchall()},
+                "total_mib": round(row[3] / 2**20, 1),
+            }
+    return out
 
 
 def queries(gen: Generator, n: int) -> dict[str, list[str]]:
@@ -510,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             result["postgresql"] = {
                 "build_seconds": round(build_s, 2),
                 "build_segments_per_s": round(args.segments / build_s),
+                "sizes": pg_sizes(connections["pg"]),
                 "search": time_queries(seen, sets, connections["pg"]),
                 "like_scan": time_like(sets, connections["pg"], args.like_queries),
             }

@@ -2,8 +2,8 @@
 
 One index document per rendered segment per tier, built only from that tier's stored rendering
 (RenderedSegment.text, RenderedInterview.metadata). Each tier has its own tables
-(`search_doc_<tier>` + `search_fts_<tier>` on SQLite, `search_doc_<tier>` with a stored tsvector and
-GIN on PostgreSQL), so ranking statistics, counts, facets, snippets and suggestions only ever see
+(`search_doc_<tier>` + `search_fts_<tier>` on SQLite, `search_doc_<tier>` + `search_vec_<tier>` with a
+tsvector and GIN on PostgreSQL), so ranking statistics, counts, facets, snippets and suggestions only ever see
 what that tier may read. A user searches the tier tables at which they see interviews (equality,
 never "at or below"), limited to the interviews they see there.
 
@@ -15,7 +15,12 @@ not see changes a score. PostgreSQL's ts_rank uses no corpus statistics and is u
 Speed at a million segments (SQLite; see schema_statements): the FTS5 table is contentless, with a
 second column of pair tokens for phrases of two common words; a document's rowid carries its
 interview and language, so counts and facets are one aggregate over FTS rowids joined to per-interview
-facet profiles, and the whole-table top-n is FTS5's own bm25 without a join. The map of indexed
+facet profiles, and the whole-table top-n is FTS5's own bm25 without a join. PostgreSQL (see
+vector_statements): each document's tsvector, written here from the same tokens (words, stems, the pairs
+of adjacent words one of which is common, repeat marks), sits out of line behind a row of 100 bytes that
+carries the interview, segment, language and facet profile, so a phrase of two words with a common one is
+a single lexeme, counts and facets read only those narrow rows, and ts_rank reads the vectors of a few
+candidates (query.rank_candidates). Both engines match the same documents. The map of indexed
 interviews and policy stamps is reused between searches while the tier's random version is unchanged.
 Nothing derived from a query or from text is cached.
 
@@ -27,6 +32,8 @@ This module is the face: the names the rest of the project, the tests and the be
 
 from .documents import (
     META_INSERT,
+    PG_DOC_COLUMNS,
+    PG_VEC_COLUMNS,
     SQLITE_DOC_INSERT,
     SQLITE_FTS_INSERT,
     Doc,
@@ -35,7 +42,8 @@ from .documents import (
     make_doc,
     meta_row,
     optimise,
-    pg_pairs,
+    pg_rows,
+    pg_vector,
     rebuild_fts,
     reindex,
     remove_interview,
@@ -54,9 +62,17 @@ from .query import (
     alias_groups,
     parse,
     to_fts5,
-    to_tsquery_sql,
+    to_tsquery,
 )
-from .schema import VERSION_TABLE, doc_table, drop_statements, fts_table, schema_statements
+from .schema import (
+    VERSION_TABLE,
+    doc_table,
+    drop_statements,
+    fts_table,
+    schema_statements,
+    vec_table,
+    vector_statements,
+)
 from .searching import (
     MAX_PER_PAGE,
     Hit,
@@ -77,6 +93,8 @@ __all__ = [
     "MAX_QUERY_DEPTH",
     "MAX_QUERY_TERMS",
     "META_INSERT",
+    "PG_DOC_COLUMNS",
+    "PG_VEC_COLUMNS",
     "SQLITE_DOC_INSERT",
     "SQLITE_FTS_INSERT",
     "VERSION_TABLE",
@@ -97,7 +115,8 @@ __all__ = [
     "meta_row",
     "optimise",
     "parse",
-    "pg_pairs",
+    "pg_rows",
+    "pg_vector",
     "profile_id",
     "query_fingerprint",
     "rebuild_fts",
@@ -112,7 +131,9 @@ __all__ = [
     "suggest",
     "suggest_for",
     "to_fts5",
-    "to_tsquery_sql",
+    "to_tsquery",
+    "vec_table",
+    "vector_statements",
     "visible_by_tier_for_tier",
     "visible_by_tier_for_user",
 ]

@@ -27,7 +27,16 @@ from ..gate.store import materialise
 from ..models import TIERS, Interview, RenderedInterview
 from ..textnorm import normalise
 from .facets import profile_id
-from .schema import LANG_TABLE, META_COLUMNS, META_TABLE, VERSION_TABLE, doc_table, fts_table, index_stamp
+from .schema import (
+    LANG_TABLE,
+    META_COLUMNS,
+    META_TABLE,
+    VERSION_TABLE,
+    doc_table,
+    fts_table,
+    index_stamp,
+    vec_table,
+)
 
 # Tokens as FTS5 unicode61 sees them: runs of letters and numbers (marks and punctuation separate).
 TOKEN = re.compile(r"[^\W_]+")
@@ -35,15 +44,24 @@ TOKEN = re.compile(r"[^\W_]+")
 # (below), so they are removed from indexed text and the two tokenisers agree.
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 PAIR_JOIN = "\ue000"  # joins a word pair into one `bi` token: "of" + J + "the"
-PG_PAIR_JOIN = "qzjxq"  # the same on PostgreSQL, whose parser keeps a run of letters and digits one word
 # Light stems (snowball English for Latin letters, Arabic for Arabic letters) of the indexed words are
-# indexed beside the pairs, each marked so that it never equals a word: in `bi` on SQLite, in `pairs` on
-# PostgreSQL. Only stems that differ from their word are indexed (a word that is its own stem is found in
-# `body`). A word searched unquoted matches its stem in either place; a "quoted" phrase and a prefix* match
-# only `body`, exactly. Stems are taken from the tier's rendered text only: a word hidden at the tier is
-# not in it, so neither is its stem.
+# indexed beside the pairs, each marked so that it never equals a word: in `bi` on SQLite, as marked
+# lexemes on PostgreSQL. Only stems that differ from their word are indexed (a word that is its own stem is
+# found in `body`). A word searched unquoted matches its stem in either place; a "quoted" phrase and a
+# prefix* match only `body`, exactly. Stems are taken from the tier's rendered text only: a word hidden at
+# the tier is not in it, so neither is its stem.
 STEM_MARK = "\ue001"
-PG_STEM_MARK = "qzstq"
+
+# PostgreSQL: each document's tsvector is written here (pg_vector), from the same tokens FTS5 sees, so both
+# engines match the same documents. Besides the words (with their positions), it holds marked lexemes; a
+# mark is a character no token holds and comes first, so a prefix query for words never reaches them:
+PG_PAIR_MARK = "_"  # "_of_the": the adjacent words (of, the), at the position of the first
+PG_STEM_MARK = "~"  # "~detaine": a word whose stem is detaine and which is not detaine itself
+# "#the", "#_of_the", "#~detaine": the lexeme occurs at least twice in the document; "##the": three times
+PG_REPEAT_MARK = "#"
+PG_MAX_LEXEME_BYTES = 2045  # PostgreSQL's limit (2047) less two repeat marks; longer words are not indexed
+PG_MAX_POSITION = 16383  # later positions are stored as this one (PostgreSQL's limit)
+PG_MAX_POSITIONS = 256  # positions kept per lexeme (PostgreSQL's limit)
 
 # Common words (normalised). A pair of two of them is also indexed as a single `bi` token, so the phrase
 # "of the" or "في على" reads one posting list instead of intersecting two that span most documents (a
@@ -225,6 +243,51 @@ def bigrams(body: str) -> str:
     return " ".join(_bi(tokens(body)))
 
 
+def pg_pair_indexed(first: str, second: str) -> bool:
+    """PostgreSQL indexes the pair of adjacent words when either is a common word: a phrase of two words
+    where one is common is then one lexeme, counted and ranked without reading the documents. Where
+    neither is common, each word's own list is short enough to check the phrase's positions."""
+    return first in COMMON_WORDS or second in COMMON_WORDS
+
+
+def pg_pair(first: str, second: str) -> str:
+    return PG_PAIR_MARK + first + PG_PAIR_MARK + second
+
+
+def pg_lexeme_fits(lexeme: str) -> bool:
+    """Whether PostgreSQL can hold the lexeme (and its repeat mark); a longer one is not indexed, as
+    PostgreSQL's own parser leaves out a word that long."""
+    return len(lexeme) * 4 <= PG_MAX_LEXEME_BYTES or len(lexeme.encode()) <= PG_MAX_LEXEME_BYTES
+
+
+def pg_vector(found: list[str]) -> str:
+    """PostgreSQL's tsvector of a token sequence, in tsvector's input syntax: every word with its positions
+    (1-based), the stem of every word that is not its own stem (at the word's positions), the pair of every
+    two adjacent words of which one is common (at the first word's position), and the repeat marks of every
+    one of these that occurs twice, or three times or more (what ranking reads instead of the vector).
+    Tokens are letters and digits and the marks are not quotes or backslashes: each lexeme is quoted as
+    it is."""
+    positions: dict[str, list[int]] = {}
+    for at, token in enumerate(found, 1):
+        positions.setdefault(token, []).append(at)
+        root = stem(token)
+        if root != token:
+            positions.setdefault(PG_STEM_MARK + root, []).append(at)
+    for at, (first, second) in enumerate(itertools.pairwise(found), 1):
+        if pg_pair_indexed(first, second):
+            positions.setdefault(pg_pair(first, second), []).append(at)
+    parts = []
+    for lexeme, at in positions.items():
+        if not pg_lexeme_fits(lexeme):
+            continue
+        parts.append(f"'{lexeme}':" + ",".join(str(min(p, PG_MAX_POSITION)) for p in at[:PG_MAX_POSITIONS]))
+        if len(at) > 1:
+            parts.append(f"'{PG_REPEAT_MARK}{lexeme}'")
+        if len(at) > 2:
+            parts.append(f"'{PG_REPEAT_MARK * 2}{lexeme}'")
+    return " ".join(parts)
+
+
 def index_tokens(sequence: list[str]) -> int:
     """Tokens FTS5 counts for a document (body plus bi): the `D` of its bm25."""
     return len(sequence) + len(_bi(sequence))
@@ -375,6 +438,8 @@ def _delete_interview_docs(cursor, vendor: str, tier: str, interview_id: int) ->
         old = [(rowid, body, bigrams(body)) for rowid, body in cursor.fetchall()]
         if old:
             cursor.executemany(f"INSERT INTO {fts} ({fts}, rowid, body, bi) VALUES ('delete', %s, %s, %s)", old)
+    else:
+        cursor.execute(f"DELETE FROM {vec_table(tier)} WHERE interview_id = %s", [interview_id])
     cursor.execute(f"DELETE FROM {doc} WHERE interview_id = %s", [interview_id])
     cursor.execute(f"DELETE FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview_id])
     bump_version(cursor, tier)
@@ -386,31 +451,43 @@ def bump_version(cursor, tier: str) -> None:
     cursor.execute(f"UPDATE {VERSION_TABLE} SET version = %s WHERE tier = %s", [secrets.randbits(62) + 1, tier])
 
 
-def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequence[Doc]) -> None:
-    """Insert documents for one interview at one tier (the caller removed the old ones)."""
+def insert_docs(cursor, vendor: str, tier: str, interview_id: int, docs: Sequence[Doc], *, profile: int) -> None:
+    """Insert documents for one interview at one tier (the caller removed the old ones); `profile` is the
+    interview's facet profile at the tier (PostgreSQL keeps it on each document's search row)."""
     doc, fts = doc_table(tier), fts_table(tier)
     if vendor == "sqlite":
         doc_rows, fts_rows = sqlite_rows(interview_id, docs, lang_codes(cursor, (d.language for d in docs)))
         cursor.executemany(SQLITE_DOC_INSERT.format(doc=doc).replace("?", "%s"), doc_rows)
         cursor.executemany(SQLITE_FTS_INSERT.format(fts=fts).replace("?", "%s"), fts_rows)
         return
-    cursor.executemany(
-        f'INSERT INTO {doc} (interview_id, seg_index, start, "end", language, speaker, text, body, ntok, pairs) '
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [
-            (interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok, pg_pairs(d))
-            for d in docs
-        ],
-    )
+    doc_rows, vec_rows = pg_rows(interview_id, docs, profile)
+    cursor.executemany(PG_DOC_INSERT.format(doc=doc), doc_rows)
+    cursor.executemany(PG_VEC_INSERT.format(vec=vec_table(tier)), vec_rows)
 
 
-def pg_pairs(d: Doc) -> str:
-    """PostgreSQL's `pairs` column: the same pair tokens and marked stems as SQLite's `bi`, joined with
-    letters so that the default parser keeps each one word (it splits on private-use characters). A lone
-    join word first keeps a prefix phrase ("a b"*) from running on from the body's last word into it."""
-    if not d.bi:
-        return ""
-    return PG_PAIR_JOIN + " " + d.bi.replace(PAIR_JOIN, PG_PAIR_JOIN).replace(STEM_MARK, PG_STEM_MARK)
+PG_DOC_COLUMNS = 'interview_id, seg_index, start, "end", language, speaker, text, body, ntok'
+PG_VEC_COLUMNS = "interview_id, seg_index, profile, language, vec"
+PG_DOC_INSERT = "INSERT INTO {doc} (" + PG_DOC_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+PG_VEC_INSERT = "INSERT INTO {vec} (" + PG_VEC_COLUMNS + ") VALUES (%s, %s, %s, %s, %s::tsvector)"
+
+
+def pg_rows(interview_id: int, docs: Sequence[Doc], profile: int) -> tuple[list[tuple], list[tuple]]:
+    """(document rows, search rows) for one interview on PostgreSQL, in PG_DOC_COLUMNS and PG_VEC_COLUMNS
+    order; shared by insert_docs and the bulk benchmark build."""
+    doc_rows, vec_rows = [], []
+    for d in docs:
+        doc_rows.append((interview_id, d.seg_index, d.start, d.end, d.language, d.speaker, d.text, d.body, d.ntok))
+        vec_rows.append((interview_id, d.seg_index, profile, d.language, pg_vector(tokens(d.body))))
+    return doc_rows, vec_rows
+
+
+# PostgreSQL's search results name a document by its interview and segment, in one number ordered as
+# (interview, segment), as SQLite's rowid is.
+PG_KEY_SHIFT = 24
+
+
+def pg_doc_key(interview_id: int, seg_index: int) -> int:
+    return (interview_id << PG_KEY_SHIFT) | seg_index
 
 
 def meta_row(
@@ -434,9 +511,9 @@ META_INSERT = f"INSERT INTO {META_TABLE} ({META_COLUMNS}) VALUES ({', '.join(['%
 
 
 def insert_meta(
-    cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc]
+    cursor, tier: str, interview_id: int, policy: str, public_id: str, meta: dict, docs: Sequence[Doc], profile: int
 ) -> None:
-    row = meta_row(tier, interview_id, policy, public_id, meta, docs, profile_id(cursor, meta))
+    row = meta_row(tier, interview_id, policy, public_id, meta, docs, profile)
     cursor.execute(META_INSERT, list(row))
     bump_version(cursor, tier)
 
@@ -469,10 +546,10 @@ def index_interview(interview: Interview, tiers: Iterable[str], changes: dict[st
                 heading = meta_doc(meta)
                 if heading is not None:
                     docs.append(heading)
-                insert_docs(cursor, vendor, tier, interview.pk, docs)
-                insert_meta(
-                    cursor, tier, interview.pk, index_stamp(stored.policy_version), str(interview.public_id), meta, docs
-                )
+                profile = profile_id(cursor, meta)
+                insert_docs(cursor, vendor, tier, interview.pk, docs, profile=profile)
+                stamp = index_stamp(stored.policy_version)
+                insert_meta(cursor, tier, interview.pk, stamp, str(interview.public_id), meta, docs, profile)
 
 
 def _docs_of(stored: RenderedInterview, meta: dict, indexes: Iterable[int] | None = None) -> list[Doc]:
@@ -491,12 +568,13 @@ def _replace_changed_docs(
     documents yet or its metadata changed: the caller then rebuilds the tier's documents whole."""
     meta = _meta_from_rendering(stored.metadata)
     cursor.execute(
-        f"SELECT meta, docs, toks FROM {META_TABLE} WHERE tier = %s AND interview_id = %s", [tier, interview.pk]
+        f"SELECT meta, docs, toks, profile FROM {META_TABLE} WHERE tier = %s AND interview_id = %s",
+        [tier, interview.pk],
     )
     row = cursor.fetchone()
     if row is None or row[0] != json.dumps(meta, ensure_ascii=False):
         return False
-    count, toks = int(row[1]), int(row[2])
+    count, toks, profile = int(row[1]), int(row[2]), int(row[3])
     if changed:
         doc, fts = doc_table(tier), fts_table(tier)
         indexes = sorted(changed)
@@ -511,11 +589,16 @@ def _replace_changed_docs(
                 f"INSERT INTO {fts} ({fts}, rowid, body, bi) VALUES ('delete', %s, %s, %s)",
                 [(rowid, body, bi) for rowid, body, bi, _ntok in old],
             )
+        if vendor != "sqlite":
+            cursor.execute(
+                f"DELETE FROM {vec_table(tier)} WHERE interview_id = %s AND seg_index IN ({marks})",
+                [interview.pk, *indexes],
+            )
         cursor.execute(
             f"DELETE FROM {doc} WHERE interview_id = %s AND seg_index IN ({marks})", [interview.pk, *indexes]
         )
         fresh = _docs_of(stored, meta, indexes)
-        insert_docs(cursor, vendor, tier, interview.pk, fresh)
+        insert_docs(cursor, vendor, tier, interview.pk, fresh, profile=profile)
         count += len(fresh) - len(old)
         toks += sum(d.ntok + d.nbi for d in fresh) - sum(ntok + len(bi.split()) for _r, _b, bi, ntok in old)
     cursor.execute(

@@ -11,10 +11,10 @@ from typing import Any
 
 from django.db import connection as default_connection
 
-from .documents import ID_INTERVIEW_SHIFT, ID_KEY_SHIFT, ID_LANG_MASK, index_tokens, tokens
-from .query import FILTER_FIELDS, Filters, phrases_of, to_fts5, to_tsquery_sql
+from .documents import ID_INTERVIEW_SHIFT, ID_KEY_SHIFT, ID_LANG_MASK, PG_KEY_SHIFT, index_tokens, pg_doc_key, tokens
+from .query import FILTER_FIELDS, Filters, phrases_of, rank_candidates, to_fts5, to_tsquery
 from .ranking import _bm25, _idf, _phrase_count
-from .schema import LANG_TABLE, META_TABLE, PROFILE_TABLE, VERSION_TABLE, doc_table, fts_table
+from .schema import LANG_TABLE, META_TABLE, PROFILE_TABLE, VERSION_TABLE, doc_table, fts_table, vec_table
 
 
 @dataclass
@@ -123,8 +123,9 @@ class Backend:
         if self.vendor == "sqlite":
             fts = fts_table(tier)
             return f"{fts} JOIN {doc} d ON d.id = {fts}.rowid", f"{fts} MATCH %s", [to_fts5(tree)]
-        sql, params = to_tsquery_sql(tree)
-        return f"{doc} d", f"d.vec @@ {sql}", params
+        vec = vec_table(tier)
+        source = f"{doc} d JOIN {vec} v ON v.interview_id = d.interview_id AND v.seg_index = d.seg_index"
+        return source, "v.vec @@ %s::tsquery", [to_tsquery(tree)]
 
     def candidates(
         self, tier: str, tree: Any, ids: list[int] | None, languages: list[str] | None
@@ -153,7 +154,7 @@ class TierQuery:
             getattr(filters, n) for n in ("collection", "date_from", "date_to", "mode", "topic", "narrator")
         )
         self.languages = filters.language_codes()  # the language filter: codes, whether named by code or label
-        # PostgreSQL: how many top hits facet_counts reads in the same pass over the matches (top() then
+        # PostgreSQL: how many top hits facet_counts ranks in the same statement as it counts (top() then
         # answers from them), so the matches are read once, not once to count and again to rank.
         self.prefetch = 0
         self._prefetched: tuple[int, list[tuple[float, int]]] | None = None
@@ -180,9 +181,10 @@ class TierQuery:
         return where, params
 
     def facet_counts(self) -> list[tuple[str, str, str, int]]:
-        """(facet, value, label, matching documents) for every facet. Matches are counted per (interview,
-        language) from the FTS rowids, joined to the interviews' facet profiles and summed per (profile,
-        language): a few rows whatever the number of hits, expanded into facet values here."""
+        """(facet, value, label, matching documents) for every facet. Matches are counted per (facet profile,
+        language): on SQLite per (interview, language) from the FTS rowids, joined to the interviews'
+        profiles; on PostgreSQL from the search rows, which carry the profile. A few rows whatever the
+        number of hits, expanded into facet values here."""
         ids = self._ids()
         if ids == []:
             return []
@@ -193,22 +195,16 @@ class TierQuery:
             counted = f"SELECT {fts}.rowid >> {ID_KEY_SHIFT} AS key, count(*) AS n FROM {fts} WHERE {where} GROUP BY 1"
             interview = f"(c.key >> {ID_INTERVIEW_SHIFT - ID_KEY_SHIFT})"
             language = f"(c.key & {ID_LANG_MASK})"
-        elif self.prefetch > 0:
-            counts = self._pg_counts_and_top(ids)
-        else:
-            source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
-            counted = (
-                "SELECT d.interview_id AS iid, d.language AS lang, count(*) AS n "
-                f"FROM {source} WHERE {where} GROUP BY 1, 2"
-            )
-            interview, language = "c.iid", "c.lang"
-        if self.backend.vendor == "sqlite" or self.prefetch <= 0:
             self.cursor.execute(
                 f"WITH c AS MATERIALIZED ({counted}) SELECT m.profile, {language}, sum(c.n) FROM c "
                 f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = {interview} GROUP BY 1, 2",
                 [*params, tier],
             )
             counts = [(int(p), lang, int(n)) for p, lang, n in self.cursor.fetchall()]
+        else:
+            limit = max(self.prefetch, 0)
+            counts, ranked = self._pg_counts_and_top(ids, limit)
+            self._prefetched = (limit, ranked)
         if not counts:
             return []
         clause, extra = self.backend.ids_clause("id", sorted({p for p, _l, _n in counts}))
@@ -231,32 +227,69 @@ class TierQuery:
             out += [("topic", topic, "", n) for topic in topics]
         return out
 
-    def _pg_counts_and_top(self, ids: list[int] | None) -> list[tuple[int, str, int]]:
-        """PostgreSQL, one pass over the matches: (profile, language, matches) for the facets, and the best
-        `prefetch` (score, doc id) kept for top(), ranked exactly as top() ranks them."""
-        tier = self.scope.tier
-        source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
-        rank_sql, rank_params = to_tsquery_sql(self.tree)
-        self.cursor.execute(
-            f"WITH h AS MATERIALIZED (SELECT d.id, d.interview_id AS iid, d.language AS lang, d.seg_index, "
-            f"-ts_rank(d.vec, {rank_sql}) AS score FROM {source} WHERE {where}), "
-            "c AS (SELECT iid, lang, count(*) AS n FROM h GROUP BY 1, 2), "
-            "t AS (SELECT score, id, iid, seg_index FROM h ORDER BY score, iid, seg_index LIMIT %s) "
-            f"SELECT 0, m.profile, c.lang, sum(c.n)::bigint, NULL::float8, NULL::bigint, NULL::integer FROM c "
-            f"JOIN {META_TABLE} m ON m.tier = %s AND m.interview_id = c.iid GROUP BY 2, 3 "
-            "UNION ALL SELECT 1, t.id, NULL, NULL, t.score, t.iid, t.seg_index FROM t",
-            [*rank_params, *params, self.prefetch, tier],
-        )
+    def _pg_where(self, tsquery: str, ids: list[int] | None) -> tuple[str, list[Any]]:
+        """PostgreSQL: WHERE clause over the search rows `d` alone (interview and language are on them)."""
+        where = "d.vec @@ %s::tsquery"
+        params: list[Any] = [tsquery]
+        if ids is not None:
+            where += " AND d.interview_id = ANY(%s)"
+            params.append(list(ids))
+        if self.languages:
+            where += " AND d.language IN (" + ", ".join(["%s"] * len(self.languages)) + ")"
+            params += self.languages
+        return where, params
+
+    def _pg_counts_and_top(
+        self, ids: list[int] | None, limit: int
+    ) -> tuple[list[tuple[int, str, int]], list[tuple[float, int]]]:
+        """PostgreSQL, one statement over the tier's search rows (never the documents): (profile, language,
+        matches) for the facets, and the best `limit` (score, document key), ranked by ts_rank, then
+        interview and segment. For a query with a shortcut (query.rank_candidates) the matches are read
+        once, to count them, and only the vectors of the few candidates are read, to rank them; otherwise
+        every match is ranked in the same pass that counts."""
+        vec = vec_table(self.scope.tier)
+        tsquery = to_tsquery(self.tree)
+        where, params = self._pg_where(tsquery, ids)
+        counted = f"SELECT 0, d.profile, d.language, count(*)::bigint, NULL::real, NULL::integer FROM {vec} d "
+        shortcut = rank_candidates(self.tree)
+        if shortcut is None:
+            sql = (
+                "WITH h AS MATERIALIZED (SELECT d.interview_id AS iid, d.seg_index AS seg, d.profile, "
+                f"d.language AS lang, -ts_rank(d.vec, %s::tsquery) AS score FROM {vec} d WHERE {where}), "
+                "t AS (SELECT score, iid, seg FROM h ORDER BY score, iid, seg LIMIT %s) "
+                "SELECT 0, profile, lang, count(*)::bigint, NULL::real, NULL::integer FROM h GROUP BY 2, 3 "
+            )
+            params = [tsquery, *params, limit]
+        else:
+            above, exact = shortcut
+            above_where, above_params = self._pg_where(above, ids)
+            exact_where, exact_params = self._pg_where(exact, ids)
+            keys = f"SELECT d.interview_id AS iid, d.seg_index AS seg FROM {vec} d WHERE "
+            # The first `limit` matches are read again only when fewer than `limit` score above the least
+            # (a one-time filter: no scan otherwise); OFFSET 0 keeps each scan a bitmap scan, not a walk of
+            # the primary key that would read every vector on its way.
+            sql = (
+                f"WITH x AS MATERIALIZED ({keys}{above_where}), "
+                "c AS ((SELECT iid, seg FROM x ORDER BY iid, seg LIMIT %s) "
+                f"UNION ({keys}{exact_where}) "
+                f"UNION (SELECT iid, seg FROM ({keys}{where} AND (SELECT count(*) FROM x) < %s OFFSET 0) m "
+                "ORDER BY iid, seg LIMIT %s)), "
+                "t AS (SELECT -ts_rank(d.vec, %s::tsquery) AS score, d.interview_id AS iid, d.seg_index AS seg "
+                f"FROM {vec} d WHERE (d.interview_id, d.seg_index) IN (SELECT iid, seg FROM c) "
+                "ORDER BY score, iid, seg LIMIT %s) "
+                f"{counted}WHERE {where} GROUP BY 2, 3 "
+            )
+            params = [*above_params, limit, *exact_params, *params, limit, limit, tsquery, limit, *params]
+        self.cursor.execute(sql + "UNION ALL SELECT 1, iid, NULL, NULL, score, seg FROM t", params)
         counts: list[tuple[int, str, int]] = []
-        ranked: list[tuple[float, int, int, int]] = []
-        for kind, key, lang, n, score, interview_id, seg_index in self.cursor.fetchall():
+        ranked: list[tuple[float, int]] = []
+        for kind, key, lang, n, score, seg_index in self.cursor.fetchall():
             if kind == 0:
                 counts.append((int(key), lang, int(n)))
             else:
-                ranked.append((float(score), int(interview_id), int(seg_index), int(key)))
-        ranked.sort()  # the order of top(): score, then interview and segment
-        self._prefetched = (self.prefetch, [(score, doc_id) for score, _i, _s, doc_id in ranked])
-        return counts
+                ranked.append((float(score), pg_doc_key(int(key), int(seg_index))))
+        ranked.sort()  # score, then interview and segment (the key's order)
+        return counts, ranked
 
     def top(self, limit: int) -> list[tuple[float, int]]:
         """(score, doc id) of the best `limit` matches; lower score first on SQLite (bm25 is negative)."""
@@ -267,14 +300,7 @@ class TierQuery:
             return self._prefetched[1][:limit]
         tier = self.scope.tier
         if self.backend.vendor == "postgresql":
-            source, where, params = self.backend.candidates(tier, self.tree, ids, self.languages)
-            rank_sql, rank_params = to_tsquery_sql(self.tree)
-            self.cursor.execute(
-                f"SELECT -ts_rank(d.vec, {rank_sql}) AS score, d.id FROM {source} WHERE {where} "
-                "ORDER BY score, d.interview_id, d.seg_index LIMIT %s",
-                rank_params + params + [limit],
-            )
-            return [(float(s), i) for s, i in self.cursor.fetchall()]
+            return self._pg_counts_and_top(ids, limit)[1]
         if self.scope.whole_table:
             # The table holds exactly what the user sees: FTS5's own bm25, top-n without touching documents.
             # Ties break on the rowid, that is (interview, segment).
@@ -313,14 +339,21 @@ class TierQuery:
         return scored[:limit]
 
     def rows(self, doc_ids: list[int]) -> dict[int, tuple]:
+        """(id, interview, segment, start, end, language, speaker, text) of the documents top() named."""
         if not doc_ids:
             return {}
+        columns = 'interview_id, seg_index, start, "end", language, speaker, text'
+        if self.backend.vendor == "postgresql":
+            interviews = [key >> PG_KEY_SHIFT for key in doc_ids]
+            segments = [key & ((1 << PG_KEY_SHIFT) - 1) for key in doc_ids]
+            self.cursor.execute(
+                f"SELECT {columns} FROM {doc_table(self.scope.tier)} d JOIN unnest(%s::bigint[], %s::integer[]) "
+                "AS k(iid, seg) ON d.interview_id = k.iid AND d.seg_index = k.seg",
+                [interviews, segments],
+            )
+            return {pg_doc_key(row[0], row[1]): (pg_doc_key(row[0], row[1]), *row) for row in self.cursor.fetchall()}
         clause, params = self.backend.ids_clause("id", doc_ids)
-        self.cursor.execute(
-            'SELECT id, interview_id, seg_index, start, "end", language, speaker, text '
-            f"FROM {doc_table(self.scope.tier)} WHERE {clause}",
-            params,
-        )
+        self.cursor.execute(f"SELECT id, {columns} FROM {doc_table(self.scope.tier)} WHERE {clause}", params)
         return {row[0]: row for row in self.cursor.fetchall()}
 
 

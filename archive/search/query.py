@@ -3,13 +3,26 @@ limits; entity alias expansion; the FTS5 and tsquery forms of a parsed query; th
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..models import TIER_ORDER, EntityAlias, Redaction
 from ..textnorm import is_arabic, normalise
-from .documents import COMMON_WORDS, PAIR_JOIN, PG_PAIR_JOIN, PG_STEM_MARK, STEM_MARK, stem, tokens
+from .documents import (
+    COMMON_WORDS,
+    PAIR_JOIN,
+    PG_PAIR_MARK,
+    PG_REPEAT_MARK,
+    PG_STEM_MARK,
+    STEM_MARK,
+    pg_lexeme_fits,
+    pg_pair,
+    pg_pair_indexed,
+    stem,
+    tokens,
+)
 from .labels import language_codes, matches_label, mode_codes
 
 # Query limits: parsing recurses once per parenthesis and FTS5 refuses expressions deeper than 256,
@@ -278,35 +291,109 @@ def to_fts5(tree: Any) -> str:
     return f"({text})"
 
 
-def to_tsquery_sql(tree: Any) -> tuple[str, list[Any]]:
-    """A tsquery SQL expression with parameters (no user syntax). Words and phrases are matched exactly in
-    the `simple` configuration (the words as indexed); a phrase of two common words is its pair lexeme,
-    a stem its marked lexeme (see documents.pg_pairs)."""
+# PostgreSQL ------------------------------------------------------------------------------------------
+# A query is written in tsquery's input syntax over the lexemes documents.pg_vector writes: tokens are
+# letters and digits and the marks are not quotes or backslashes, so a lexeme is quoted as it is.
+
+PG_NOTHING = f"'{PG_PAIR_MARK}'"  # a lexeme no document holds: a word too long to be indexed
+
+
+def _lexeme(text: str, prefix: bool = False) -> str:
+    if not pg_lexeme_fits(text):
+        return PG_NOTHING
+    return f"'{text}'" + (":*" if prefix else "")
+
+
+def _phrase_tsquery(phrase: Phrase) -> str:
+    """A phrase as its indexed pairs (a pair lexeme stands for its two words at its position), with a
+    word lexeme for every word no pair covers, chained at their distances. Two words of which one is
+    common are one pair lexeme, matched without reading a document; otherwise the index finds the
+    documents holding all of them and PostgreSQL checks their positions."""
+    found = phrase.tokens
+    last = len(found) - 1
+    operands: list[tuple[int, str]] = []
+    covered: set[int] = set()
+    for at, (first, second) in enumerate(itertools.pairwise(found)):
+        pair = pg_pair(first, second)
+        completed = phrase.prefix and at + 1 == last  # the second word is a prefix
+        # Every pair that starts with a common word is indexed, whatever the word that completes it.
+        usable = first in COMMON_WORDS if completed else pg_pair_indexed(first, second)
+        if usable and pg_lexeme_fits(pair):
+            operands.append((at, _lexeme(pair, completed)))
+            covered.update((at, at + 1))
+    for at, token in enumerate(found):
+        if at not in covered:
+            operands.append((at, _lexeme(token, phrase.prefix and at == last)))
+    operands.sort()
+    text = operands[0][1]
+    for (before, _), (at, operand) in itertools.pairwise(operands):
+        text = f"{text} <{at - before}> {operand}"
+    return f"({text})" if len(operands) > 1 else text
+
+
+def to_tsquery(tree: Any) -> str:
+    """The query in tsquery's input syntax (see documents.pg_vector): words, pairs, phrases and prefixes
+    exactly as written, stems as their marked lexeme."""
     if isinstance(tree, Stem):
-        return "plainto_tsquery('simple'::regconfig, %s)", [PG_STEM_MARK + tree.root]
+        return _lexeme(PG_STEM_MARK + tree.root)
     if isinstance(tree, Phrase):
-        if _pair_route(tree):
-            # Two common words: their pair lexeme (letters and digits only, no tsquery syntax).
-            return "to_tsquery('simple'::regconfig, %s)", [PG_PAIR_JOIN.join(tree.tokens)]
-        if tree.prefix:
-            # Tokens are letters and digits only, so they cannot carry tsquery syntax.
-            text = " <-> ".join(tree.tokens) + ":*"
-            return "to_tsquery('simple'::regconfig, %s)", [text]
-        function = "phraseto_tsquery" if len(tree.tokens) > 1 else "plainto_tsquery"
-        return f"{function}('simple'::regconfig, %s)", [" ".join(tree.tokens)]
-    params: list[Any] = []
-    pieces = []
-    for child in tree.children:
-        sql, child_params = to_tsquery_sql(child)
-        pieces.append(sql)
-        params += child_params
-    joiner = " && " if tree.op == "and" else " || "
-    sql = "(" + joiner.join(pieces) + ")"
+        return _phrase_tsquery(tree)
+    joiner = " & " if tree.op == "and" else " | "
+    text = "(" + joiner.join(to_tsquery(child) for child in tree.children) + ")"
     for child in tree.negated:
-        child_sql, child_params = to_tsquery_sql(child)
-        sql = f"({sql} && !!{child_sql})"
-        params += child_params
-    return sql, params
+        text = f"({text} & !{to_tsquery(child)})"
+    return text
+
+
+PG_RANK_SHORTCUT_LEXEMES = 4
+
+
+def _single_lexemes(tree: Any) -> list[str] | None:
+    """The lexemes of a query that is one lexeme or an OR of lexemes (a word, its stem, a two-word phrase
+    that is one pair lexeme); None for any other query."""
+    if isinstance(tree, Stem):
+        return [PG_STEM_MARK + tree.root]
+    if isinstance(tree, Phrase):
+        if tree.prefix:
+            return None
+        if len(tree.tokens) == 1:
+            return [tree.tokens[0]]
+        if len(tree.tokens) == 2 and pg_pair_indexed(*tree.tokens):
+            return [pg_pair(*tree.tokens)]
+        return None
+    if tree.op != "or" or tree.negated:
+        return None
+    found: list[str] = []
+    for child in tree.children:
+        lexemes = _single_lexemes(child)
+        if lexemes is None:
+            return None
+        found += lexemes
+    return found
+
+
+def rank_candidates(tree: Any) -> tuple[str, str] | None:
+    """For a query that is one lexeme or an OR of a few, which matches can be among the best `n` by ts_rank
+    (then interview and segment), as two tsqueries: (above, exact). None for a query of another form: its
+    matches are all ranked one by one.
+
+    For such a query ts_rank sums, per lexeme of the query, a score that grows with the lexeme's
+    occurrences in the document, over the number of lexemes. Every match holding one lexeme once scores
+    the same, the least; `above` are the matches that score more (a lexeme twice: its repeat mark, or two
+    of them). Of those, the matches holding one lexeme exactly twice and no other score the same again;
+    the rest, `exact` (a lexeme three times or more, or two of them), are ranked one by one. So the best
+    `n` are among `exact`, the first `n` of `above` in (interview, segment) order and, when fewer than `n`
+    matches are above, the first `n` matches."""
+    lexemes = _single_lexemes(tree)
+    if lexemes is None:
+        return None
+    unique = sorted(set(lexemes))
+    if len(unique) > PG_RANK_SHORTCUT_LEXEMES or not all(pg_lexeme_fits(lexeme) for lexeme in unique):
+        return None
+    both = [f"({_lexeme(first)} & {_lexeme(second)})" for first, second in itertools.combinations(unique, 2)]
+    above = [_lexeme(PG_REPEAT_MARK + lexeme) for lexeme in unique] + both
+    exact = [_lexeme(PG_REPEAT_MARK * 2 + lexeme) for lexeme in unique] + both
+    return " | ".join(above), " | ".join(exact)
 
 
 @dataclass

@@ -15,7 +15,7 @@ VERSION_TABLE = "search_version"  # tier -> a fresh random number at every chang
 # part of the stamp each interview's search rows carry (`index_stamp`), so rows written by an earlier
 # version are never matched against a current visibility stamp: they are not served (search fails
 # closed) until `manage.py reindex` rebuilds them. Bump it whenever what is indexed changes.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 
 def index_stamp(policy_stamp: str) -> str:
@@ -29,6 +29,14 @@ def doc_table(tier: str) -> str:
     return f"search_doc_{tier}"
 
 
+def vec_table(tier: str) -> str:
+    """PostgreSQL: the table of the tier's search rows (one per document of `doc_table`, keyed like it by
+    interview and segment)."""
+    if tier not in TIERS:
+        raise ValueError("unknown tier")
+    return f"search_vec_{tier}"
+
+
 def fts_table(tier: str) -> str:
     if tier not in TIERS:
         raise ValueError("unknown tier")
@@ -40,7 +48,8 @@ PROFILE_TABLE = "search_profile"  # facet values shared by interviews: (collecti
 
 
 def schema_statements(vendor: str) -> list[str]:
-    """DDL for every tier's tables; used by migration 0002_search and the benchmark.
+    """DDL for every tier's tables as migration 0002_search made them (frozen there); on PostgreSQL,
+    vector_statements (0010_search_vectors) then changes them.
 
     SQLite: `search_doc_<tier>` holds the displayed and normalised text; `search_fts_<tier>` is a
     contentless FTS5 table with two columns, `body` (the normalised words) and `bi` (one token for each
@@ -109,8 +118,47 @@ def schema_statements(vendor: str) -> list[str]:
     return statements
 
 
+# A search row must be longer than PostgreSQL's threshold for moving values out of line (about 2 kB) for
+# its vector to be stored in the TOAST table at all; `filler` (2 kB of one character, kept inline and
+# compressed to 35 bytes) makes every row longer, and `toast_tuple_target` then moves the vector out.
+PG_FILLER_CHARS = 2048
+
+
+def vector_statements(vendor: str) -> list[str]:
+    """What migration 0010_search_vectors changed in the layout of 0002_search (schema_statements), on
+    PostgreSQL; nothing on SQLite.
+
+    The documents' display text stays in `search_doc_<tier>`; what a search reads is `search_vec_<tier>`:
+    one row of 100 bytes per document (interview, segment, facet profile, language) with its tsvector
+    stored out of line. Counting and grouping a hundred thousand matches then reads a table that fits in
+    shared buffers, not the documents; a vector is read only to check a phrase's positions or to rank the
+    few documents that can be among the top hits. The vector is written by the application
+    (documents.pg_vector): words, marked stems, pairs and repeats, no per-language stemmed copies.
+    Interview and profile ids are 32-bit here (SQLite's document ids already limit interviews to 2^31).
+    """
+    if vendor != "postgresql":
+        return []
+    statements: list[str] = []
+    for tier in TIERS:
+        doc, vec = doc_table(tier), vec_table(tier)
+        statements += [
+            f"DROP INDEX IF EXISTS {doc}_vec",
+            f"ALTER TABLE {doc} DROP COLUMN IF EXISTS vec, DROP COLUMN IF EXISTS pairs",
+            f"""CREATE TABLE IF NOT EXISTS {vec} (
+                interview_id INTEGER NOT NULL, seg_index INTEGER NOT NULL, profile INTEGER NOT NULL,
+                language TEXT NOT NULL, vec tsvector NOT NULL,
+                filler TEXT NOT NULL DEFAULT repeat('-', {PG_FILLER_CHARS}),
+                PRIMARY KEY (interview_id, seg_index)) WITH (toast_tuple_target = 128)""",
+            f"ALTER TABLE {vec} ALTER COLUMN vec SET STORAGE EXTERNAL, ALTER COLUMN filler SET STORAGE MAIN",
+            f"CREATE INDEX IF NOT EXISTS {vec}_vec ON {vec} USING GIN (vec)",
+        ]
+    return statements
+
+
 def drop_statements(vendor: str) -> list[str]:
     statements = [f"DROP TABLE IF EXISTS {t}" for t in (META_TABLE, VERSION_TABLE, PROFILE_TABLE)]
+    if vendor == "postgresql":
+        statements += [f"DROP TABLE IF EXISTS {vec_table(tier)}" for tier in TIERS]
     if vendor == "sqlite":
         statements.append(f"DROP TABLE IF EXISTS {LANG_TABLE}")
     for tier in TIERS:
