@@ -565,14 +565,15 @@ def _replace_changed_docs(
     cursor, vendor: str, tier: str, interview: Interview, stored: RenderedInterview, changed: set[int]
 ) -> bool:
     """Replace only the documents of changed segments. False (nothing done) when the tier has no
-    documents yet or its metadata changed: the caller then rebuilds the tier's documents whole."""
+    documents yet, they were written by an earlier index version, or its metadata changed: the caller then
+    rebuilds the tier's documents whole."""
     meta = _meta_from_rendering(stored.metadata)
     cursor.execute(
-        f"SELECT meta, docs, toks, profile FROM {META_TABLE} WHERE tier = %s AND interview_id = %s",
+        f"SELECT meta, docs, toks, profile, policy FROM {META_TABLE} WHERE tier = %s AND interview_id = %s",
         [tier, interview.pk],
     )
     row = cursor.fetchone()
-    if row is None or row[0] != json.dumps(meta, ensure_ascii=False):
+    if row is None or row[0] != json.dumps(meta, ensure_ascii=False) or not row[4].endswith(index_stamp("")):
         return False
     count, toks, profile = int(row[1]), int(row[2]), int(row[3])
     if changed:

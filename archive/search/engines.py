@@ -250,7 +250,6 @@ class TierQuery:
         vec = vec_table(self.scope.tier)
         tsquery = to_tsquery(self.tree)
         where, params = self._pg_where(tsquery, ids)
-        counted = f"SELECT 0, d.profile, d.language, count(*)::bigint, NULL::real, NULL::integer FROM {vec} d "
         shortcut = rank_candidates(self.tree)
         if shortcut is None:
             sql = (
@@ -277,7 +276,8 @@ class TierQuery:
                 "t AS (SELECT -ts_rank(d.vec, %s::tsquery) AS score, d.interview_id AS iid, d.seg_index AS seg "
                 f"FROM {vec} d WHERE (d.interview_id, d.seg_index) IN (SELECT iid, seg FROM c) "
                 "ORDER BY score, iid, seg LIMIT %s) "
-                f"{counted}WHERE {where} GROUP BY 2, 3 "
+                "SELECT 0, d.profile, d.language, count(*)::bigint, NULL::real, NULL::integer "
+                f"FROM {vec} d WHERE {where} GROUP BY 2, 3 "
             )
             params = [*above_params, limit, *exact_params, *params, limit, limit, tsquery, limit, *params]
         self.cursor.execute(sql + "UNION ALL SELECT 1, iid, NULL, NULL, score, seg FROM t", params)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from archive import search
+from archive import search, services
+from archive.models import Segment
 from archive.search.documents import META_SEGMENT, pg_doc_key, stem_count, tokens
 from archive.search.query import Phrase, Stem, rank_candidates, stemmed
 from archive.search.ranking import _phrase_count
@@ -231,3 +232,27 @@ def test_a_search_row_keeps_its_vector_out_of_line(corpus):
     assert long_vectors > 0
     assert out_of_line >= long_vectors
     assert filler_bytes < 100
+
+
+def test_an_edit_rebuilds_whole_an_interview_indexed_by_an_earlier_version(db):
+    """Rows written before an upgrade of the index (the migration leaves PostgreSQL's documents without
+    search rows) are rebuilt whole by the next change, not patched segment by segment under a current
+    stamp."""
+    world = World()
+    interview = world.interview("Upgraded", ["The convoy came at dawn.", "Bread was short."])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE search_meta SET policy = replace(policy, %s, '/s2') WHERE interview_id = %s",
+            [search.schema.index_stamp(""), interview.pk],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("DELETE FROM search_vec_public WHERE interview_id = %s", [interview.pk])
+    segment = Segment.objects.get(transcript__interview=interview, transcript__is_current=True, index=1)
+    services.segment_edit(segment=segment, text="Flour was short.", actor=None)
+    results = search.run_search(
+        search.visible_by_tier_for_tier("public"), "convoy", filters=search.Filters(collection="search-a")
+    )
+    assert [(hit.title, hit.segment_index) for hit in results.hits] == [("Upgraded", 0)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT policy FROM search_meta WHERE tier = 'public' AND interview_id = %s", [interview.pk])
+        assert cursor.fetchone()[0].endswith(search.schema.index_stamp(""))
