@@ -266,23 +266,44 @@ def pg_vector(found: list[str]) -> str:
     two adjacent words of which one is common (at the first word's position), and the repeat marks of every
     one of these that occurs twice, or three times or more (what ranking reads instead of the vector).
     Tokens are letters and digits and the marks are not quotes or backslashes: each lexeme is quoted as
-    it is."""
+    it is. (Written for speed: the bulk build makes a million of these.)"""
     positions: dict[str, list[int]] = {}
     for at, token in enumerate(found, 1):
-        positions.setdefault(token, []).append(at)
+        held = positions.get(token)
+        if held is None:
+            positions[token] = [at]
+        else:
+            held.append(at)
         root = stem(token)
         if root != token:
-            positions.setdefault(PG_STEM_MARK + root, []).append(at)
+            marked = PG_STEM_MARK + root
+            held = positions.get(marked)
+            if held is None:
+                positions[marked] = [at]
+            else:
+                held.append(at)
+    common = COMMON_WORDS
     for at, (first, second) in enumerate(itertools.pairwise(found), 1):
-        if pg_pair_indexed(first, second):
-            positions.setdefault(pg_pair(first, second), []).append(at)
+        if first in common or second in common:
+            pair = PG_PAIR_MARK + first + PG_PAIR_MARK + second
+            held = positions.get(pair)
+            if held is None:
+                positions[pair] = [at]
+            else:
+                held.append(at)
+    long_document = len(found) > PG_MAX_POSITION
+    short_lexeme = PG_MAX_LEXEME_BYTES // 4  # characters of at most 4 bytes: no need to encode to know
     parts = []
     for lexeme, at in positions.items():
-        if not pg_lexeme_fits(lexeme):
+        if len(lexeme) > short_lexeme and not pg_lexeme_fits(lexeme):
             continue
-        parts.append(f"'{lexeme}':" + ",".join(str(min(p, PG_MAX_POSITION)) for p in at[:PG_MAX_POSITIONS]))
-        if len(at) > 1:
-            parts.append(f"'{PG_REPEAT_MARK}{lexeme}'")
+        if long_document or len(at) > PG_MAX_POSITIONS:
+            at = [min(p, PG_MAX_POSITION) for p in at[:PG_MAX_POSITIONS]]
+        if len(at) == 1:
+            parts.append(f"'{lexeme}':{at[0]}")
+            continue
+        parts.append(f"'{lexeme}':" + ",".join(map(str, at)))
+        parts.append(f"'{PG_REPEAT_MARK}{lexeme}'")
         if len(at) > 2:
             parts.append(f"'{PG_REPEAT_MARK * 2}{lexeme}'")
     return " ".join(parts)
