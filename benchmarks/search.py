@@ -4,7 +4,9 @@ Generates realistic English + Arabic testimony-like segments (Zipf-distributed v
 some harakat), builds the public tier's index through the bulk path (archive.search.make_doc, the same
 function the transactional path uses, so documents are identical), then times 1-word, 2-word and phrase
 queries through archive.search.run_search (count + facets + top 20 + snippets) and a naive LIKE scan.
-PostgreSQL is measured when --pg-url or RAWI_PG_URL is given (a database named rawi_bench is recreated).
+PostgreSQL is measured when --pg-url or RAWI_PG_URL is given (a database named rawi_bench is recreated and
+migrated; after the bulk load its search tables are vacuumed and analysed, as autovacuum would, and their
+heap, TOAST and index sizes are reported).
 """
 
 from __future__ import annotations
