@@ -334,12 +334,7 @@ def visible_interviews(
 ) -> list[tuple[Interview, Tier]]:
     """Every interview the user may know exists, with the tier they see it at."""
     queryset = queryset if queryset is not None else Interview.objects.all()
-    interviews = queryset.select_related("collection")
-    memberships: list[Membership] = []
-    if _is_authenticated(user):
-        interviews = interviews.annotate(gathered_by_user=_gathered_by(user))
-        memberships = list(user.memberships.all())
-    grants = _grants_of(user)
+    interviews, memberships, grants = _as_reader(user, queryset.select_related("collection"))
     result: list[tuple[Interview, Tier]] = []
     for interview in interviews:
         gathered = bool(getattr(interview, "gathered_by_user", False))
@@ -352,14 +347,7 @@ def visible_interviews(
 def visible_interview_versions(user: User | AnonymousUser | None) -> list[tuple[int, Tier, int]]:
     """(pk, tier, policy version) of every interview the user may know exists: what visible_interviews
     decides, read as plain values (search asks this for every query)."""
-    rows = Interview.objects.all()
-    memberships: list[Membership] = []
-    if _is_authenticated(user):
-        rows = rows.annotate(gathered_by_user=_gathered_by(user))
-        memberships = list(user.memberships.all())
-    else:
-        rows = rows.annotate(gathered_by_user=Value(False))
-    grants = _grants_of(user)
+    rows, memberships, grants = _as_reader(user, Interview.objects.all())
     result: list[tuple[int, Tier, int]] = []
     fields = ("pk", "collection_id", "floor_tier", "embargo_effective", "policy_version", "gathered_by_user")
     for pk, collection_id, floor_tier, embargo, version, gathered in rows.values_list(*fields):
@@ -367,6 +355,16 @@ def visible_interview_versions(user: User | AnonymousUser | None) -> list[tuple[
         if tier_at_least(tier, _required(floor_tier, embargo)):
             result.append((pk, tier, version))
     return result
+
+
+def _as_reader(
+    user: User | AnonymousUser | None, rows: QuerySet[Interview]
+) -> tuple[QuerySet[Interview], list[Membership], _Grants]:
+    """What deciding the user's tier on each of `rows` needs: the rows annotated with whether the user
+    gathered each (`gathered_by_user`), the user's memberships and grants."""
+    if not _is_authenticated(user):
+        return rows.annotate(gathered_by_user=Value(False)), [], _grants_of(user)
+    return rows.annotate(gathered_by_user=_gathered_by(user)), list(user.memberships.all()), _grants_of(user)
 
 
 def _gathered_by(user: User) -> Exists:

@@ -47,6 +47,19 @@ def _exports() -> dict[str, tuple[str, bytes, str]]:
     }
 
 
+def _telegram_with_a_queued_voice_note():
+    filename, data, narrator = _exports()["telegram"]
+    [outcome] = import_file(
+        data=data,
+        filename=filename,
+        collection_slug="message-dates",
+        title="Telegram",
+        narrator_name=narrator,
+        voice_notes="queue",
+    )
+    return outcome
+
+
 def _as_stored(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -119,15 +132,7 @@ def test_the_json_export_carries_the_message_dates_at_the_tiers_precision(demo):
 def test_a_voice_notes_segments_keep_their_messages_time_when_inserted_and_transcribed_again(demo):
     """A queued voice note's placeholder carries its message's time; the note's segments inserted in
     its place later take it, and so do those of a new transcription of the note."""
-    filename, data, narrator = _exports()["telegram"]
-    [outcome] = import_file(
-        data=data,
-        filename=filename,
-        collection_slug="message-dates",
-        title="Telegram",
-        narrator_name=narrator,
-        voice_notes="queue",
-    )
+    outcome = _telegram_with_a_queued_voice_note()
     interview = outcome.interview
     note = outcome.recordings[0]
     placeholder = Segment.objects.get(transcript=outcome.transcript, start=note.timeline_offset)
@@ -172,15 +177,7 @@ def test_below_staff_a_message_is_not_placed_on_the_conversations_timeline(demo,
 
 
 def test_below_staff_a_voice_notes_words_keep_their_times_inside_the_note(demo):
-    filename, data, narrator = _exports()["telegram"]
-    [outcome] = import_file(
-        data=data,
-        filename=filename,
-        collection_slug="message-dates",
-        title="Telegram",
-        narrator_name=narrator,
-        voice_notes="queue",
-    )
+    outcome = _telegram_with_a_queued_voice_note()
     interview, note = outcome.interview, outcome.recordings[0]
     assert note.timeline_offset > 0
     words = [{"w": "bread", "s": 0.4, "e": 0.9}, {"w": "ran", "s": 1.0, "e": 1.3}]
