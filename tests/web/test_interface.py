@@ -174,6 +174,7 @@ def test_it_speaks_arabic_right_to_left_when_switched_and_keeps_the_choice(
     assert page.inner_text("dl.meta").count("WhatsApp voice") == 1
     page.click("[data-testid=language-switch] button[value=ar]")
     page.wait_for_selector("html[lang=ar]")
+    page.wait_for_load_state()
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.url.endswith(f"/interviews/{interview.public_id}/")
     nav = page.inner_text(".site-nav")
@@ -293,7 +294,8 @@ def test_the_scripts_speak_arabic_with_the_page_and_the_csp_stays_strict(demo, l
     page.goto(f"{live_server.url}/collections/{demo.collection.slug}/upload/")
     assert page.evaluate("() => window.gettext('Uploading…')") == "Uploading…"
     page.click("[data-testid=language-switch] button[value=ar]")
-    page.wait_for_selector("html[lang=ar]")
+    # The catalogue is a deferred script: the Arabic page's <html> exists before it has run.
+    page.wait_for_function("() => document.documentElement.lang === 'ar' && typeof window.gettext === 'function'")
     assert page.evaluate("() => window.gettext('Uploading…')") == "جارٍ الرفع…"
     assert page.evaluate("() => window.gettext('Uploaded; transcription queued.')") == (
         "اكتمل الرفع؛ التفريغ في قائمة الانتظار."
