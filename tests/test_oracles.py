@@ -269,7 +269,9 @@ def test_it_removes_every_rows_files_when_a_later_row_fails_to_save(demo, monkey
 
     monkeypatch.setattr(imports, "interview_create", fail_on_the_second_row)
     data = _zip(
-        ("metadata.csv", b"file,title,narrator_label\nvoice.wav,Voice,\nchat.txt,Chat,B\n"), ("voice.wav", WAV), ("chat.txt", CHAT)
+        ("metadata.csv", b"file,title,narrator_label\nvoice.wav,Voice,\nchat.txt,Chat,B\n"),
+        ("voice.wav", WAV),
+        ("chat.txt", CHAT),
     )
     before = _originals()
     with pytest.raises(ImportRefused) as caught:

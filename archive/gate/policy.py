@@ -2,7 +2,8 @@
 
 A user's effective tier for an interview comes from one place: their role, their memberships in the
 interview's collection, whether they gathered it, and the access granted to them on request, which
-counts only where the narrators' consent lets readers outside the archive's staff in (grant_refusals).
+counts only where the narrators' consent lets readers outside the archive's staff in and no embargo
+is in force (grant_refusals), and never lets them hear a voice the narrators did not release.
 An interview whose required level is above that tier does not exist for them: every lookup answers 404
 and every list leaves it out.
 """
@@ -87,17 +88,20 @@ def consent_caps(interview: Interview) -> ConsentCaps:
     return ConsentCaps(floor, voice_floor, stamp, withdrawn, embargo)
 
 
-def grant_refusals(records: Iterable[ConsentRecord], today: date | None = None) -> list[str]:
-    """Why the narrators' current consent (one record per narrator) lets no access grant reveal the
-    interview; none when it may. A grant lets in a reader from outside the archive's staff: that is
-    research access, which needs every narrator's consent to archiving and to research access, none
-    withdrawn, and no consent embargo in force (an embargo holds the interview at staff, and a grant
-    would lift a reader over it). Publication and the public web concern the public, not a reader let in."""
+def grant_refusals(
+    records: Iterable[ConsentRecord], today: date | None = None, *, embargo_until: date | None = None
+) -> list[str]:
+    """Why no access grant may reveal the interview; none when it may. A grant lets in a reader from
+    outside the archive's staff: that is research access, which needs every narrator's consent (one
+    current record per narrator) to archiving and to research access, none withdrawn, and no embargo in
+    force, the consent's or the one an editor set on the interview (`embargo_until`): an embargo holds
+    the interview at staff, and a grant would lift a reader over it. Publication and the public web
+    concern the public, not a reader let in."""
     records = list(records)
-    if not records:
-        return ["no consent is on file for it"]
     today = today or timezone.localdate()
     reasons: list[str] = []
+    if not records:
+        reasons.append("no consent is on file for it")
     for record in records:
         if record.withdrawn:
             reasons.append("a narrator withdrew their consent")
@@ -109,33 +113,47 @@ def grant_refusals(records: Iterable[ConsentRecord], today: date | None = None) 
             reasons.append("a narrator's consent embargoes it until an event")
         if record.embargo_until and record.embargo_until > today:
             reasons.append(f"a narrator's consent embargoes it until {record.embargo_until.isoformat()}")
+    if embargo_until and embargo_until > today:
+        reasons.append(f"it is embargoed until {embargo_until.isoformat()}")
     return list(dict.fromkeys(reasons))
+
+
+def grant_ceiling(records: Iterable[ConsentRecord]) -> Tier:
+    """The highest tier a grant gives on an interview whose grant_refusals are none: staff hears the
+    audio, so a grant reaches staff only where every narrator released their voice; otherwise it
+    counts as researcher (the text without the voice)."""
+    return Tier.STAFF if all(record.voice_release for record in records) else Tier.RESEARCHER
 
 
 @dataclass(frozen=True)
 class _Grants:
-    """A user's grants in force, and the interviews they cover whose consent lets a grant count."""
+    """A user's grants in force, and for each interview they cover where a grant may count, the
+    highest tier it gives there (grant_ceiling)."""
 
     grants: list[Grant]
-    consented: frozenset[int]
+    ceilings: dict[int, Tier]
 
-    def tiers(self, interview_id: int | None, collection_id: int) -> list[str]:
-        if interview_id is None or interview_id not in self.consented:
+    def tiers(self, interview_id: int | None, collection_id: int) -> list[Tier]:
+        ceiling = self.ceilings.get(interview_id) if interview_id is not None else None
+        if ceiling is None:
             return []
-        return granted_tiers(self.grants, interview_id, collection_id)
+        return [min_tier(as_tier(tier), ceiling) for tier in granted_tiers(self.grants, interview_id, collection_id)]
 
 
-_NO_GRANTS = _Grants([], frozenset())
+_NO_GRANTS = _Grants([], {})
 
 
 def _grants_of(user: User | AnonymousUser | None) -> _Grants:
-    """The user's grants (one query), and for a user holding any, one more for the current consent of
-    every interview they cover: whatever interview is asked about, so that the queries are the same."""
+    """The user's grants (one query), and for a user holding any, two more for the current consent and
+    the editors' embargo of every interview they cover: whatever interview is asked about, so that the
+    queries are the same."""
     grants = active_grants(user)
     if not grants:
         return _NO_GRANTS
     interview_ids = {g.interview_id for g in grants if g.interview_id is not None}
     collection_ids = {g.collection_id for g in grants if g.collection_id is not None}
+    covered = Q(pk__in=interview_ids) | Q(collection_id__in=collection_ids)
+    embargoes = dict(Interview.objects.filter(covered).values_list("pk", "embargo_until"))
     rows = (
         ConsentRecord.objects.filter(Q(interview_id__in=interview_ids) | Q(interview__collection_id__in=collection_ids))
         .order_by("interview_id", "narrator_id", "-version")
@@ -146,6 +164,7 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
             "withdrawn",
             "archive",
             "research_access",
+            "voice_release",
             "embargo_until",
             "embargo_event",
         )
@@ -154,8 +173,12 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
     for record in rows:
         latest.setdefault(record.interview_id, {}).setdefault(record.narrator_id, record)
     today = timezone.localdate()
-    consented = frozenset(pk for pk, records in latest.items() if not grant_refusals(records.values(), today))
-    return _Grants(grants, consented)
+    ceilings = {
+        pk: grant_ceiling(records.values())
+        for pk, records in latest.items()
+        if not grant_refusals(records.values(), today, embargo_until=embargoes.get(pk))
+    }
+    return _Grants(grants, ceilings)
 
 
 def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> Tier:
