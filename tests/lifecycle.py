@@ -55,6 +55,7 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.test import Client, TestCase
+from django.utils import timezone
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -65,6 +66,7 @@ from archive.gate.stamps import rules_clock
 from archive.importers import parse_file
 from archive.importers.base import ParsedImport
 from archive.models import (
+    AccessRequest,
     Entity,
     Interview,
     Membership,
@@ -76,6 +78,13 @@ from archive.models import (
     TranscriptionJob,
 )
 from archive.services import recordings, transcripts_ingest
+from archive.services.access_requests import (
+    GrantRefusedByConsent,
+    RequestRefused,
+    access_grant_revoke,
+    access_request_create,
+    access_request_decide,
+)
 from archive.services.editorial import (
     InvalidChange,
     NotAllowed,
@@ -104,6 +113,7 @@ MAX_PARTS = 3
 TEXT_FORMATS = ("txt", "vtt", "json")
 SEARCH_BATCH = 30  # words per search query: 30 x len("Zqxabcde OR ") stays under MAX_QUERY_CHARS
 BINARY_FORMATS = ("pdf", "docx", "bagit")
+GRANTED_TIERS = ("researcher", "staff")  # what a reader may ask for (custodian is never granted)
 
 
 class Violation(AssertionError):
@@ -116,6 +126,10 @@ def _max_tier(*tiers: str) -> str:
 
 def _below(tier: str, floor: str) -> bool:
     return ORDER[tier] < ORDER[floor]
+
+
+def _min_tier(*tiers: str) -> str:
+    return min(tiers, key=ORDER.__getitem__)
 
 
 # Synthesised audio ---------------------------------------------------------------------------------
@@ -579,6 +593,15 @@ class ModelInterview:
 
 
 @dataclass
+class ModelGrant:
+    """Access a custodian granted the grantee on request, for one interview or the whole collection."""
+
+    pk: int
+    tier: str
+    interview_pk: int | None = None  # None: the collection
+
+
+@dataclass
 class ModelRedaction:
     pk: int
     kind: str  # span | entity
@@ -602,7 +625,8 @@ FILLERS = ("we", "bread", "river", "winter", "market", "school", "radio", "eveni
 
 @dataclass
 class Context:
-    """What outlives examples: the collection, a user and a signed-in client per tier, the stand-in."""
+    """What outlives examples: the collection, a user and a signed-in client per tier (and the grantee,
+    a signed-in reader with no membership who asks for access), the stand-in."""
 
     collection: Any
     users: dict[str, Any]  # tier -> user (public: AnonymousUser)
@@ -628,6 +652,9 @@ def make_context(whisper: StandInWhisper) -> Context:
         client = Client()
         client.force_login(user)
         clients[tier] = client
+    users["grantee"], _ = User.objects.get_or_create(username="lifecycle-grantee")
+    clients["grantee"] = Client()
+    clients["grantee"].force_login(users["grantee"])
     return Context(collection, users, clients, users["staff"], whisper)
 
 
@@ -654,6 +681,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._failed = False
         self.interviews: list[ModelInterview] = []
         self.redactions: list[ModelRedaction] = []
+        self.grants: list[ModelGrant] = []
+        self._grants_changed = False  # the grantee's view of every interview is checked after the step
         self.entities: dict[int, set[str]] = {}
         self._tokens = 0
         self._phones = 0
@@ -698,10 +727,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Plumbing ----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def step(self, *touched: ModelInterview, creates: bool = False) -> Iterator[None]:
+    def step(self, *touched: ModelInterview, creates: bool = False, grants: bool = False) -> Iterator[None]:
         """One user action: its transaction commits (on-commit hooks run), then the jobs it queued run.
         `touched`: the interviews it may change (none named: any interview, e.g. an entity rule);
-        `creates`: it only makes a new interview (which is checked as new)."""
+        `creates`: it only makes a new interview (which is checked as new); `grants`: it changes only the
+        grantee's access (no interview changes: the grantee's view of every interview is checked)."""
 
         self.context.counters["steps"] += 1
         self._held.clear()
@@ -710,7 +740,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 yield
             self.run_jobs()
         finally:
-            if not creates:
+            self._grants_changed |= grants
+            if not (creates or grants):
                 self._dirty.update(m.pk for m in (touched or self.interviews))
 
     def run_jobs(self) -> None:
@@ -1157,6 +1188,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             else:
                 services.interview_withdraw(interview=self._interview(model), actor=self.context.editor)
         model.withdrawn = True
+        self._drop_grants(model)  # withdrawal revokes the grants for the interview
 
     @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), names_narrator=st.booleans(), topic=st.booleans())
@@ -1187,10 +1219,100 @@ class LifecycleMachine(RuleBasedStateMachine):
         with self.step(model):
             interview_purge(interview=self._interview(model), actor=self.context.users["custodian"], reason="test")
         model.purged = True
+        self._drop_grants(model)
         # Its transcripts went, and the span redactions on them.
         self.redactions = [r for r in self.redactions if not (r.kind == "span" and r.interview_pk == model.pk)]
 
+    # Rules: access granted on request ----------------------------------------------------------
+
+    @precondition(lambda self: self.live)
+    @rule(pick=st.integers(0, 99), tier=st.sampled_from(GRANTED_TIERS), whole_collection=st.booleans())
+    def grant_access(self, pick, tier, whole_collection):
+        """The grantee asks for a tier on an interview they can see, or on the collection, and a
+        custodian grants it. The model predicts every refusal: asking for no more than one sees, and a
+        grant on an interview whose consent keeps readers out or whose voice staff would hear unreleased."""
+
+        model = self.pick(pick)
+        if whole_collection:
+            target: dict[str, Any] = {"collection": self.context.collection}
+            current = _max_tier("public", *(g.tier for g in self.grants if g.interview_pk is None))
+            refusal = None
+        else:
+            current = self.grantee_tier(model)
+            if _below(current, self.floor(model)):
+                return  # a reader asks only for what they can see
+            target = {"interview": self._interview(model)}
+            refusal = self.grant_refusal(model, tier)
+        if not _below(current, tier):
+            refusal = "asks for no more than the grantee sees"
+        custodian = self.context.users["custodian"]
+        outcome = None
+        with self.step(grants=True):
+            try:
+                request = access_request_create(
+                    requester=self.context.users["grantee"],
+                    tier=tier,
+                    purpose="A study of the lifecycle.",
+                    current_tier=current,
+                    **target,
+                )
+            except RequestRefused as error:
+                outcome = f"request refused: {error}"
+            else:
+                try:
+                    access_request_decide(
+                        request=request,
+                        grant=True,
+                        actor=custodian,
+                        terms="No quotation.",
+                        ends_on=timezone.localdate() + timedelta(days=30),
+                    )
+                except GrantRefusedByConsent as error:
+                    outcome = f"grant refused: {error}"
+                    access_request_decide(request=request, grant=False, actor=custodian, terms="Consent.")
+        if (outcome is None) != (refusal is None):
+            self.violate(
+                [
+                    f"grant of {tier} on {model.marker if target.get('interview') else 'the collection'}: "
+                    f"{outcome or 'granted'}, the model expected {refusal or 'a grant'}"
+                ]
+            )
+        if outcome is None:
+            interview_pk = None if whole_collection else model.pk
+            self.grants.append(ModelGrant(request.pk, tier, interview_pk))
+
+    @precondition(lambda self: self.grants)
+    @rule(pick=st.integers(0, 99))
+    def revoke_grant(self, pick):
+        grant = self.grants.pop(pick % len(self.grants))
+        with self.step(grants=True):
+            access_grant_revoke(request=AccessRequest.objects.get(pk=grant.pk), actor=self.context.users["custodian"])
+
+    def _drop_grants(self, model: ModelInterview) -> None:
+        """The service revokes an interview's grants on withdrawal and purge."""
+        kept = [g for g in self.grants if g.interview_pk != model.pk]
+        self._grants_changed |= len(kept) != len(self.grants)
+        self.grants = kept
+
     # What the model expects --------------------------------------------------------------------
+
+    def grant_refusal(self, model: ModelInterview, tier: str) -> str | None:
+        """Why a custodian cannot grant `tier` on the interview: a grant lets in a reader from outside
+        the staff (research access), and staff hear the voice."""
+        if not model.consent.get("research_access"):
+            return "no consent to research access"
+        if tier == "staff" and not model.consent.get("voice_release"):
+            return "the voice is not released and staff hear it"
+        return None
+
+    def grantee_tier(self, model: ModelInterview) -> str:
+        """The grantee's tier on the interview: their grants covering it, where its consent lets a grant
+        count, capped at researcher where the voice is not released."""
+        if model.withdrawn or model.purged or not model.consent.get("research_access"):
+            return "public"
+        ceiling = "staff" if model.consent.get("voice_release") else "researcher"
+        covering = [g.tier for g in self.grants if g.interview_pk in (None, model.pk)]
+        return _max_tier("public", *(_min_tier(tier, ceiling) for tier in covering))
 
     def floor(self, model: ModelInterview) -> str:
         """The lowest tier that may know the interview exists."""
@@ -1236,8 +1358,14 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def hidden(self, tier: str) -> dict[str, str]:
         """token -> why, for everything `tier` must never receive."""
+        return self.hidden_per_interview(lambda _model: tier)
+
+    def hidden_per_interview(self, tier_of: Callable[[ModelInterview], str]) -> dict[str, str]:
+        """token -> why, for everything a reader must never receive who sees each interview at
+        `tier_of(interview)` (the grantee: their grants decide it interview by interview)."""
         hidden: dict[str, str] = {}
         for model in self.interviews:
+            tier = tier_of(model)
             if _below(tier, self.floor(model)):
                 for token in model.all_tokens:
                     hidden[token] = f"token of interview {model.marker} that {tier} may not know"
@@ -1278,6 +1406,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             for url in (f"/collections/{slug}/", f"/api/v1/interviews/?collection={slug}"):
                 problems += scan.response(client.get(url), url)
             problems += self.check_search(tier, client, hidden, scan)
+        problems += self.check_grantee(dirty, inputs)
         self.violate(problems)
 
     def check_stored_renderings(self) -> list[str]:
@@ -1339,6 +1468,46 @@ class LifecycleMachine(RuleBasedStateMachine):
             problems += scan.text(read(result).decode("utf-8", "replace"), f"{fmt} export of {model.marker}")
         return problems
 
+    def check_grantee(self, dirty: list[ModelInterview], inputs: dict[int, Inputs]) -> list[str]:
+        """The grantee sees each interview at the tier their grants give there (grantee_tier), hears it
+        only where that tier may, and finds nothing more: after a step that changed a grant, every
+        interview; while they hold one, the interviews the step changed."""
+
+        if not (self.grants or self._grants_changed):
+            return []
+        models = self.interviews if self._grants_changed else dirty
+        self._grants_changed = False
+        client, user = self.context.clients["grantee"], self.context.users["grantee"]
+        hidden = self.hidden_per_interview(self.grantee_tier)
+        scan = Scanner(hidden, "the grantee")
+        problems: list[str] = []
+        for model in models:
+            tier = self.grantee_tier(model)
+            if model.pk not in inputs:
+                inputs[model.pk] = load_inputs(self._interview(model))
+            problems += self.check_interview_at(model, tier, client, scan, inputs[model.pk])
+            visible = not _below(tier, self.floor(model))
+            url = f"/api/v1/interviews/{model.public_id}/"
+            if visible and (shown := client.get(url).json().get("tier")) != tier:
+                problems.append(f"{model.marker}: the grantee sees it at {shown}, the grants give {tier}")
+            hears = visible and bool(model.parts) and not _below(tier, self.voice_floor(model))
+            status = client.get(f"{url}audio").status_code
+            if status != (200 if hears else 404):
+                problems.append(f"{model.marker}: audio for the grantee at {tier} answered {status} (hears: {hears})")
+        slug = self.context.collection.slug
+        for url in (f"/collections/{slug}/", f"/api/v1/interviews/?collection={slug}"):
+            problems += scan.response(client.get(url), url)
+        rows = client.get("/api/v1/interviews/", {"collection": slug, "limit": 100}).json()["results"]
+        listed = {row["id"] for row in rows}
+        expected = {m.public_id for m in self.interviews if not _below(self.grantee_tier(m), self.floor(m))}
+        if listed != expected:
+            problems.append(f"the grantee's list holds {sorted(listed)}, the grants give {sorted(expected)}")
+        # Entity names the grantee sees on some interview may find others (alias_groups): at the highest
+        # tier they hold anywhere, a hidden word is still checked to find none of its own occurrences.
+        highest = _max_tier("public", *(self.grantee_tier(m) for m in self.interviews))
+        problems += self.check_search(highest, client, hidden, scan, user=user)
+        return problems
+
     def check_message_times(self, model: ModelInterview, tier: str, served: Any) -> list[str]:
         """Below staff a message is not placed on the conversation's timeline (the gaps between messages
         would tell what the month-precision date hides): a written message has no time, a voice note's
@@ -1349,7 +1518,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         placed = [(s.index, s.start, s.end) for s in served.segments if s.sent_at and max(s.start, s.end) > longest]
         return [f"{model.marker} at {tier}: messages placed on the timeline {placed[:3]}"] if placed else []
 
-    def check_search(self, tier: str, client: Any, hidden: dict[str, str], scan: Scanner) -> list[str]:
+    def check_search(
+        self, tier: str, client: Any, hidden: dict[str, str], scan: Scanner, user: Any = None
+    ) -> list[str]:
         problems: list[str] = []
         groups = self.alias_groups(tier)
         words = sorted(t for t in hidden if t.startswith("Zqx") and t not in groups)
@@ -1360,7 +1531,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             problems += self.check_alias_search(tier, client, word, groups[word], hidden, scan)
         # Every completion the tier's search would suggest (the API's list is the first few of these,
         # scanned once per example in teardown).
-        completions = search.suggest(self.context.users[tier], "zqx", limit=500)
+        completions = search.suggest(user or self.context.users[tier], "zqx", limit=500)
         problems += scan.text(" ".join(completions), "all suggestions for zqx")
         return problems
 
