@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from ..gate import policy as access
 from ..gate import rendering_for
-from ..gate.editors import segments_for_editing
+from ..gate.editors import corrections_not_carried, segments_for_editing
 from ..models import Interview, Segment
 from ..services.recordings import RecordingRefused, interview_retranscribe
 from ..services.transcript_edit import SegmentEditRefused, segment_correct, segment_speaker_set
@@ -41,6 +41,7 @@ def transcript_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             "tier": tier,
             "public_id": str(interview.public_id),
             "segments": segments_for_editing(interview=interview, tier=tier),
+            "uncarried": corrections_not_carried(interview),
             "roles": Segment.SpeakerRole.choices,
         },
     )

@@ -2,14 +2,22 @@
 redactor and never more:
 
 - `workbench` — the transcript in pieces a selection maps back from, suggestions and held redactions;
-- `transcript` — what each segment's correction form may be pre-filled with;
+- `transcript` — what each segment's correction form may be pre-filled with, and the corrections a new
+  transcript version did not take over;
 - `consent` — free text written about an interview (consent conditions, embargo events).
 
 The writes these views lead to are the services' (services.workbench, services.transcript_edit).
 """
 
 from .consent import free_text
-from .transcript import NOT_EDITABLE_REASON, EditableSegment, editable, segments_for_editing
+from .transcript import (
+    NOT_EDITABLE_REASON,
+    EditableSegment,
+    UncarriedCorrection,
+    corrections_not_carried,
+    editable,
+    segments_for_editing,
+)
 from .workbench import (
     VISIBLE_FROM_CHOICES,
     HeldView,
@@ -34,8 +42,10 @@ __all__ = [
     "SegmentView",
     "SelectionError",
     "SuggestionView",
+    "UncarriedCorrection",
     "WorkbenchView",
     "category_choices",
+    "corrections_not_carried",
     "editable",
     "editor_tier",
     "free_text",

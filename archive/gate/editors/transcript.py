@@ -1,4 +1,5 @@
-"""The transcript editor, read side: what each segment's edit form may be pre-filled with.
+"""The transcript editor, read side: what each segment's edit form may be pre-filled with, and which
+corrections of the previous transcript version the current one did not take over.
 
 The form must never carry text the editor's tier may not see: below custodian, a segment is offered for
 editing only when nothing in it is hidden at that tier (its rendering is the stored text itself).
@@ -7,8 +8,9 @@ editing only when nothing in it is hidden at that tier (its rendering is the sto
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from ...models import Interview, Segment, Tier
+from ...models import Interview, Segment, Tier, Transcript
 from ..identity import narrator_refs
 from ..store import rendering_for
 
@@ -71,3 +73,49 @@ def segments_for_editing(*, interview: Interview, tier: str) -> list[EditableSeg
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class UncarriedCorrection:
+    """A correction on the previous transcript version that no segment of the current one took over (no
+    new segment covers the same stretch of speech). No text is shown (only the current version is
+    rendered): the editor reads the current segments at that time and corrects them again."""
+
+    version: int
+    start: float
+    end: float
+    corrected_by: str
+    corrected_at: datetime | None
+    at_segment: int  # the index of the current segment that overlaps its time most
+
+
+def corrections_not_carried(interview: Interview) -> list[UncarriedCorrection]:
+    """Corrections of the version before the current one that the current version does not hold (a
+    carried correction keeps its author and time: services.interviews.transcript_store)."""
+    transcripts = Transcript.objects.filter(interview=interview).order_by("-version")
+    current = transcripts.filter(is_current=True).first()
+    previous = transcripts.filter(version__lt=current.version).first() if current is not None else None
+    if current is None or previous is None:
+        return []
+    carried = set(current.segments.filter(edited=True).values_list("edited_at", "edited_by_id"))
+    corrected = previous.segments.filter(edited=True).select_related("edited_by").order_by("start", "index")
+    spans = list(current.segments.order_by("start", "index").values_list("start", "end", "index"))
+
+    def overlapped_most(start: float, end: float) -> int:
+        def overlap(span: tuple[float, float, int]) -> tuple[float, float]:
+            return (min(end, span[1]) - max(start, span[0]), -abs(span[0] - start))
+
+        return max(spans, key=overlap)[2] if spans else 0
+
+    return [
+        UncarriedCorrection(
+            version=previous.version,
+            start=segment.start,
+            end=segment.end,
+            corrected_by=segment.edited_by.username if segment.edited_by else "",
+            corrected_at=segment.edited_at,
+            at_segment=overlapped_most(segment.start, segment.end),
+        )
+        for segment in corrected
+        if (segment.edited_at, segment.edited_by_id) not in carried
+    ]
