@@ -237,6 +237,7 @@ def test_it_redacts_a_selection_and_accepts_a_suggestion_by_keyboard_in_a_browse
     page.goto(f"{live_server.url}/interviews/{journalist.public_id}/")
     page.click("[data-testid=workbench-link]")
     page.wait_for_selector("[data-testid=wb-table]")
+    page.wait_for_load_state()  # workbench.js is deferred: its keys work once the page has loaded
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Select "Damascus suburbs" in the working text of segment 2, as a user dragging the mouse would.
@@ -257,8 +258,9 @@ def test_it_redacts_a_selection_and_accepts_a_suggestion_by_keyboard_in_a_browse
     page.select_option("#redact-category", "place")
     page.select_option("#redact-visible-from", "researcher")
     page.fill("#redact-replacement", "near the capital")
-    page.click("#redact-submit")
-    page.wait_for_selector(".messages")
+    with page.expect_navigation():
+        page.click("#redact-submit")
+    page.wait_for_load_state()
     assert "Redacted in this segment, hidden below researcher." in page.inner_text(".messages")
     public_cell = page.inner_text("#seg-2 td[data-tier=public]")
     assert "The earlier deals in the near the capital were signed" in public_cell
@@ -269,12 +271,14 @@ def test_it_redacts_a_selection_and_accepts_a_suggestion_by_keyboard_in_a_browse
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.dataset.testid") == "suggestion"
     assert page.locator(".pc-focus").count() == 1
-    page.keyboard.press("a")
-    page.wait_for_selector(".messages")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    page.wait_for_load_state()
     assert "Accepted 1 suggestion." in page.inner_text(".messages")
     assert page.locator("[data-testid=suggestion]").count() == 1
     assert "detainees from a district of Homs?" in page.inner_text("#seg-0 td[data-tier=public]")
     page.keyboard.press("ArrowDown")
-    page.keyboard.press("x")
+    with page.expect_navigation():
+        page.keyboard.press("x")
     page.wait_for_selector("[data-testid=no-suggestions]")
     assert errors == []
