@@ -1305,6 +1305,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             return "the voice is not released and staff hear it"
         return None
 
+    def covered(self, model: ModelInterview) -> bool:
+        """Whether a grant of the grantee's names the interview or its collection."""
+        return any(g.interview_pk in (None, model.pk) for g in self.grants)
+
     def grantee_tier(self, model: ModelInterview) -> str:
         """The grantee's tier on the interview: their grants covering it, where its consent lets a grant
         count, capped at researcher where the voice is not released."""
@@ -1471,12 +1475,13 @@ class LifecycleMachine(RuleBasedStateMachine):
     def check_grantee(self, dirty: list[ModelInterview], inputs: dict[int, Inputs]) -> list[str]:
         """The grantee sees each interview at the tier their grants give there (grantee_tier), hears it
         only where that tier may, and finds nothing more: after a step that changed a grant, every
-        interview; while they hold one, the interviews the step changed."""
+        interview; after any other step, the changed interviews a grant covers."""
 
-        if not (self.grants or self._grants_changed):
-            return []
-        models = self.interviews if self._grants_changed else dirty
+        # An interview no grant covers is seen by the grantee as by the public (checked there).
+        models = self.interviews if self._grants_changed else [m for m in dirty if self.covered(m)]
         self._grants_changed = False
+        if not models:
+            return []
         client, user = self.context.clients["grantee"], self.context.users["grantee"]
         hidden = self.hidden_per_interview(self.grantee_tier)
         scan = Scanner(hidden, "the grantee")
