@@ -567,6 +567,7 @@ class ModelInterview:
     access_level: str
     consent: dict[str, bool]
     status: str = "published"
+    embargoed: bool = False  # an editor's embargo in force: held at staff, no grant counts
     withdrawn: bool = False
     purged: bool = False  # deleted by a custodian: a tombstone only custodians see
     parts: list[Part] = field(default_factory=list)
@@ -1173,6 +1174,21 @@ class LifecycleMachine(RuleBasedStateMachine):
         model.status = status
 
     @precondition(lambda self: self.live)
+    @rule(pick=st.integers(0, 99), embargoed=st.booleans())
+    def set_embargo(self, pick, embargoed):
+        """An editor embargoes the interview for three months (held at staff), or lifts the embargo."""
+        model = self.pick(pick)
+        until = timezone.localdate() + timedelta(days=90) if embargoed else None
+        try:
+            with self.step(model):
+                interview_edit(
+                    interview=self._interview(model), actor=self.context.editor, changes={"embargo_until": until}
+                )
+        except (InvalidChange, NotAllowed):
+            return  # e.g. withdrawn: sealed, beyond the editor's tier
+        model.embargoed = embargoed
+
+    @precondition(lambda self: self.live)
     @rule(pick=st.integers(0, 99), through_consent=st.booleans())
     def withdraw(self, pick, through_consent):
         model = self.pick(pick)
@@ -1282,11 +1298,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.grants.append(ModelGrant(request.pk, tier, interview_pk))
 
     @precondition(lambda self: self.grants)
-    @rule(pick=st.integers(0, 99))
-    def revoke_grant(self, pick):
+    @rule(pick=st.integers(0, 99), ends=st.booleans())
+    def revoke_grant(self, pick, ends):
+        """A custodian revokes a grant, or its end date passes (time moves on: the date is set to yesterday)."""
         grant = self.grants.pop(pick % len(self.grants))
         with self.step(grants=True):
-            access_grant_revoke(request=AccessRequest.objects.get(pk=grant.pk), actor=self.context.users["custodian"])
+            if ends:
+                yesterday = timezone.localdate() - timedelta(days=1)
+                AccessRequest.objects.filter(pk=grant.pk).update(ends_on=yesterday)
+            else:
+                request = AccessRequest.objects.get(pk=grant.pk)
+                access_grant_revoke(request=request, actor=self.context.users["custodian"])
 
     def _drop_grants(self, model: ModelInterview) -> None:
         """The service revokes an interview's grants on withdrawal and purge."""
@@ -1301,6 +1323,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         the staff (research access), and staff hear the voice."""
         if not model.consent.get("research_access"):
             return "no consent to research access"
+        if model.embargoed:
+            return "embargoed by an editor"
         if tier == "staff" and not model.consent.get("voice_release"):
             return "the voice is not released and staff hear it"
         return None
@@ -1312,7 +1336,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def grantee_tier(self, model: ModelInterview) -> str:
         """The grantee's tier on the interview: their grants covering it, where its consent lets a grant
         count, capped at researcher where the voice is not released."""
-        if model.withdrawn or model.purged or not model.consent.get("research_access"):
+        if model.withdrawn or model.purged or model.embargoed or not model.consent.get("research_access"):
             return "public"
         ceiling = "staff" if model.consent.get("voice_release") else "researcher"
         covering = [g.tier for g in self.grants if g.interview_pk in (None, model.pk)]
@@ -1323,7 +1347,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if model.withdrawn or model.purged:
             return "custodian"
         floor = _max_tier(model.access_level, model.consent_floor())
-        if model.status != "published":
+        if model.status != "published" or model.embargoed:
             floor = _max_tier(floor, "staff")
         held = self._held.get(model.pk)
         if held is None:

@@ -1,6 +1,6 @@
 """The lifecycle machine's access-grant rules, scripted: the grantee (a signed-in reader with no membership)
-sees each interview at the tier their grants give there while consent, voice release, withdrawal and
-revocation change it, and the grantee checks can fail."""
+sees each interview at the tier their grants give there while consent, voice release, withdrawal, an
+editor's embargo, revocation and end dates change it, and the grantee checks can fail."""
 
 from __future__ import annotations
 
@@ -59,7 +59,18 @@ def test_grants_follow_consent_voice_release_withdrawal_and_revocation():
             machine.every_surface_holds()
             assert machine.grantee_tier(model) == "staff"
 
-            machine.revoke_grant(pick=0)
+            # An editor's embargo holds it at staff and the grant counts for nothing; lifted, it counts again.
+            machine.set_embargo(pick=0, embargoed=True)
+            machine.every_surface_holds()
+            assert machine.floor(model) == "staff" and machine.grantee_tier(model) == "public"
+            machine.set_embargo(pick=0, embargoed=False)
+            machine.every_surface_holds()
+            assert machine.grantee_tier(model) == "staff"
+
+            # Revoked by a custodian, or ended on its date.
+            machine.grant_access(pick=0, tier="researcher", whole_collection=False)
+            assert len(machine.grants) == 1  # staff on the collection already gives more
+            machine.revoke_grant(pick=0, ends=True)
             machine.every_surface_holds()
             assert machine.grants == [] and machine.grantee_tier(model) == "public"
         finally:
