@@ -128,10 +128,6 @@ def _below(tier: str, floor: str) -> bool:
     return ORDER[tier] < ORDER[floor]
 
 
-def _min_tier(*tiers: str) -> str:
-    return min(tiers, key=ORDER.__getitem__)
-
-
 # Synthesised audio ---------------------------------------------------------------------------------
 
 RATE = 16_000
@@ -1246,7 +1242,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def grant_access(self, pick, tier, whole_collection):
         """The grantee asks for a tier on an interview they can see, or on the collection, and a
         custodian grants it. The model predicts every refusal: asking for no more than one sees, and a
-        grant on an interview whose consent keeps readers out or whose voice staff would hear unreleased."""
+        grant on an interview whose consent keeps readers out or which an editor embargoed."""
 
         model = self.pick(pick)
         if whole_collection:
@@ -1320,13 +1316,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def grant_refusal(self, model: ModelInterview, tier: str) -> str | None:
         """Why a custodian cannot grant `tier` on the interview: a grant lets in a reader from outside
-        the staff (research access), and staff hear the voice."""
+        the staff (research access), never over an embargo."""
         if not model.consent.get("research_access"):
             return "no consent to research access"
         if model.embargoed:
             return "embargoed by an editor"
-        if tier == "staff" and not model.consent.get("voice_release"):
-            return "the voice is not released and staff hear it"
         return None
 
     def covered(self, model: ModelInterview) -> bool:
@@ -1335,12 +1329,17 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def grantee_tier(self, model: ModelInterview) -> str:
         """The grantee's tier on the interview: their grants covering it, where its consent lets a grant
-        count, capped at researcher where the voice is not released."""
+        count (research access, not withdrawn, no embargo)."""
         if model.withdrawn or model.purged or model.embargoed or not model.consent.get("research_access"):
             return "public"
-        ceiling = "staff" if model.consent.get("voice_release") else "researcher"
-        covering = [g.tier for g in self.grants if g.interview_pk in (None, model.pk)]
-        return _max_tier("public", *(_min_tier(tier, ceiling) for tier in covering))
+        return _max_tier("public", *(g.tier for g in self.grants if g.interview_pk in (None, model.pk)))
+
+    def grantee_hears(self, model: ModelInterview) -> bool:
+        """A reader let in by a grant hears only a voice the narrator released (the staff tier hears an
+        unreleased one because the archive's staff hold it)."""
+        tier = self.grantee_tier(model)
+        visible = not _below(tier, self.floor(model))
+        return visible and bool(model.parts) and bool(model.consent.get("voice_release"))
 
     def floor(self, model: ModelInterview) -> str:
         """The lowest tier that may know the interview exists."""
@@ -1519,7 +1518,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             url = f"/api/v1/interviews/{model.public_id}/"
             if visible and (shown := client.get(url).json().get("tier")) != tier:
                 problems.append(f"{model.marker}: the grantee sees it at {shown}, the grants give {tier}")
-            hears = visible and bool(model.parts) and not _below(tier, self.voice_floor(model))
+            hears = self.grantee_hears(model)
             status = client.get(f"{url}audio").status_code
             if status != (200 if hears else 404):
                 problems.append(f"{model.marker}: audio for the grantee at {tier} answered {status} (hears: {hears})")
@@ -1528,6 +1527,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             problems += scan.response(client.get(url), url)
         rows = client.get("/api/v1/interviews/", {"collection": slug, "limit": 100}).json()["results"]
         listed = {row["id"] for row in rows}
+        for model in self.interviews:
+            row = next((r for r in rows if r["id"] == model.public_id), None)
+            if row is not None and row.get("audio_available") != self.grantee_hears(model):
+                problems.append(f"{model.marker}: the grantee's list says audio {row.get('audio_available')}")
         expected = {m.public_id for m in self.interviews if not _below(self.grantee_tier(m), self.floor(m))}
         if listed != expected:
             problems.append(f"the grantee's list holds {sorted(listed)}, the grants give {sorted(expected)}")

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..gate import policy as access
-from ..gate import rendering_for
+from ..gate import reader_rendering
 from ..gate.editors import editor_tier
 from ..models import TIER_ORDER, Interview, Narrator, Redaction, Tier
 from ..services.editorial import (
@@ -100,7 +100,8 @@ class InterviewDetail(views.InterviewDetail):
             raise _refused(error) from None
         # The caller's tier may have changed with the access level: look it up again.
         interview, tier = access.interview_for(request.user, interview.public_id)
-        return Response(read_serializers.InterviewDetailSerializer(rendering_for(interview, tier)).data)
+        rendering = reader_rendering(request.user, interview, tier)
+        return Response(read_serializers.InterviewDetailSerializer(rendering).data)
 
 
 class StatusSerializer(serializers.Serializer):

@@ -35,8 +35,14 @@ class IgnoreFormatParameter(BaseContentNegotiation):
 def _export(request: Request, public_id: str, fmt: str, tier: str | None) -> FileResponse | Response:
     interview, user_tier = access.interview_for(request.user, public_id)
     try:
+        tier = tier or user_tier
         result = export_interview(
-            interview=interview, fmt=fmt, tier=tier or user_tier, requester_tier=user_tier, actor=request.user
+            interview=interview,
+            fmt=fmt,
+            tier=tier,
+            requester_tier=user_tier,
+            actor=request.user,
+            hears=access.hears(request.user, interview, tier),
         )
     except NotVisible:
         raise Http404 from None

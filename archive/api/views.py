@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..gate import policy as access
-from ..gate import rendering_for, renderings_for
+from ..gate import reader_rendering, renderings_for, voiceless
 from ..models import Interview
 from ..services import audit_log
 from . import serializers
@@ -51,7 +51,9 @@ class InterviewList(generics.ListAPIView):
         slug = request.query_params.get("collection")
         if slug:
             queryset = queryset.filter(collection__slug=slug)
-        renderings = [rendering for _i, rendering in renderings_for(access.visible_interviews(request.user, queryset))]
+        visible = access.visible_interviews(request.user, queryset)
+        unheard = access.unheard(request.user, visible)
+        renderings = [voiceless(r) if i.pk in unheard else r for i, r in renderings_for(visible)]
         page = self.paginate_queryset(renderings)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -61,7 +63,7 @@ class InterviewDetail(generics.GenericAPIView):
 
     def get(self, request: Request, public_id: str) -> Response:
         interview, tier = access.interview_for(request.user, public_id)
-        rendering = rendering_for(interview, tier)
+        rendering = reader_rendering(request.user, interview, tier)
         if tier != "public":
             audit_log(
                 actor=request.user,

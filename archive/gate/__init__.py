@@ -8,13 +8,14 @@
   served stale and never rebuilt by a read;
 - `editors` — what editors are shown while they work (their tier's text, never more).
 
-Everything outgoing (pages, API, search documents, exports, audio) is built from a `Rendering`.
+Everything outgoing (pages, API, search documents, exports, audio) is built from a `Rendering`; what one
+reader receives of it is `reader_rendering` (the tier's, without the audio a grant does not let them hear).
 """
 
 from . import policy, tiers
 from .render import render
 from .stamps import policy_stamp
-from .store import materialise, rendering_for, renderings_for
+from .store import materialise, reader_rendering, rendering_for, renderings_for, voiceless
 from .types import AudioPart, NarratorRendering, NotVisible, RenderedWord, Rendering, SegmentRendering
 
 __all__ = [
@@ -27,8 +28,10 @@ __all__ = [
     "materialise",
     "policy",
     "policy_stamp",
+    "reader_rendering",
     "render",
     "rendering_for",
     "renderings_for",
     "tiers",
+    "voiceless",
 ]

@@ -3,7 +3,8 @@
 A user's effective tier for an interview comes from one place: their role, their memberships in the
 interview's collection, whether they gathered it, and the access granted to them on request, which
 counts only where the narrators' consent lets readers outside the archive's staff in and no embargo
-is in force (grant_refusals), and never lets them hear a voice the narrators did not release.
+is in force (grant_refusals). A grant never lets a reader hear a voice the narrators did not release
+(hears): the staff tier hears it because the archive's staff hold it, and a reader let in is not staff.
 An interview whose required level is above that tier does not exist for them: every lookup answers 404
 and every list leaves it out.
 """
@@ -118,29 +119,20 @@ def grant_refusals(
     return list(dict.fromkeys(reasons))
 
 
-def grant_ceiling(records: Iterable[ConsentRecord]) -> Tier:
-    """The highest tier a grant gives on an interview whose grant_refusals are none: staff hears the
-    audio, so a grant reaches staff only where every narrator released their voice; otherwise it
-    counts as researcher (the text without the voice)."""
-    return Tier.STAFF if all(record.voice_release for record in records) else Tier.RESEARCHER
-
-
 @dataclass(frozen=True)
 class _Grants:
-    """A user's grants in force, and for each interview they cover where a grant may count, the
-    highest tier it gives there (grant_ceiling)."""
+    """A user's grants in force, and the interviews they cover where a grant may count."""
 
     grants: list[Grant]
-    ceilings: dict[int, Tier]
+    consented: frozenset[int]
 
-    def tiers(self, interview_id: int | None, collection_id: int) -> list[Tier]:
-        ceiling = self.ceilings.get(interview_id) if interview_id is not None else None
-        if ceiling is None:
+    def tiers(self, interview_id: int | None, collection_id: int) -> list[str]:
+        if interview_id is None or interview_id not in self.consented:
             return []
-        return [min_tier(as_tier(tier), ceiling) for tier in granted_tiers(self.grants, interview_id, collection_id)]
+        return granted_tiers(self.grants, interview_id, collection_id)
 
 
-_NO_GRANTS = _Grants([], {})
+_NO_GRANTS = _Grants([], frozenset())
 
 
 def _grants_of(user: User | AnonymousUser | None) -> _Grants:
@@ -164,7 +156,6 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
             "withdrawn",
             "archive",
             "research_access",
-            "voice_release",
             "embargo_until",
             "embargo_event",
         )
@@ -173,12 +164,12 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
     for record in rows:
         latest.setdefault(record.interview_id, {}).setdefault(record.narrator_id, record)
     today = timezone.localdate()
-    ceilings = {
-        pk: grant_ceiling(records.values())
+    consented = frozenset(
+        pk
         for pk, records in latest.items()
         if not grant_refusals(records.values(), today, embargo_until=embargoes.get(pk))
-    }
-    return _Grants(grants, ceilings)
+    )
+    return _Grants(grants, consented)
 
 
 def computed_floor(interview: Interview, caps: ConsentCaps | None = None) -> Tier:
@@ -278,6 +269,49 @@ def interview_for(user: User | AnonymousUser | None, public_id: object) -> tuple
             return interview, tier
     _log_denial(user, str(key), tier if interview is not None else "", found=interview is not None)
     raise Http404
+
+
+def hears(user: User | AnonymousUser | None, interview: Interview, tier: str) -> bool:
+    """Whether the user, seeing the interview at `tier` (interview_for), may hear its audio. The tier's
+    rendering says whether anyone at that tier hears it; on top, a reader whose tier comes from a grant
+    hears only a voice every narrator released: the staff tier hears an unreleased voice because the
+    archive's staff hold it, and a reader let in from outside is not staff."""
+    if not tier_at_least(tier, interview.voice_floor_tier):
+        return False
+    if not _is_authenticated(user):
+        return True
+    gathered = interview.interviewers.filter(pk=user.pk).exists()
+    own = _tier_of(user, list(user.memberships.all()), interview.collection_id, gathered)
+    return tier_at_least(own, interview.voice_floor_tier) or not _voice_held([interview.pk])
+
+
+def unheard(user: User | AnonymousUser | None, pairs: Iterable[tuple[Interview, Tier]]) -> set[int]:
+    """Of (interview, tier) pairs from visible_interviews, the interviews whose tier hears the audio but
+    the user may not (hears), in a few queries: none for a user who holds no grant."""
+    if not _is_authenticated(user) or not active_grants(user):
+        return set()
+    memberships = list(user.memberships.all())
+    granted = [
+        interview.pk
+        for interview, tier in pairs
+        if tier_at_least(tier, interview.voice_floor_tier)
+        and not tier_at_least(
+            _tier_of(user, memberships, interview.collection_id, bool(getattr(interview, "gathered_by_user", False))),
+            interview.voice_floor_tier,
+        )
+    ]
+    return _voice_held(granted) if granted else set()
+
+
+def _voice_held(interview_ids: list[int]) -> set[int]:
+    """The interviews of which a narrator's current consent does not release the voice."""
+    latest: dict[tuple[int, int], bool] = {}
+    rows = ConsentRecord.objects.filter(interview_id__in=interview_ids).order_by(
+        "interview_id", "narrator_id", "-version"
+    )
+    for interview_id, narrator_id, released in rows.values_list("interview_id", "narrator_id", "voice_release"):
+        latest.setdefault((interview_id, narrator_id), released)
+    return {interview_id for (interview_id, _narrator), released in latest.items() if not released}
 
 
 def _log_denial(user: User | AnonymousUser | None, public_id: str, tier: str, *, found: bool) -> None:

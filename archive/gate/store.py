@@ -361,6 +361,20 @@ def rendering_for(interview: Interview, tier: str, *, with_segments: bool = True
     return resolve_identities(rendering_from_stored(stored, with_segments=with_segments))
 
 
+def reader_rendering(user: Any, interview: Interview, tier: str, *, with_segments: bool = True) -> Rendering:
+    """rendering_for as one reader receives it: without the audio where the tier hears it but the reader
+    may not (policy.hears: a reader let in by a grant, and a voice its narrators did not release)."""
+    rendering = rendering_for(interview, tier, with_segments=with_segments)
+    if rendering.audio_allowed and not access.hears(user, interview, tier):
+        return voiceless(rendering)
+    return rendering
+
+
+def voiceless(rendering: Rendering) -> Rendering:
+    """The rendering without its audio (the text and its times are the tier's)."""
+    return replace(rendering, audio_allowed=False, audio_spans=(), audio_parts=())
+
+
 def renderings_for(pairs: Iterable[tuple[Interview, str]]) -> list[tuple[Interview, Rendering]]:
     """Many interviews, each with its stored rendering (without segments) at the tier paired with it, in
     their order: what `rendering_for` gives each, read in a few queries for a whole list. An interview

@@ -2,9 +2,8 @@
 purpose; a custodian grants it with terms until an end date, or refuses. Grants end on their date, and
 are revoked when the interview's consent is withdrawn or the interview is purged. An interview whose
 narrators' consent does not allow research access, or which is embargoed (policy.grant_refusals),
-cannot be granted, and a grant counts for no such interview while it stays so; a grant reaches the
-staff tier, which hears the audio, only where every narrator released their voice (policy.grant_ceiling).
-Every step audited."""
+cannot be granted, and a grant counts for no such interview while it stays so. A grant never lets a
+reader hear a voice its narrators did not release (policy.hears). Every step audited."""
 
 from __future__ import annotations
 
@@ -30,11 +29,11 @@ class RequestRefused(ValueError):
 
 
 class GrantRefusedByConsent(RequestRefused):
-    """The narrators' consent or an embargo lets no grant reveal this interview as asked
-    (policy.grant_refusals, policy.grant_ceiling): `reasons`."""
+    """The narrators' consent or an embargo lets no grant reveal this interview (policy.grant_refusals):
+    `reasons`."""
 
     def __init__(self, reasons: list[str]):
-        super().__init__(f"This interview cannot be granted as asked: {'; '.join(reasons)}.")
+        super().__init__(f"This interview cannot be granted: {'; '.join(reasons)}.")
         self.reasons = reasons
 
 
@@ -129,7 +128,11 @@ def access_request_decide(
             raise RequestRefused("Consent for this interview was withdrawn.")
         # A grant on a collection needs no such check: the policy leaves out of it every interview
         # whose consent lets no grant count.
-        refusals = _interview_refusals(interview, request.tier) if interview is not None else []
+        refusals = (
+            policy.grant_refusals(policy.current_consents(interview), embargo_until=interview.embargo_until)
+            if interview is not None
+            else []
+        )
         if refusals:
             raise GrantRefusedByConsent(refusals)
     request.status = AccessRequest.Status.GRANTED if grant else AccessRequest.Status.REFUSED
@@ -156,17 +159,6 @@ def access_request_decide(
         },
     )
     return request
-
-
-def _interview_refusals(interview: Interview, tier: str) -> list[str]:
-    """Why a grant of `tier` on this interview would not count as asked: consent and embargo
-    (policy.grant_refusals), and a staff grant where a narrator did not release their voice, which
-    staff hear (it would count as researcher only: policy.grant_ceiling)."""
-    records = policy.current_consents(interview)
-    refusals = policy.grant_refusals(records, embargo_until=interview.embargo_until)
-    if not refusals and TIER_ORDER[tier] > TIER_ORDER[policy.grant_ceiling(records)]:
-        refusals.append("a narrator did not release their voice, which the staff tier hears (grant researcher)")
-    return refusals
 
 
 @write

@@ -23,7 +23,7 @@ from django.conf import settings
 from .. import exports
 from ..exports import FORMATS, file_name
 from ..exports.bag import BagItem, write_bag
-from ..gate import NotVisible, Rendering, rendering_for
+from ..gate import NotVisible, Rendering, rendering_for, voiceless
 from ..gate import policy as access
 from ..models import TIER_ORDER, TIERS, Collection, Interview, Tier
 from .audit import audit_log
@@ -111,13 +111,16 @@ def _produce(rendering: Rendering, interview: Interview, fmt: str, destination: 
 
 
 def export_interview(
-    *, interview: Interview, fmt: str, tier: str, requester_tier: str, actor: Any = None
+    *, interview: Interview, fmt: str, tier: str, requester_tier: str, actor: Any = None, hears: bool = True
 ) -> ExportResult:
-    """Export `interview` at `tier` (≤ requester_tier) in `fmt`. Raises NotVisible or ExportError."""
+    """Export `interview` at `tier` (≤ requester_tier) in `fmt`; `hears`: whether the requester may hear
+    the tier's audio (policy.hears), else the export holds none. Raises NotVisible or ExportError."""
     if fmt not in FORMATS:
         raise ValueError("unknown export format")
     _check_tier(tier, requester_tier)
     rendering = rendering_for(interview, tier)
+    if not hears:
+        rendering = voiceless(rendering)
     if fmt == "audio" and not rendering.audio_allowed:
         raise NotVisible
     extension = FORMATS[fmt].extension

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from ..exports import FORMATS
-from ..gate import NotVisible, rendering_for
+from ..gate import NotVisible, reader_rendering
 from ..gate import policy as access
 from ..models import TIER_ORDER, TIERS
 from ..responses import file_response
@@ -33,14 +33,19 @@ def export_dialog(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             try:
                 result = export_interview(
-                    interview=interview, fmt=fmt, tier=tier, requester_tier=user_tier, actor=request.user
+                    interview=interview,
+                    fmt=fmt,
+                    tier=tier,
+                    requester_tier=user_tier,
+                    actor=request.user,
+                    hears=access.hears(request.user, interview, tier),
                 )
                 return file_response(result)
             except NotVisible:
                 error = "That format is not available at this tier."
             except ExportError:
                 error = "The export could not be produced. Nothing was downloaded."
-    rendering = rendering_for(interview, tiers[-1], with_segments=False)
+    rendering = reader_rendering(request.user, interview, tiers[-1], with_segments=False)
     formats = [(spec.name, spec.label) for spec in FORMATS.values() if spec.name != "audio" or rendering.audio_allowed]
     return render(
         request,

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from ..gate import policy as access
-from ..gate import rendering_for, renderings_for
+from ..gate import reader_rendering, renderings_for
 from ..models import Interview
 from ..services import audit_log
 from ..services.recordings import transcription_jobs
@@ -65,7 +65,7 @@ def interview_list(request: HttpRequest) -> HttpResponse:
 
 def interview_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     interview, tier = access.interview_for(request.user, public_id)
-    rendering = rendering_for(interview, tier)
+    rendering = reader_rendering(request.user, interview, tier)
     if tier != "public":
         audit_log(
             actor=request.user, action="view", target_type="interview", target_id=str(interview.public_id), tier=tier

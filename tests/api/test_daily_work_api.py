@@ -280,21 +280,8 @@ def _decide(client, request_id: str, body: dict):
     return _post(client, f"/api/v1/access-requests/{request_id}/decision", body)
 
 
-def _release_voice(demo, interview) -> None:
-    """The narrator releases their voice: a grant may then reach staff, which hears the audio."""
-    consent_record(
-        narrator=interview.narrators.get(),
-        interview=interview,
-        actor=demo.user("custodian"),
-        archive=True,
-        research_access=True,
-        voice_release=True,
-    )
-
-
 def test_it_grants_a_researcher_a_higher_tier_for_one_interview(demo, client_as):
     interview = demo.interview("skype-activist")
-    _release_voice(demo, interview)
     researcher = client_as("researcher")
     assert researcher.get(_url(interview)).json()["tier"] == "researcher"
     asked = _ask(researcher, {"interview": str(interview.public_id), "tier": "staff", "purpose": "A thesis chapter."})
@@ -322,7 +309,6 @@ def test_it_grants_a_researcher_a_higher_tier_for_one_interview(demo, client_as)
 
 def test_it_ends_a_grant_on_its_date(demo, client_as):
     interview = demo.interview("skype-activist")
-    _release_voice(demo, interview)
     researcher = client_as("researcher")
     request_id = _ask(researcher, {"interview": str(interview.public_id), "tier": "staff", "purpose": "Study."}).json()[
         "id"
@@ -336,7 +322,6 @@ def test_it_ends_a_grant_on_its_date(demo, client_as):
 
 def test_it_revokes_grants_when_consent_is_withdrawn(demo, client_as):
     interview = demo.interview("skype-activist")
-    _release_voice(demo, interview)
     researcher = client_as("researcher")
     request_id = _ask(researcher, {"interview": str(interview.public_id), "tier": "staff", "purpose": "Study."}).json()[
         "id"

@@ -20,7 +20,7 @@ def _machine():
     return whisper, machine_for(make_context(whisper))()
 
 
-def test_grants_follow_consent_voice_release_withdrawal_and_revocation():
+def test_grants_follow_consent_voice_release_withdrawal_embargo_and_revocation():
     whisper, machine = _machine()
     with stand_ins(whisper):
         try:
@@ -32,22 +32,21 @@ def test_grants_follow_consent_voice_release_withdrawal_and_revocation():
             model = machine.interviews[0]
             assert machine.grantee_tier(model) == "public"
 
-            # On the interview: staff is refused (the voice is not released), researcher granted.
+            # On the interview: staff granted, with the staff text and without the voice (not released).
             machine.grant_access(pick=0, tier="staff", whole_collection=False)
-            assert machine.grants == []
             machine.every_surface_holds()
-            machine.grant_access(pick=0, tier="researcher", whole_collection=False)
-            machine.every_surface_holds()
-            assert [g.tier for g in machine.grants] == ["researcher"]
-            assert machine.grantee_tier(model) == "researcher"
+            assert [g.tier for g in machine.grants] == ["staff"]
+            assert machine.grantee_tier(model) == "staff" and not machine.grantee_hears(model)
+            machine.grant_access(pick=0, tier="researcher", whole_collection=False)  # no more than they see
+            assert len(machine.grants) == 1
 
-            # A staff grant on the collection counts as researcher until the voice is released.
-            machine.grant_access(pick=0, tier="staff", whole_collection=True)
-            machine.every_surface_holds()
-            assert machine.grantee_tier(model) == "researcher"
-            machine.change_consent(pick=0, consent=EVERYTHING)
+            # A researcher grant on the collection adds nothing here; the narrator releases the voice.
+            machine.grant_access(pick=0, tier="researcher", whole_collection=True)
             machine.every_surface_holds()
             assert machine.grantee_tier(model) == "staff"
+            machine.change_consent(pick=0, consent=EVERYTHING)
+            machine.every_surface_holds()
+            assert machine.grantee_hears(model)
 
             # Withdrawal revokes the interview's grant; the collection's counts for nothing there.
             machine.withdraw(pick=0, through_consent=False)
@@ -57,7 +56,10 @@ def test_grants_follow_consent_voice_release_withdrawal_and_revocation():
             assert machine.grantee_tier(model) == "public"
             machine.change_consent(pick=0, consent=EVERYTHING)  # consent again: in review, staff only
             machine.every_surface_holds()
-            assert machine.grantee_tier(model) == "staff"
+            assert machine.grantee_tier(model) == "researcher" and machine.floor(model) == "staff"
+            machine.grant_access(pick=0, tier="staff", whole_collection=True)
+            machine.every_surface_holds()
+            assert machine.grantee_tier(model) == "staff" and machine.grantee_hears(model)
 
             # An editor's embargo holds it at staff and the grant counts for nothing; lifted, it counts again.
             machine.set_embargo(pick=0, embargoed=True)
@@ -68,8 +70,9 @@ def test_grants_follow_consent_voice_release_withdrawal_and_revocation():
             assert machine.grantee_tier(model) == "staff"
 
             # Revoked by a custodian, or ended on its date.
-            machine.grant_access(pick=0, tier="researcher", whole_collection=False)
-            assert len(machine.grants) == 1  # staff on the collection already gives more
+            machine.revoke_grant(pick=1, ends=False)
+            machine.every_surface_holds()
+            assert machine.grantee_tier(model) == "researcher"
             machine.revoke_grant(pick=0, ends=True)
             machine.every_surface_holds()
             assert machine.grants == [] and machine.grantee_tier(model) == "public"

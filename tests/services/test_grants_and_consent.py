@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db]
 
 # A word spoken only in the "skype-activist" interview.
 WORD = "snipers"
-ALLOWED = {"archive": True, "research_access": True, "publication": False, "public_web": False, "voice_release": True}
+ALLOWED = {"archive": True, "research_access": True, "publication": False, "public_web": False, "voice_release": False}
 NO_RESEARCH = "a narrator did not consent to research access"
 
 
@@ -97,7 +97,6 @@ def test_a_researcher_grant_does_not_reveal_an_interview_whose_narrator_refused_
 )
 def test_a_staff_grant_counts_for_nothing_while_consent_keeps_readers_out(demo, client_as, narrowed):
     interview = demo.interview("skype-activist")
-    _consent(demo, interview)  # the narrator releases their voice: a grant may reach staff
     researcher = client_as("researcher")
     assert _decide(client_as("custodian"), _ask(researcher, {"interview": str(interview.public_id), "tier": "staff"}))
     assert researcher.get(_url(interview)).json()["tier"] == "staff"
@@ -127,7 +126,7 @@ def test_it_refuses_to_grant_what_the_consent_does_not_allow_with_the_reasons(de
     assert (refused.status_code, refused.json()) == (
         409,
         {
-            "detail": f"This interview cannot be granted as asked: {'; '.join(reasons)}.",
+            "detail": f"This interview cannot be granted: {'; '.join(reasons)}.",
             "reasons": reasons,
         },
     )
@@ -143,14 +142,13 @@ def test_the_decision_page_says_why_the_grant_is_refused(demo, client_as):
     form = {f"{request_id}-decision": "grant", f"{request_id}-terms": "Terms.", f"{request_id}-ends_on": ends}
     page = custodian.post(f"/manage/access-requests/{request_id}/decision/", form, follow=True)
     assert page.status_code == 200
-    assert f"This interview cannot be granted as asked: {NO_RESEARCH}." in page.content.decode()
+    assert f"This interview cannot be granted: {NO_RESEARCH}." in page.content.decode()
     assert AccessRequest.objects.get(public_id=request_id).status == AccessRequest.Status.PENDING
 
 
 def test_it_still_grants_an_interview_whose_narrator_refused_only_publication(demo, client_as):
     """No consent to publication (or the public web) keeps the public out, not a reader let in."""
     interview = demo.interview("skype-activist")  # research access, no publication, no public web
-    _consent(demo, interview)  # the narrator releases their voice: a grant may reach staff
     researcher = client_as("researcher")
     granted = _decide(
         client_as("custodian"), _ask(researcher, {"interview": str(interview.public_id), "tier": "staff"})
