@@ -89,20 +89,35 @@ def consent_caps(interview: Interview) -> ConsentCaps:
     return ConsentCaps(floor, voice_floor, stamp, withdrawn, embargo)
 
 
+def interview_grant_refusals(interview: Interview) -> list[str]:
+    """grant_refusals for one interview: its narrators' current consent and its editors' embargo."""
+    records = current_consents(interview)
+    narrators = set(interview.narrators.values_list("pk", flat=True))
+    unconsented = len(narrators - {record.narrator_id for record in records})
+    return grant_refusals(records, embargo_until=interview.embargo_until, unconsented=unconsented)
+
+
 def grant_refusals(
-    records: Iterable[ConsentRecord], today: date | None = None, *, embargo_until: date | None = None
+    records: Iterable[ConsentRecord],
+    today: date | None = None,
+    *,
+    embargo_until: date | None = None,
+    unconsented: int = 0,
 ) -> list[str]:
     """Why no access grant may reveal the interview; none when it may. A grant lets in a reader from
     outside the archive's staff: that is research access, which needs every narrator's consent (one
     current record per narrator) to archiving and to research access, none withdrawn, and no embargo in
     force, the consent's or the one an editor set on the interview (`embargo_until`): an embargo holds
     the interview at staff, and a grant would lift a reader over it. Publication and the public web
-    concern the public, not a reader let in."""
+    concern the public, not a reader let in. `unconsented`: how many of its narrators have no consent on
+    file (each must consent)."""
     records = list(records)
     today = today or timezone.localdate()
     reasons: list[str] = []
     if not records:
         reasons.append("no consent is on file for it")
+    elif unconsented:
+        reasons.append("a narrator's consent is not on file")
     for record in records:
         if record.withdrawn:
             reasons.append("a narrator withdrew their consent")
@@ -146,6 +161,7 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
     collection_ids = {g.collection_id for g in grants if g.collection_id is not None}
     covered = Q(pk__in=interview_ids) | Q(collection_id__in=collection_ids)
     embargoes = dict(Interview.objects.filter(covered).values_list("pk", "embargo_until"))
+    narrators = _narrators_of(list(embargoes))
     rows = (
         ConsentRecord.objects.filter(Q(interview_id__in=interview_ids) | Q(interview__collection_id__in=collection_ids))
         .order_by("interview_id", "narrator_id", "-version")
@@ -167,7 +183,12 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
     consented = frozenset(
         pk
         for pk, records in latest.items()
-        if not grant_refusals(records.values(), today, embargo_until=embargoes.get(pk))
+        if not grant_refusals(
+            records.values(),
+            today,
+            embargo_until=embargoes.get(pk),
+            unconsented=len(narrators.get(pk, set()) - set(records)),
+        )
     )
     return _Grants(grants, consented)
 
@@ -304,14 +325,28 @@ def unheard(user: User | AnonymousUser | None, pairs: Iterable[tuple[Interview, 
 
 
 def _voice_held(interview_ids: list[int]) -> set[int]:
-    """The interviews of which a narrator's current consent does not release the voice."""
+    """The interviews of which a narrator's current consent does not release the voice (or of which a
+    narrator has no consent on file)."""
     latest: dict[tuple[int, int], bool] = {}
     rows = ConsentRecord.objects.filter(interview_id__in=interview_ids).order_by(
         "interview_id", "narrator_id", "-version"
     )
     for interview_id, narrator_id, released in rows.values_list("interview_id", "narrator_id", "voice_release"):
         latest.setdefault((interview_id, narrator_id), released)
-    return {interview_id for (interview_id, _narrator), released in latest.items() if not released}
+    held = {interview_id for (interview_id, _narrator), released in latest.items() if not released}
+    for interview_id, narrator_ids in _narrators_of(interview_ids).items():
+        if any((interview_id, narrator_id) not in latest for narrator_id in narrator_ids):
+            held.add(interview_id)
+    return held
+
+
+def _narrators_of(interview_ids: list[int]) -> dict[int, set[int]]:
+    """Each interview's narrators (one query)."""
+    narrators: dict[int, set[int]] = {}
+    rows = Interview.narrators.through.objects.filter(interview_id__in=interview_ids)
+    for interview_id, narrator_id in rows.values_list("interview_id", "narrator_id"):
+        narrators.setdefault(interview_id, set()).add(narrator_id)
+    return narrators
 
 
 def _log_denial(user: User | AnonymousUser | None, public_id: str, tier: str, *, found: bool) -> None:

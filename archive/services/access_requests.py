@@ -128,11 +128,7 @@ def access_request_decide(
             raise RequestRefused("Consent for this interview was withdrawn.")
         # A grant on a collection needs no such check: the policy leaves out of it every interview
         # whose consent lets no grant count.
-        refusals = (
-            policy.grant_refusals(policy.current_consents(interview), embargo_until=interview.embargo_until)
-            if interview is not None
-            else []
-        )
+        refusals = policy.interview_grant_refusals(interview) if interview is not None else []
         if refusals:
             raise GrantRefusedByConsent(refusals)
     request.status = AccessRequest.Status.GRANTED if grant else AccessRequest.Status.REFUSED

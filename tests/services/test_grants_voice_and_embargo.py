@@ -17,7 +17,7 @@ import soundfile
 from django.utils import timezone
 
 from archive.models import Interview
-from archive.services import SegmentInput, consent_record, transcript_store
+from archive.services import SegmentInput, consent_record, narrator_create, transcript_store
 from archive.services.recordings import recorded_interview_create, recording_store
 
 pytestmark = [pytest.mark.django_db]
@@ -163,3 +163,28 @@ def test_an_embargo_set_by_an_editor_holds_a_granted_reader_out(demo, client_as)
     # The embargo lifted: the grant, still in force, counts again.
     _embargo(editor, interview, None)
     assert researcher.get(_url(interview)).json()["tier"] == "staff"
+
+
+def test_a_narrator_without_consent_on_file_keeps_every_grant_out(demo, client_as, outsider):
+    interview = demo.interview("skype-activist")  # access: researcher
+    second = narrator_create(
+        collection=demo.collection, legal_name="Zqxsecond Zqxneighbour", anonymity="anonymous", descriptor="a neighbour"
+    )
+    interview.narrators.add(second)
+    researcher, charlie, custodian = client_as("researcher"), client_as("charlie"), client_as("custodian")
+    refused = _decide(custodian, _ask(researcher, {"interview": str(interview.public_id), "tier": "staff"}))
+    assert (refused.status_code, refused.json()["reasons"]) == (409, ["a narrator's consent is not on file"])
+    assert (
+        _decide(custodian, _ask(charlie, {"collection": demo.collection.slug, "tier": "researcher"})).status_code == 200
+    )
+    assert charlie.get(_url(interview)).status_code == 404  # the collection grant counts for nothing here
+
+    consent_record(
+        narrator=second,
+        interview=interview,
+        actor=demo.user("custodian"),
+        archive=True,
+        research_access=True,
+        voice_release=False,
+    )
+    assert charlie.get(_url(interview)).json()["tier"] == "researcher"
