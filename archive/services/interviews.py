@@ -276,7 +276,7 @@ def transcript_store(
                 # Only onto a segment of the same stretch of speech: a new segment that also holds other
                 # speech would lose it under the corrected text (and its words, so nothing there could be
                 # found to hide in audio). A correction that fits no new segment is not carried.
-                if same_media and abs(old.start - row.start) < 1.0 and abs(old.end - row.end) < 1.0:
+                if same_media and _same_stretch(old.start, old.end, row.start, row.end):
                     row.raw_text, row.raw_words, row.edited = old.raw_text, [], True
                     row.edited_by_id, row.edited_at = old.edited_by_id, old.edited_at
                     row.speaker_role, row.speaker_narrator_id = old.speaker_role, old.speaker_narrator_id
@@ -303,6 +303,24 @@ def transcript_store(
     if rebuild:
         interview_touch(interview)
     return transcript
+
+
+# How far a new version may move a stretch of speech (a replacement recording starts a little earlier or
+# later) and how much its length may change, and still be the stretch a correction was made on.
+CARRY_SHIFT_SECONDS = 1.0
+CARRY_LENGTH_SECONDS = 0.25
+
+
+def _same_stretch(old_start: float, old_end: float, new_start: float, new_end: float) -> bool:
+    """Whether a new segment covers the same stretch of speech as a corrected one: both ends within a
+    second (the shift of a replacement recording) and the same length within a quarter of a second, so
+    that a short correction is never carried onto a longer segment holding other speech as well (the
+    ends of a 0.3 s segment can each lie within a second of a 2 s one's)."""
+    return (
+        abs(old_start - new_start) < CARRY_SHIFT_SECONDS
+        and abs(old_end - new_end) < CARRY_SHIFT_SECONDS
+        and abs((old_end - old_start) - (new_end - new_start)) <= CARRY_LENGTH_SECONDS
+    )
 
 
 @write

@@ -69,3 +69,29 @@ def test_the_editor_sees_which_corrections_a_new_version_did_not_take_over(demo,
         'data-testid="uncarried"'
         not in client_as("editor").get(f"/interviews/{interview.public_id}/transcript/").content.decode()
     )
+
+
+def test_a_short_correction_is_not_carried_onto_a_longer_segment_whose_ends_are_near(demo):
+    """Found by the 500-example lifecycle run: a 0.3 s corrected segment ("road") and a new 1.95 s segment
+    holding the whole line ("morning <name> garden road") have both ends within a second of each other.
+    Carried, the corrected text would replace the line, the name would vanish from the transcript, and
+    nothing would mark it for silencing in the audio. Now the lengths must agree as well."""
+    interview = _interview(demo)
+    editor = demo.user("editor")
+    first = _version(interview, (0.4, 1.8, "morning Zqxwgwda garden"), (2.05, 2.35, "road"))
+    services.segment_edit(segment=first.segments.get(index=1), text="Well, road", actor=editor)
+    _version(interview, (1.3, 3.25, "morning Zqxwgwda garden road"))
+    [segment] = interview.transcripts.get(is_current=True).segments.all()
+    assert (segment.raw_text, segment.edited) == ("morning Zqxwgwda garden road", False)
+    [missing] = corrections_not_carried(interview)
+    assert (missing.start, missing.end) == (2.05, 2.35)
+    # The same stretch moved by most of a second (a replacement recording) still takes the correction.
+    _version(interview, (0.4, 1.8, "morning Zqxwgwda garden"), (2.05, 2.35, "road"))
+    services.segment_edit(
+        segment=interview.transcripts.get(is_current=True).segments.get(index=1), text="Well, road", actor=editor
+    )
+    _version(interview, (1.3, 2.7, "morning Zqxwgwda garden"), (2.95, 3.25, "road"))
+    assert [s.raw_text for s in interview.transcripts.get(is_current=True).segments.order_by("index")] == [
+        "morning Zqxwgwda garden",
+        "Well, road",
+    ]
