@@ -151,9 +151,9 @@ _NO_GRANTS = _Grants([], frozenset())
 
 
 def _grants_of(user: User | AnonymousUser | None) -> _Grants:
-    """The user's grants (one query), and for a user holding any, two more for the current consent and
-    the editors' embargo of every interview they cover: whatever interview is asked about, so that the
-    queries are the same."""
+    """The user's grants (one query), and for a user holding any, three more for the editors' embargo,
+    the narrators and their current consent of every interview they cover: whatever interview is asked
+    about, so that the queries are the same."""
     grants = active_grants(user)
     if not grants:
         return _NO_GRANTS
@@ -162,23 +162,7 @@ def _grants_of(user: User | AnonymousUser | None) -> _Grants:
     covered = Q(pk__in=interview_ids) | Q(collection_id__in=collection_ids)
     embargoes = dict(Interview.objects.filter(covered).values_list("pk", "embargo_until"))
     narrators = _narrators_of(list(embargoes))
-    rows = (
-        ConsentRecord.objects.filter(Q(interview_id__in=interview_ids) | Q(interview__collection_id__in=collection_ids))
-        .order_by("interview_id", "narrator_id", "-version")
-        .only(
-            "interview_id",
-            "narrator_id",
-            "version",
-            "withdrawn",
-            "archive",
-            "research_access",
-            "embargo_until",
-            "embargo_event",
-        )
-    )
-    latest: dict[int, dict[int, ConsentRecord]] = {}
-    for record in rows:
-        latest.setdefault(record.interview_id, {}).setdefault(record.narrator_id, record)
+    latest = _latest_consents(Q(interview_id__in=interview_ids) | Q(interview__collection_id__in=collection_ids))
     today = timezone.localdate()
     consented = frozenset(
         pk
@@ -327,17 +311,40 @@ def unheard(user: User | AnonymousUser | None, pairs: Iterable[tuple[Interview, 
 def _voice_held(interview_ids: list[int]) -> set[int]:
     """The interviews of which a narrator's current consent does not release the voice (or of which a
     narrator has no consent on file)."""
-    latest: dict[tuple[int, int], bool] = {}
-    rows = ConsentRecord.objects.filter(interview_id__in=interview_ids).order_by(
-        "interview_id", "narrator_id", "-version"
-    )
-    for interview_id, narrator_id, released in rows.values_list("interview_id", "narrator_id", "voice_release"):
-        latest.setdefault((interview_id, narrator_id), released)
-    held = {interview_id for (interview_id, _narrator), released in latest.items() if not released}
-    for interview_id, narrator_ids in _narrators_of(interview_ids).items():
-        if any((interview_id, narrator_id) not in latest for narrator_id in narrator_ids):
+    latest = _latest_consents(Q(interview_id__in=interview_ids))
+    narrators = _narrators_of(interview_ids)
+    held = set()
+    for interview_id in set(latest) | set(narrators):
+        records = latest.get(interview_id, {})
+        if any(
+            n not in records or not records[n].voice_release for n in narrators.get(interview_id, set()) | set(records)
+        ):
             held.add(interview_id)
     return held
+
+
+def _latest_consents(where: Q) -> dict[int, dict[int, ConsentRecord]]:
+    """interview -> narrator -> current consent record, for the records `where` selects (one query; the
+    many-interview form of current_consents)."""
+    rows = (
+        ConsentRecord.objects.filter(where)
+        .order_by("interview_id", "narrator_id", "-version")
+        .only(
+            "interview_id",
+            "narrator_id",
+            "version",
+            "withdrawn",
+            "archive",
+            "research_access",
+            "voice_release",
+            "embargo_until",
+            "embargo_event",
+        )
+    )
+    latest: dict[int, dict[int, ConsentRecord]] = {}
+    for record in rows:
+        latest.setdefault(record.interview_id, {}).setdefault(record.narrator_id, record)
+    return latest
 
 
 def _narrators_of(interview_ids: list[int]) -> dict[int, set[int]]:
